@@ -1,0 +1,24 @@
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "ssmkit/error.hpp"
+#include "validate_command.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ssmkit: validate and benchmark state-space model caches and scan kernels"};
+  app.set_version_flag("--version", std::string("ssmkit ") + SSMKIT_VERSION);
+  app.require_subcommand(1);
+  int exit_code = 0;
+  ssmkit::app::add_validate_command(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 uses exit code 0 for --help/--version; every real usage error becomes 2.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const ssmkit::InputError& e) {
+    std::cerr << "ssmkit: " << e.what() << '\n';
+    return 2;
+  }
+  return exit_code;
+}

@@ -1,0 +1,32 @@
+#pragma once
+#include <string>
+
+#include "ssmkit/ops/causal_conv1d.hpp"
+#include "ssmkit/ops/chunk_scan.hpp"
+#include "ssmkit/ops/gated_rmsnorm.hpp"
+#include "ssmkit/ops/lightning_attention.hpp"
+#include "ssmkit/ops/selective_scan.hpp"
+
+namespace ssmkit {
+
+// One implementation of every operation. `validate` and `bench` drive any backend through
+// this interface; inputs arrive and outputs leave as float64 host tensors, and a backend
+// computes in whatever precision it implements for `input_dtype`.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // What a report should say about the machine ("CPU float64 reference", a GPU's name).
+  virtual std::string device_description() const = 0;
+
+  virtual CausalConv1dResult causal_conv1d(const CausalConv1dParams& p) = 0;
+  virtual CausalConv1dUpdateResult causal_conv1d_update(const CausalConv1dUpdateParams& p) = 0;
+  virtual SelectiveScanResult selective_scan(const SelectiveScanParams& p) = 0;
+  virtual SelectiveStateUpdateResult selective_state_update(
+      const SelectiveStateUpdateParams& p) = 0;
+  virtual ChunkScanResult mamba_chunk_scan_combined(const ChunkScanParams& p) = 0;
+  virtual GatedRmsNormResult gated_rmsnorm(const GatedRmsNormParams& p) = 0;
+  virtual LightningAttentionResult lightning_attention(const LightningAttentionParams& p) = 0;
+};
+
+}  // namespace ssmkit

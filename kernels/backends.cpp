@@ -1,0 +1,19 @@
+#include "backends.hpp"
+
+#include "cpu/cpu_backend.hpp"
+#include "ssmkit/error.hpp"
+
+namespace ssmkit {
+
+std::vector<std::string> backend_names() { return {"cpu", "cuda"}; }
+
+std::unique_ptr<Backend> make_backend(const std::string& name) {
+  if (name == "cpu") return std::make_unique<CpuBackend>();
+  if (name == "cuda") {
+    throw BackendUnavailable(
+        "backend 'cuda' is not available: this ssmkit build has no CUDA backend yet");
+  }
+  throw InputError("--backend", name, "unknown backend; expected cpu, cuda or all");
+}
+
+}  // namespace ssmkit
