@@ -101,7 +101,11 @@ class SelectiveStateUpdateCase : public OpCase {
     p_.dstate = s.size("N");
     p_.state_slots = s.size("S");
     if (p_.state_batch_indices.empty()) {
-      s.bind("S", p_.batch, "state");  // without indices, row b owns slot b
+      if (p_.state_slots != p_.batch) {  // without indices, row b owns slot b
+        s.fail("inputs/state", "has " + std::to_string(p_.state_slots) +
+                                   " slots but x has batch " + std::to_string(p_.batch) +
+                                   "; give state_batch_indices to map rows to slots");
+      }
     } else {
       for (auto slot : p_.state_batch_indices) {
         if (slot != p_.pad_slot_id && (slot < 0 || slot >= p_.state_slots)) {

@@ -1,0 +1,194 @@
+// End to end: the ssmkit binary's exit status, messages and report files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "ssmkit/golden.hpp"
+#include "test_util.hpp"
+
+namespace ssmkit {
+namespace {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+RunResult run_ssmkit(const std::string& args) {
+  const std::string cmd = std::string(SSMKIT_BINARY) + " " + args + " 2>&1";
+  RunResult r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf;
+  while (std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+const std::filesystem::path kGoldenDir = std::filesystem::path(SSMKIT_SOURCE_DIR) / "golden";
+
+std::vector<std::filesystem::path> bundled_goldens() {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(kGoldenDir)) {
+    if (e.path().extension() == ".h5") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Rewrites a golden with every output multiplied by (1 + relative).
+void write_perturbed(const std::filesystem::path& from, const std::filesystem::path& to,
+                     double relative) {
+  const GoldenCase g = load_golden(from);
+  test::GoldenSpec spec;
+  spec.op = g.op;
+  spec.attrs = g.attrs;
+  spec.attrs.erase("op");
+  spec.inputs = g.inputs;
+  for (const auto& [name, t] : g.outputs) {
+    Tensor p = t.to(DType::float64);
+    for (auto& v : p.span<double>()) v *= 1.0 + relative;
+    spec.outputs[name] = p;
+  }
+  test::write_golden(to, spec);
+}
+
+TEST(Cli, BundledSuitePassesOnCpu) {
+  ASSERT_FALSE(bundled_goldens().empty()) << "no goldens under " << kGoldenDir;
+  const auto r = run_ssmkit("validate");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(std::to_string(bundled_goldens().size()) + " passed, 0 failed"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(Cli, EveryGoldenCoversAtLeastThreeCasesPerOp) {
+  std::map<std::string, int> per_op;
+  for (const auto& f : bundled_goldens()) ++per_op[load_golden(f).op];
+  for (const char* op : {"causal_conv1d", "causal_conv1d_update", "selective_scan",
+                         "selective_state_update", "mamba_chunk_scan_combined", "gated_rmsnorm",
+                         "lightning_attention"}) {
+    EXPECT_GE(per_op[op], 3) << op;
+  }
+}
+
+// A golden whose outputs moved by 1e-3 relative must fail (float32 inputs; low-precision
+// inputs have looser tolerances and must fail at 5e-2), with exit status 1.
+TEST(Cli, PerturbedGoldensFail) {
+  test::TempDir dir;
+  for (const auto& f : bundled_goldens()) {
+    const bool low_precision = load_golden(f).input_dtype != DType::float32 &&
+                               load_golden(f).input_dtype != DType::float64;
+    const auto perturbed = dir / f.filename().string();
+    write_perturbed(f, perturbed, low_precision ? 5e-2 : 1e-3);
+    const auto r = run_ssmkit("validate " + quoted(perturbed));
+    EXPECT_EQ(r.exit_code, 1) << f << "\n" << r.output;
+    EXPECT_NE(r.output.find("FAIL"), std::string::npos) << f;
+  }
+}
+
+TEST(Cli, ToleranceFlagsOverrideTheDefaults) {
+  test::TempDir dir;
+  const auto f = bundled_goldens().front();
+  write_perturbed(f, dir / "p.h5", 1e-3);
+  EXPECT_EQ(run_ssmkit("validate " + quoted(dir / "p.h5")).exit_code, 1);
+  EXPECT_EQ(run_ssmkit("validate --atol 1e-2 --rtol 1e-2 " + quoted(dir / "p.h5")).exit_code, 0);
+}
+
+TEST(Cli, InputErrorsExitTwoAndOtherCasesStillRun) {
+  test::TempDir dir;
+  std::ofstream(dir / "junk.h5") << "not hdf5";
+  const auto good = bundled_goldens().front();
+  const auto r = run_ssmkit("validate " + quoted(good) + " " + quoted(dir / "junk.h5") + " " +
+                            quoted(dir / "missing.h5"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("PASS"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find((dir / "junk.h5").string() + ": not an HDF5 file"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find((dir / "missing.h5").string() + ": no such file or directory"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("1 passed, 0 failed, 2 input errors"), std::string::npos) << r.output;
+}
+
+TEST(Cli, TruncatedGoldenIsAnInputError) {
+  test::TempDir dir;
+  const auto f = bundled_goldens().back();
+  std::filesystem::copy_file(f, dir / "cut.h5");
+  std::filesystem::resize_file(dir / "cut.h5", std::filesystem::file_size(f) / 2);
+  const auto r = run_ssmkit("validate " + quoted(dir / "cut.h5"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find((dir / "cut.h5").string()), std::string::npos) << r.output;
+}
+
+TEST(Cli, YamlSuiteErrorsNameFileLineAndColumn) {
+  test::TempDir dir;
+  std::ofstream(dir / "suite.yaml") << "name: s\ncases:\n  - {path: a.h5, tolerance: 1}\n";
+  auto r = run_ssmkit("validate " + quoted(dir / "suite.yaml"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find((dir / "suite.yaml").string() + ":3:17: tolerance: unknown key"),
+            std::string::npos)
+      << r.output;
+  std::ofstream(dir / "bad.yaml") << "cases: [a.h5\n";
+  r = run_ssmkit("validate " + quoted(dir / "bad.yaml"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("YAML syntax error"), std::string::npos) << r.output;
+  std::ofstream(dir / "suite2.yaml") << "cases:\n  - {path: nothere.h5, atol: -1}\n";
+  r = run_ssmkit("validate " + quoted(dir / "suite2.yaml"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("suite2.yaml:2:36: atol: expected a finite number >= 0"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(run_ssmkit("validate --backend tpu").exit_code, 2);
+  EXPECT_EQ(run_ssmkit("validate --atol -1").exit_code, 2);
+  EXPECT_EQ(run_ssmkit("frobnicate").exit_code, 2);
+  EXPECT_EQ(run_ssmkit("").exit_code, 2);
+  EXPECT_EQ(run_ssmkit("--help").exit_code, 0);
+}
+
+TEST(Cli, CudaWithoutAGpuIsAClearErrorAndAllSkipsItVisibly) {
+  auto r = run_ssmkit("validate --backend cuda " + quoted(bundled_goldens().front()));
+  if (r.exit_code == 0) GTEST_SKIP() << "a CUDA device is present; nothing to check here";
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("backend 'cuda' is not available"), std::string::npos) << r.output;
+  r = run_ssmkit("validate --backend all " + quoted(bundled_goldens().front()));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("SKIP backend cuda:"), std::string::npos) << r.output;
+}
+
+TEST(Cli, WritesJsonAndJunitReports) {
+  test::TempDir dir;
+  const auto good = bundled_goldens().front();
+  write_perturbed(good, dir / "bad.h5", 1e-2);
+  const auto r = run_ssmkit("validate --json " + quoted(dir / "r.json") + " --junit " +
+                            quoted(dir / "r.xml") + " " + quoted(good) + " " +
+                            quoted(dir / "bad.h5"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  std::ifstream json_file(dir / "r.json");
+  const auto doc = nlohmann::json::parse(json_file);
+  EXPECT_EQ(doc["summary"]["passed"], 1);
+  EXPECT_EQ(doc["summary"]["failed"], 1);
+  ASSERT_EQ(doc["cases"].size(), 2u);
+  EXPECT_EQ(doc["cases"][1]["status"], "FAIL");
+  EXPECT_GT(doc["cases"][1]["outputs"][0]["max_abs_error"].get<double>(), 0.0);
+  std::ifstream xml_file(dir / "r.xml");
+  const std::string xml((std::istreambuf_iterator<char>(xml_file)), {});
+  EXPECT_NE(xml.find("<testsuites name=\"ssmkit validate\" tests=\"2\" failures=\"1\""),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("<failure message="), std::string::npos);
+  EXPECT_EQ(run_ssmkit("validate --json /nonexistent/dir/r.json " + quoted(good)).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace ssmkit

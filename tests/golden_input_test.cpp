@@ -1,0 +1,209 @@
+// Every way a golden file can be wrong gives an InputError that names the file, the
+// dataset or attribute, and what was expected.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "ssmkit/error.hpp"
+#include "ssmkit/golden.hpp"
+#include "ssmkit/op_case.hpp"
+#include "test_util.hpp"
+
+namespace ssmkit {
+namespace {
+
+using test::GoldenSpec;
+using test::random_tensor;
+
+GoldenSpec valid_conv() {
+  std::mt19937 rng(1);
+  GoldenSpec s;
+  s.op = "causal_conv1d";
+  s.attrs["activation"] = std::string("silu");
+  s.inputs["x"] = random_tensor({2, 4, 5}, rng).to(DType::float32);
+  s.inputs["weight"] = random_tensor({4, 3}, rng).to(DType::float32);
+  s.outputs["out"] = random_tensor({2, 4, 5}, rng);
+  return s;
+}
+
+// Loads the file and builds its op case; returns the InputError message ("" if none).
+std::string error_of(const std::filesystem::path& path) {
+  try {
+    make_op_case(load_golden(path));
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string error_of(const GoldenSpec& spec, const test::TempDir& dir) {
+  const auto path = dir / "case.h5";
+  test::write_golden(path, spec);
+  return error_of(path);
+}
+
+TEST(GoldenInput, ValidCaseLoads) {
+  test::TempDir dir;
+  EXPECT_EQ(error_of(valid_conv(), dir), "");
+}
+
+TEST(GoldenInput, MissingFile) {
+  EXPECT_EQ(error_of("/nonexistent/case.h5"), "/nonexistent/case.h5: file not found");
+}
+
+TEST(GoldenInput, NotHdf5) {
+  test::TempDir dir;
+  std::ofstream(dir / "text.h5") << "op: selective_scan\n";
+  EXPECT_NE(error_of(dir / "text.h5").find("not an HDF5 file"), std::string::npos);
+}
+
+TEST(GoldenInput, TruncatedFile) {
+  test::TempDir dir;
+  GoldenSpec spec = valid_conv();
+  std::mt19937 rng(2);
+  spec.inputs["x"] = random_tensor({4, 64, 256}, rng);  // big enough that data is at the end
+  test::write_golden(dir / "full.h5", spec);
+  const auto size = std::filesystem::file_size(dir / "full.h5");
+  for (double keep : {0.9, 0.5, 0.01}) {
+    std::filesystem::copy_file(dir / "full.h5", dir / "cut.h5",
+                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::resize_file(dir / "cut.h5", static_cast<std::uintmax_t>(size * keep));
+    const std::string err = error_of(dir / "cut.h5");
+    EXPECT_NE(err.find((dir / "cut.h5").string()), std::string::npos) << keep << ": " << err;
+    EXPECT_TRUE(err.find("truncated") != std::string::npos ||
+                err.find("not an HDF5 file") != std::string::npos)
+        << keep << ": " << err;
+  }
+}
+
+TEST(GoldenInput, UnknownOpListsTheKnownOnes) {
+  test::TempDir dir;
+  GoldenSpec spec = valid_conv();
+  spec.op = "flash_attention";
+  const std::string err = error_of(spec, dir);
+  EXPECT_NE(err.find("attribute 'op': unknown operation 'flash_attention'"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("mamba_chunk_scan_combined"), std::string::npos);
+}
+
+TEST(GoldenInput, MissingOpAttribute) {
+  test::TempDir dir;
+  Hdf5Writer(dir / "noop.h5").write_tensor("inputs/x", Tensor(DType::float32, {1}));
+  EXPECT_NE(error_of(dir / "noop.h5").find("attribute 'op'"), std::string::npos);
+}
+
+TEST(GoldenInput, MissingDataset) {
+  test::TempDir dir;
+  GoldenSpec spec = valid_conv();
+  spec.inputs.erase("weight");
+  const std::string err = error_of(spec, dir);
+  EXPECT_NE(err.find("inputs/weight: dataset is missing; expected shape (D=4, W)"),
+            std::string::npos)
+      << err;
+}
+
+TEST(GoldenInput, MisshapedDataset) {
+  test::TempDir dir;
+  GoldenSpec spec = valid_conv();
+  spec.inputs["weight"] = Tensor(DType::float32, {4, 3, 1});
+  const std::string err = error_of(spec, dir);
+  EXPECT_NE(err.find("inputs/weight: expected shape (D=4, W), got (4, 3, 1)"), std::string::npos)
+      << err;
+}
+
+TEST(GoldenInput, InconsistentDimensions) {
+  test::TempDir dir;
+  GoldenSpec spec = valid_conv();
+  spec.inputs["bias"] = Tensor(DType::float32, {5});
+  std::string err = error_of(spec, dir);
+  EXPECT_NE(err.find("inputs/bias: expected shape (D=4), got (5,)"), std::string::npos) << err;
+
+  GoldenSpec ssd;
+  ssd.op = "mamba_chunk_scan_combined";
+  ssd.inputs["x"] = Tensor(DType::float32, {1, 8, 6, 2});
+  ssd.inputs["dt"] = Tensor(DType::float32, {1, 8, 6});
+  ssd.inputs["A"] = Tensor(DType::float32, {6});
+  ssd.inputs["B"] = Tensor(DType::float32, {1, 8, 4, 3});
+  ssd.inputs["C"] = Tensor(DType::float32, {1, 8, 4, 3});
+  ssd.outputs["out"] = Tensor(DType::float64, {1, 8, 6, 2});
+  err = error_of(ssd, dir);
+  EXPECT_NE(err.find("dimension H=6 must be a multiple of G=4"), std::string::npos) << err;
+}
+
+TEST(GoldenInput, BadAttributes) {
+  test::TempDir dir;
+  GoldenSpec spec = valid_conv();
+  spec.attrs["activation"] = std::string("gelu");
+  EXPECT_NE(error_of(spec, dir).find("attribute 'activation': expected \"silu\""),
+            std::string::npos);
+  spec = valid_conv();
+  spec.attrs["input_dtype"] = std::string("int8");
+  EXPECT_NE(error_of(spec, dir).find("attribute 'input_dtype'"), std::string::npos);
+  spec = valid_conv();
+  spec.attrs["atol"] = std::string("loose");
+  EXPECT_NE(error_of(spec, dir).find("attribute 'atol': expected a single number"),
+            std::string::npos);
+}
+
+TEST(GoldenInput, ChunkScanAttributesAndPacking) {
+  test::TempDir dir;
+  GoldenSpec ssd;
+  ssd.op = "mamba_chunk_scan_combined";
+  ssd.inputs["x"] = Tensor(DType::float32, {1, 8, 2, 2});
+  ssd.inputs["dt"] = Tensor(DType::float32, {1, 8, 2});
+  ssd.inputs["A"] = Tensor(DType::float32, {2});
+  ssd.inputs["B"] = Tensor(DType::float32, {1, 8, 1, 3});
+  ssd.inputs["C"] = Tensor(DType::float32, {1, 8, 1, 3});
+  ssd.outputs["out"] = Tensor(DType::float64, {1, 8, 2, 2});
+  EXPECT_EQ(error_of(ssd, dir), "");
+
+  GoldenSpec bad = ssd;
+  bad.attrs["chunk_size"] = std::vector<double>{0};
+  EXPECT_NE(error_of(bad, dir).find("attribute 'chunk_size': expected a positive integer"),
+            std::string::npos);
+  bad = ssd;
+  bad.attrs["chunk_size"] = std::vector<double>{2.5};
+  EXPECT_NE(error_of(bad, dir).find("attribute 'chunk_size': expected an integer"),
+            std::string::npos);
+  bad = ssd;
+  bad.attrs["dt_limit"] = std::vector<double>{1.0, 0.5};
+  EXPECT_NE(error_of(bad, dir).find("attribute 'dt_limit'"), std::string::npos);
+  bad = ssd;
+  bad.inputs["cu_seqlens"] = Tensor::from_vector<std::int32_t>({3}, {0, 5, 7});
+  EXPECT_NE(error_of(bad, dir).find("inputs/cu_seqlens: expected offsets from 0 to L=8"),
+            std::string::npos)
+      << error_of(bad, dir);
+  bad = ssd;
+  bad.inputs["cu_seqlens"] = Tensor::from_vector<double>({3}, {0, 5, 8});
+  EXPECT_NE(error_of(bad, dir).find("inputs/cu_seqlens: expected an integer dataset"),
+            std::string::npos);
+  bad = ssd;
+  bad.inputs["cu_seqlens"] = Tensor::from_vector<std::int32_t>({3}, {0, 5, 8});
+  bad.inputs["seq_idx"] = Tensor::from_vector<std::int32_t>({1, 8}, {0, 0, 0, 0, 1, 1, 1, 1});
+  EXPECT_NE(error_of(bad, dir).find("inputs/seq_idx: disagrees with cu_seqlens"),
+            std::string::npos)
+      << error_of(bad, dir);
+}
+
+TEST(GoldenInput, StateUpdateSlotOutOfRange) {
+  test::TempDir dir;
+  GoldenSpec s;
+  s.op = "selective_state_update";
+  s.inputs["state"] = Tensor(DType::float32, {4, 2, 3});
+  s.inputs["x"] = Tensor(DType::float32, {2, 2});
+  s.inputs["dt"] = Tensor(DType::float32, {2, 2});
+  s.inputs["A"] = Tensor(DType::float32, {2, 3});
+  s.inputs["B"] = Tensor(DType::float32, {2, 3});
+  s.inputs["C"] = Tensor(DType::float32, {2, 3});
+  s.outputs["out"] = Tensor(DType::float64, {2, 2});
+  // Without state_batch_indices the state's batch must be x's.
+  EXPECT_NE(error_of(s, dir).find("inputs/state: has 4 slots but x has batch 2"), std::string::npos)
+      << error_of(s, dir);
+  s.inputs["state_batch_indices"] = Tensor::from_vector<std::int32_t>({2}, {3, -1});
+  EXPECT_EQ(error_of(s, dir), "");
+  s.inputs["state_batch_indices"] = Tensor::from_vector<std::int32_t>({2}, {4, 0});
+  EXPECT_NE(error_of(s, dir).find("slot 4 is outside [0, 4)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ssmkit
