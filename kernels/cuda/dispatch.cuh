@@ -1,0 +1,42 @@
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "ssmkit/dtype.hpp"
+
+namespace ssmkit::cuda {
+
+template <class T>
+struct TypeTag {
+  using type = T;
+};
+
+// The one place where a runtime activation dtype becomes a template parameter.
+template <class F>
+void dispatch_activation(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::float32: f(TypeTag<float>{}); return;
+    case DType::bfloat16: f(TypeTag<__nv_bfloat16>{}); return;
+    case DType::float16: f(TypeTag<__half>{}); return;
+    default:
+      throw std::invalid_argument("cuda: no kernels for activation dtype " +
+                                  std::string(dtype_name(dtype)));
+  }
+}
+
+constexpr int kMaxStatePerLane = 8;  // dstate / key_dim up to 256 held by one warp
+inline void require_warp_state(long long size, const char* what) {
+  if (size > 32 * kMaxStatePerLane) {
+    throw std::invalid_argument(std::string("cuda: ") + what + " = " + std::to_string(size) +
+                                " exceeds the supported 256");
+  }
+}
+
+inline unsigned blocks_for(long long threads, int block) {
+  return static_cast<unsigned>((threads + block - 1) / block);
+}
+
+}  // namespace ssmkit::cuda
