@@ -1,0 +1,100 @@
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "ssmkit/cache/cache_config.hpp"
+#include "ssmkit/cache/linear_attention_state_cache.hpp"
+#include "ssmkit/cache/mamba_state_cache.hpp"
+#include "ssmkit/cache/paged_kv_cache.hpp"
+#include "ssmkit/cache/state_slot_pool.hpp"
+
+namespace ssmkit {
+
+enum class LayerKind { attention, mamba, mamba2, linear_attention };
+
+std::string_view layer_kind_name(LayerKind kind);
+std::optional<LayerKind> parse_layer_kind(std::string_view name);
+
+// A hybrid model's layout and the configuration of each kind of cache it needs
+// (Jamba, Zamba, Nemotron-H, MiniMax-01 interleave attention with Mamba or linear layers).
+struct HybridCacheConfig {
+  std::vector<LayerKind> layers;  // the model's layers, in order
+  std::int64_t max_requests = 0;  // requests in flight: the state caches' slots
+  // Exactly the kinds present in `layers` have a config; its num_layers counts that kind's
+  // layers, and a state cache's max_batch equals max_requests.
+  std::optional<PagedKVCacheConfig> attention;
+  std::optional<MambaCacheConfig> mamba;
+  std::optional<Mamba2CacheConfig> mamba2;
+  std::optional<LinearAttentionCacheConfig> linear_attention;
+
+  void validate() const;
+  CacheMetadata metadata() const;  // the layout; each part's config sits in its group
+};
+
+// One cache for a whole hybrid model, behind one request lifecycle: admit (a state slot,
+// zeroed, and the pages of the prompt), extend (pages for more tokens), release (all of it
+// back). Each of these either completes or changes nothing. Layer l's states live in the
+// cache of its kind, at index cache_layer(l): after admit or extend, a step writes the new
+// tokens' K and V with attention().write(request, cache_layer(l), first_position, kv) and
+// the states through mamba2() etc. at slot_of(request). Growing and releasing go through
+// HybridCache only, so that pages, slots and lengths stay in step.
+class HybridCache {
+ public:
+  explicit HybridCache(HybridCacheConfig config);
+
+  const HybridCacheConfig& config() const { return config_; }
+
+  struct [[nodiscard]] Admission {
+    CacheStatus status = CacheStatus::ok;
+    std::int64_t slot = kPadSlot;  // the request's state slot when status is ok
+  };
+  Admission admit(RequestId request, std::int64_t prompt_tokens);
+  CacheStatus extend(RequestId request, std::int64_t tokens);
+  void release(RequestId request);
+
+  bool contains(RequestId request) const { return lengths_.contains(request); }
+  std::int64_t slot_of(RequestId request) const { return slots_.slot_of(request); }
+  std::int64_t length(RequestId request) const;
+  std::vector<std::int64_t> batch_slots(std::span<const std::optional<RequestId>> batch) const {
+    return slots_.batch_slots(batch);
+  }
+
+  std::int64_t num_layers() const { return static_cast<std::int64_t>(config_.layers.size()); }
+  LayerKind layer_kind(std::int64_t layer) const;
+  std::int64_t cache_layer(std::int64_t layer) const;
+
+  // The cache of one kind; asking for a kind the layout lacks is an InputError.
+  PagedKVCache& attention();
+  const PagedKVCache& attention() const;
+  MambaStateCache& mamba();
+  const MambaStateCache& mamba() const;
+  Mamba2StateCache& mamba2();
+  const Mamba2StateCache& mamba2() const;
+  LinearAttentionStateCache& linear_attention();
+  const LinearAttentionStateCache& linear_attention() const;
+  const StateSlotPool& slots() const { return slots_; }
+
+  CacheUsage usage() const;      // sums over the parts
+  NamedTensors storage() const;  // names prefixed by the part: "mamba2/layer_0/ssm_state"
+  void save(SnapshotWriter& out) const;
+  void restore(const SnapshotReader& in);
+
+ private:
+  void reset_states(std::int64_t slot);
+  void advance_states(std::int64_t slot, std::int64_t tokens);
+
+  HybridCacheConfig config_;
+  StateSlotPool slots_;
+  std::optional<PagedKVCache> attention_;
+  std::optional<MambaStateCache> mamba_;
+  std::optional<Mamba2StateCache> mamba2_;
+  std::optional<LinearAttentionStateCache> linear_attention_;
+  std::map<RequestId, std::int64_t> lengths_;
+  std::vector<std::int64_t> cache_layer_;
+};
+
+}  // namespace ssmkit

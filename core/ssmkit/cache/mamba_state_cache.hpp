@@ -1,0 +1,39 @@
+#pragma once
+#include "ssmkit/cache/cache_config.hpp"
+#include "ssmkit/cache/conv_ssm_state_cache.hpp"
+
+namespace ssmkit {
+
+// Mamba1 states: per layer conv window (max_batch, intermediate_size, conv_kernel) and SSM
+// state (max_batch, intermediate_size, d_state), the layout of HF's MambaCache and of
+// selective_scan's last_state.
+class MambaStateCache : public ConvSsmStateCache {
+ public:
+  explicit MambaStateCache(MambaCacheConfig config);
+
+  const MambaCacheConfig& config() const { return config_; }
+  CacheUsage usage() const;
+  void save(SnapshotWriter& out) const;
+  void restore(const SnapshotReader& in);
+
+ private:
+  MambaCacheConfig config_;
+};
+
+// Mamba2 states: per layer conv window (max_batch, intermediate_size + 2 * n_groups *
+// d_state, conv_kernel) over x, B and C, and SSM state (max_batch, num_heads, head_dim,
+// d_state), the layout of mamba_chunk_scan_combined's final_states.
+class Mamba2StateCache : public ConvSsmStateCache {
+ public:
+  explicit Mamba2StateCache(Mamba2CacheConfig config);
+
+  const Mamba2CacheConfig& config() const { return config_; }
+  CacheUsage usage() const;
+  void save(SnapshotWriter& out) const;
+  void restore(const SnapshotReader& in);
+
+ private:
+  Mamba2CacheConfig config_;
+};
+
+}  // namespace ssmkit
