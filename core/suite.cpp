@@ -70,7 +70,7 @@ void add_yaml_suite(const std::filesystem::path& file, CollectedSuite& out, int 
                            "unknown key; expected 'path', 'atol' or 'rtol'");
         }
       }
-      path_node = item["path"];
+      path_node.reset(item["path"]);  // operator= would overwrite `item` itself
       if (!path_node) throw InputError(at(file, item), "path", "case entry without a path");
       settings.atol = tolerance_field(file, item, "atol");
       settings.rtol = tolerance_field(file, item, "rtol");
@@ -109,6 +109,10 @@ void add_path(const std::filesystem::path& path, const SuiteEntry& settings,
       add_yaml_suite(path, out, depth);
     } catch (const InputError& e) {
       out.errors.push_back(e);
+    } catch (const YAML::Exception& e) {
+      out.errors.emplace_back(path.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                  std::to_string(e.mark.column + 1),
+                              "", "unexpected YAML structure: " + e.msg);
     }
     return;
   }

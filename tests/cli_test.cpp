@@ -133,7 +133,7 @@ TEST(Cli, YamlSuiteErrorsNameFileLineAndColumn) {
   std::ofstream(dir / "suite.yaml") << "name: s\ncases:\n  - {path: a.h5, tolerance: 1}\n";
   auto r = run_ssmkit("validate " + quoted(dir / "suite.yaml"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find((dir / "suite.yaml").string() + ":3:17: tolerance: unknown key"),
+  EXPECT_NE(r.output.find((dir / "suite.yaml").string() + ":3:18: tolerance: unknown key"),
             std::string::npos)
       << r.output;
   std::ofstream(dir / "bad.yaml") << "cases: [a.h5\n";
@@ -143,7 +143,7 @@ TEST(Cli, YamlSuiteErrorsNameFileLineAndColumn) {
   std::ofstream(dir / "suite2.yaml") << "cases:\n  - {path: nothere.h5, atol: -1}\n";
   r = run_ssmkit("validate " + quoted(dir / "suite2.yaml"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("suite2.yaml:2:36: atol: expected a finite number >= 0"),
+  EXPECT_NE(r.output.find("suite2.yaml:2:30: atol: expected a finite number >= 0"),
             std::string::npos)
       << r.output;
 }
