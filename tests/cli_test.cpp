@@ -18,8 +18,15 @@ struct RunResult {
   std::string output;  // stdout and stderr together
 };
 
+// SSMKIT_BINARY / SSMKIT_SOURCE_DIR in the environment let a copied test binary run
+// elsewhere (the GPU machine) against its own checkout.
+std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v ? v : fallback;
+}
+
 RunResult run_ssmkit(const std::string& args) {
-  const std::string cmd = std::string(SSMKIT_BINARY) + " " + args + " 2>&1";
+  const std::string cmd = env_or("SSMKIT_BINARY", SSMKIT_BINARY) + " " + args + " 2>&1";
   RunResult r;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return r;
@@ -32,7 +39,8 @@ RunResult run_ssmkit(const std::string& args) {
 
 std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
 
-const std::filesystem::path kGoldenDir = std::filesystem::path(SSMKIT_SOURCE_DIR) / "golden";
+const std::filesystem::path kGoldenDir =
+    std::filesystem::path(env_or("SSMKIT_SOURCE_DIR", SSMKIT_SOURCE_DIR)) / "golden";
 
 std::vector<std::filesystem::path> bundled_goldens() {
   std::vector<std::filesystem::path> files;
