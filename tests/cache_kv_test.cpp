@@ -12,12 +12,9 @@
 namespace ssmkit {
 namespace {
 
-using test::random_tensor;
+using test::same_bytes;
 
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
-         std::memcmp(a.bytes(), b.bytes(), a.nbytes()) == 0;
-}
+using test::random_tensor;
 
 KVCacheConfig config(DType dtype = DType::float64) { return {3, 4, 10, 2, 5, dtype}; }
 

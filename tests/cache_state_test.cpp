@@ -16,12 +16,9 @@
 namespace ssmkit {
 namespace {
 
-using test::random_tensor;
+using test::same_bytes;
 
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
-         std::memcmp(a.bytes(), b.bytes(), a.nbytes()) == 0;
-}
+using test::random_tensor;
 
 bool all_zero(const Tensor& t) {
   for (std::size_t i = 0; i < t.nbytes(); ++i) {

@@ -1,6 +1,7 @@
 #pragma once
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -30,6 +31,12 @@ inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   double m = 0.0;
   for (std::int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::fabs(a.value(i) - b.value(i)));
   return m;
+}
+
+// Bit-for-bit equality, NaN payloads included.
+inline bool same_bytes(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         std::memcmp(a.bytes(), b.bytes(), a.nbytes()) == 0;
 }
 
 struct GoldenSpec {
