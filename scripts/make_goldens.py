@@ -405,6 +405,9 @@ def main():
         f.write("# Written by scripts/make_goldens.py\nname: bundled\ncases:\n")
         for p in sorted(written):
             f.write(f"  - {p}\n")
+        # Made elsewhere (scripts/make_replay_goldens.py, needs torch + transformers).
+        if os.path.isdir(os.path.join(args.out, "cache_replay")):
+            f.write("  - cache_replay/\n")
     print(f"wrote {len(written)} golden files to {args.out}")
 
 

@@ -207,3 +207,30 @@ TEST(GoldenInput, StateUpdateSlotOutOfRange) {
 
 }  // namespace
 }  // namespace ssmkit
+
+namespace ssmkit {
+namespace {
+
+TEST(GoldenInput, CacheReplayShapesAreChecked) {
+  test::TempDir dir;
+  test::GoldenSpec s;
+  s.op = "mamba2_cache_replay";
+  s.attrs = {{"num_heads", std::vector<double>{2}}, {"head_dim", std::vector<double>{4}},
+             {"n_groups", std::vector<double>{1}}, {"state_size", std::vector<double>{3}}};
+  s.inputs["conv_weight"] = Tensor(DType::float32, {13, 4});  // C should be 2*4 + 2*3 = 14
+  s.outputs["conv_state"] = Tensor(DType::float64, {1});
+  const auto path = dir / "replay.h5";
+  test::write_golden(path, s);
+  std::string err;
+  try {
+    make_op_case(load_golden(path));
+  } catch (const InputError& e) {
+    err = e.what();
+  }
+  EXPECT_NE(err.find("inputs/conv_weight: expected shape (C=14, W), got (13, 4)"),
+            std::string::npos)
+      << err;
+}
+
+}  // namespace
+}  // namespace ssmkit

@@ -153,8 +153,8 @@ void ConvSsmStateCache::reset_all() {
   seqlen_offset_ = 0;
 }
 
-NamedTensors ConvSsmStateCache::storage() const {
-  NamedTensors named;
+StorageTensors ConvSsmStateCache::storage() const {
+  StorageTensors named;
   for (std::int64_t layer = 0; layer < num_layers(); ++layer) {
     named.emplace_back(cache_util::layer_name(layer) + "/conv_state", &conv_[layer].tensor());
     named.emplace_back(cache_util::layer_name(layer) + "/ssm_state", &ssm_[layer].tensor());

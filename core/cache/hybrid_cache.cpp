@@ -54,7 +54,7 @@ void add(CacheUsage& total, const CacheUsage& part) {
   total.pages_free += part.pages_free;
 }
 
-void append_prefixed(NamedTensors& all, const std::string& prefix, const NamedTensors& part) {
+void append_prefixed(StorageTensors& all, const std::string& prefix, const StorageTensors& part) {
   for (const auto& [name, tensor] : part) all.emplace_back(prefix + "/" + name, tensor);
 }
 
@@ -219,8 +219,8 @@ CacheUsage HybridCache::usage() const {
   return total;
 }
 
-NamedTensors HybridCache::storage() const {
-  NamedTensors all;
+StorageTensors HybridCache::storage() const {
+  StorageTensors all;
   if (attention_) append_prefixed(all, "attention", attention_->storage());
   if (mamba_) append_prefixed(all, "mamba", mamba_->storage());
   if (mamba2_) append_prefixed(all, "mamba2", mamba2_->storage());

@@ -151,8 +151,8 @@ CacheUsage KVCache::usage() const {
   return usage;
 }
 
-NamedTensors KVCache::storage() const {
-  NamedTensors named;
+StorageTensors KVCache::storage() const {
+  StorageTensors named;
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
     named.emplace_back(cache_util::layer_name(layer) + "/key", &keys_[layer]);
     named.emplace_back(cache_util::layer_name(layer) + "/value", &values_[layer]);

@@ -85,8 +85,8 @@ CacheUsage LinearAttentionStateCache::usage() const {
   return usage;
 }
 
-NamedTensors LinearAttentionStateCache::storage() const {
-  NamedTensors named;
+StorageTensors LinearAttentionStateCache::storage() const {
+  StorageTensors named;
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
     named.emplace_back(cache_util::layer_name(layer) + "/state", &states_[layer].tensor());
   }

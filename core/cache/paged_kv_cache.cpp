@@ -227,8 +227,8 @@ CacheUsage PagedKVCache::usage() const {
   return usage;
 }
 
-NamedTensors PagedKVCache::storage() const {
-  NamedTensors named;
+StorageTensors PagedKVCache::storage() const {
+  StorageTensors named;
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
     named.emplace_back(cache_util::layer_name(layer) + "/key_pages", &key_pages_[layer]);
     named.emplace_back(cache_util::layer_name(layer) + "/value_pages", &value_pages_[layer]);

@@ -14,6 +14,8 @@ std::unique_ptr<OpCase> make_selective_state_update_case(const GoldenCase&);
 std::unique_ptr<OpCase> make_chunk_scan_case(const GoldenCase&);
 std::unique_ptr<OpCase> make_gated_rmsnorm_case(const GoldenCase&);
 std::unique_ptr<OpCase> make_lightning_attention_case(const GoldenCase&);
+std::unique_ptr<OpCase> make_mamba_cache_replay_case(const GoldenCase&);
+std::unique_ptr<OpCase> make_mamba2_cache_replay_case(const GoldenCase&);
 
 namespace {
 using Factory = std::unique_ptr<OpCase> (*)(const GoldenCase&);
@@ -26,6 +28,8 @@ const std::vector<std::pair<std::string, Factory>>& registry() {
       {"mamba_chunk_scan_combined", make_chunk_scan_case},
       {"gated_rmsnorm", make_gated_rmsnorm_case},
       {"lightning_attention", make_lightning_attention_case},
+      {"mamba_cache_replay", make_mamba_cache_replay_case},
+      {"mamba2_cache_replay", make_mamba2_cache_replay_case},
   };
   return ops;
 }

@@ -45,6 +45,6 @@ struct KeyValue {
 using CacheMetadata = std::vector<std::pair<std::string, AttrValue>>;
 
 // Storage tensors by name ("layer_0/key"), for snapshots and for checking the accounting.
-using NamedTensors = std::vector<std::pair<std::string, const Tensor*>>;
+using StorageTensors = std::vector<std::pair<std::string, const Tensor*>>;
 
 }  // namespace ssmkit

@@ -69,7 +69,7 @@ class ConvSsmStateCache {
   void reset_slot(std::int64_t slot);
   void reset_all();
 
-  NamedTensors storage() const;
+  StorageTensors storage() const;
 
  protected:
   explicit ConvSsmStateCache(Layout layout);

@@ -79,7 +79,7 @@ class HybridCache {
   const StateSlotPool& slots() const { return slots_; }
 
   CacheUsage usage() const;      // sums over the parts
-  NamedTensors storage() const;  // names prefixed by the part: "mamba2/layer_0/ssm_state"
+  StorageTensors storage() const;  // names prefixed by the part: "mamba2/layer_0/ssm_state"
   void save(SnapshotWriter& out) const;
   void restore(const SnapshotReader& in);
 

@@ -38,7 +38,7 @@ class KVCache {
   std::int64_t start(std::int64_t slot) const;
 
   CacheUsage usage() const;
-  NamedTensors storage() const;
+  StorageTensors storage() const;
   void save(SnapshotWriter& out) const;
   void restore(const SnapshotReader& in);
 

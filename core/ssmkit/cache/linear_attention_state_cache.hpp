@@ -32,7 +32,7 @@ class LinearAttentionStateCache {
   void reset_all();
 
   CacheUsage usage() const;
-  NamedTensors storage() const;
+  StorageTensors storage() const;
   void save(SnapshotWriter& out) const;
   void restore(const SnapshotReader& in);
 

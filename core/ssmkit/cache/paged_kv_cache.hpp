@@ -53,7 +53,7 @@ class PagedKVCache {
   Tensor page_table_tensor(std::span<const RequestId> requests) const;
 
   CacheUsage usage() const;
-  NamedTensors storage() const;
+  StorageTensors storage() const;
   void save(SnapshotWriter& out) const;
   void restore(const SnapshotReader& in);
 
