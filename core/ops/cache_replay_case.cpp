@@ -63,6 +63,51 @@ Tensor stack(const std::vector<Tensor>& parts) {
   return out;
 }
 
+// What both replays share: the conv runs through the cache's window (the backend computes
+// the new window, the cache keeps it), and the cache's states are recorded after the
+// prefill and after every decode step.
+class ReplayRecorder {
+ public:
+  ReplayRecorder(ConvSsmStateCache& cache, std::int64_t batch) : cache_(cache), slots_(batch) {
+    std::iota(slots_.begin(), slots_.end(), 0);
+  }
+
+  // x: (batch, channels, len) from a fresh window; returns the conv's output.
+  Tensor conv_prefill(Backend& backend, Tensor x, const Tensor& weight, const Tensor& bias) {
+    CausalConv1dParams p{x.dim(0), x.dim(1), x.dim(2), weight.dim(1), true, DType::float64,
+                         std::move(x), weight, bias, {}};
+    auto r = backend.causal_conv1d(p);
+    cache_.scatter_conv_windows(0, slots_, r.conv_state);
+    return std::move(r.out);
+  }
+  // x: (batch, channels, 1) on top of the cached window; returns the conv's output.
+  Tensor conv_step(Backend& backend, Tensor x, const Tensor& weight, const Tensor& bias) {
+    const auto W = weight.dim(1);
+    CausalConv1dUpdateParams p{x.dim(0), x.dim(1), 1, W, W, true, DType::float64,
+                               std::move(x), cache_.gather_conv_windows(0, slots_), weight, bias};
+    auto r = backend.causal_conv1d_update(p);
+    cache_.scatter_conv_windows(0, slots_, r.conv_state);
+    return std::move(r.out);
+  }
+  Tensor ssm_states() const { return cache_.gather_ssm_states(0, slots_); }
+  void set_ssm_states(const Tensor& states) { cache_.scatter_ssm_states(0, slots_, states); }
+
+  // Ends a prefill or decode step of `tokens` tokens and records the states after it.
+  void finish_step(std::int64_t tokens) {
+    cache_.advance_positions(slots_, tokens);
+    conv_states_.push_back(cache_.gather_conv_windows(0, slots_));
+    ssm_states_.push_back(cache_.gather_ssm_states(0, slots_));
+  }
+  NamedTensors outputs() const {
+    return {{"conv_state", stack(conv_states_)}, {"ssm_state", stack(ssm_states_)}};
+  }
+
+ private:
+  ConvSsmStateCache& cache_;
+  std::vector<std::int64_t> slots_;
+  std::vector<Tensor> conv_states_, ssm_states_;
+};
+
 class Mamba2ReplayCase : public OpCase {
  public:
   explicit Mamba2ReplayCase(const GoldenCase& g) {
@@ -100,54 +145,40 @@ class Mamba2ReplayCase : public OpCase {
   NamedTensors run(Backend& backend) const override {
     const auto I = H_ * P_, C = I + 2 * G_ * N_;
     Mamba2StateCache cache({1, B_, I, H_, P_, G_, N_, W_, DType::float64, DType::float64});
-    std::vector<std::int64_t> slots(B_);
-    std::iota(slots.begin(), slots.end(), 0);
-    std::vector<Tensor> conv_states, ssm_states;
-    auto record = [&] {
-      conv_states.push_back(cache.gather_conv_windows(0, slots));
-      ssm_states.push_back(cache.gather_ssm_states(0, slots));
-    };
+    ReplayRecorder replay(cache, B_);
 
-    CausalConv1dParams conv{B_, C, L_, W_, true, DType::float64,
-                            channels_first(xbc_prefill_, 0, C), conv_weight_, conv_bias_, {}};
-    const auto conv_out = backend.causal_conv1d(conv);
-    cache.scatter_conv_windows(0, slots, conv_out.conv_state);
+    const Tensor xbc = replay.conv_prefill(backend, channels_first(xbc_prefill_, 0, C),
+                                           conv_weight_, conv_bias_);
     ChunkScanParams scan;
     scan.batch = B_, scan.seqlen = L_, scan.nheads = H_, scan.headdim = P_;
     scan.ngroups = G_, scan.dstate = N_, scan.chunk_size = chunk_, scan.dt_softplus = true;
-    scan.x = time_first(conv_out.out, 0, I).reshaped({B_, L_, H_, P_});
-    scan.B = time_first(conv_out.out, I, G_ * N_).reshaped({B_, L_, G_, N_});
-    scan.C = time_first(conv_out.out, I + G_ * N_, G_ * N_).reshaped({B_, L_, G_, N_});
+    scan.x = time_first(xbc, 0, I).reshaped({B_, L_, H_, P_});
+    scan.B = time_first(xbc, I, G_ * N_).reshaped({B_, L_, G_, N_});
+    scan.C = time_first(xbc, I + G_ * N_, G_ * N_).reshaped({B_, L_, G_, N_});
     scan.dt = dt_prefill_;
     scan.A = A_;
     scan.dt_bias = dt_bias_;
-    scan.initial_states = cache.gather_ssm_states(0, slots);
-    cache.scatter_ssm_states(0, slots, backend.mamba_chunk_scan_combined(scan).final_states);
-    cache.advance_positions(slots, L_);
-    record();
+    scan.initial_states = replay.ssm_states();
+    replay.set_ssm_states(backend.mamba_chunk_scan_combined(scan).final_states);
+    replay.finish_step(L_);
 
     for (std::int64_t k = 0; k < K_; ++k) {
-      CausalConv1dUpdateParams u{B_, C, 1, W_, W_, true, DType::float64,
-                                 step_of(xbc_decode_, k).reshaped({B_, C, 1}),
-                                 cache.gather_conv_windows(0, slots), conv_weight_, conv_bias_};
-      const auto stepped = backend.causal_conv1d_update(u);
-      cache.scatter_conv_windows(0, slots, stepped.conv_state);
-      const Tensor xbc = stepped.out.reshaped({B_, 1, C});
+      const Tensor stepped = replay.conv_step(
+          backend, step_of(xbc_decode_, k).reshaped({B_, C, 1}), conv_weight_, conv_bias_);
       SelectiveStateUpdateParams su;
       su.batch = B_, su.nheads = H_, su.headdim = P_, su.dstate = N_, su.ngroups = G_;
       su.state_slots = B_, su.dt_softplus = true;
-      su.state = cache.gather_ssm_states(0, slots);
-      su.x = time_first(xbc.reshaped({B_, C, 1}), 0, I).reshaped({B_, H_, P_});
-      su.B = time_first(xbc.reshaped({B_, C, 1}), I, G_ * N_).reshaped({B_, G_, N_});
-      su.C = time_first(xbc.reshaped({B_, C, 1}), I + G_ * N_, G_ * N_).reshaped({B_, G_, N_});
+      su.state = replay.ssm_states();
+      su.x = time_first(stepped, 0, I).reshaped({B_, H_, P_});
+      su.B = time_first(stepped, I, G_ * N_).reshaped({B_, G_, N_});
+      su.C = time_first(stepped, I + G_ * N_, G_ * N_).reshaped({B_, G_, N_});
       su.dt = detail::repeat_last(step_of(dt_decode_, k), P_);
       su.A = detail::repeat_last(detail::repeat_last(A_, P_), N_);
       su.dt_bias = detail::repeat_last(dt_bias_, P_);
-      cache.scatter_ssm_states(0, slots, backend.selective_state_update(su).state);
-      cache.advance_positions(slots, 1);
-      record();
+      replay.set_ssm_states(backend.selective_state_update(su).state);
+      replay.finish_step(1);
     }
-    return {{"conv_state", stack(conv_states)}, {"ssm_state", stack(ssm_states)}};
+    return replay.outputs();
   }
 
  private:
@@ -182,53 +213,38 @@ class MambaReplayCase : public OpCase {
 
   NamedTensors run(Backend& backend) const override {
     MambaStateCache cache({1, B_, I_, N_, W_, DType::float64, DType::float64});
-    std::vector<std::int64_t> slots(B_);
-    std::iota(slots.begin(), slots.end(), 0);
-    std::vector<Tensor> conv_states, ssm_states;
-    auto record = [&] {
-      conv_states.push_back(cache.gather_conv_windows(0, slots));
-      ssm_states.push_back(cache.gather_ssm_states(0, slots));
-    };
+    ReplayRecorder replay(cache, B_);
 
-    CausalConv1dParams conv{B_, I_, L_, W_, true, DType::float64,
-                            channels_first(x_prefill_, 0, I_), conv_weight_, conv_bias_, {}};
-    const auto conv_out = backend.causal_conv1d(conv);
-    cache.scatter_conv_windows(0, slots, conv_out.conv_state);
     SelectiveScanParams scan;
     scan.batch = B_, scan.dim = I_, scan.seqlen = L_, scan.dstate = N_, scan.ngroups = 1;
     scan.delta_softplus = true;
-    scan.u = conv_out.out;
-    project(conv_out.out, L_, scan.delta, scan.B, scan.C);
+    scan.u = replay.conv_prefill(backend, channels_first(x_prefill_, 0, I_), conv_weight_,
+                                 conv_bias_);
+    project(scan.u, L_, scan.delta, scan.B, scan.C);
     scan.A = A_;
     scan.delta_bias = dt_bias_;
-    cache.scatter_ssm_states(0, slots, backend.selective_scan(scan).last_state);
-    cache.advance_positions(slots, L_);
-    record();
+    replay.set_ssm_states(backend.selective_scan(scan).last_state);
+    replay.finish_step(L_);
 
     for (std::int64_t k = 0; k < K_; ++k) {
-      CausalConv1dUpdateParams u{B_, I_, 1, W_, W_, true, DType::float64,
-                                 step_of(x_decode_, k).reshaped({B_, I_, 1}),
-                                 cache.gather_conv_windows(0, slots), conv_weight_, conv_bias_};
-      const auto stepped = backend.causal_conv1d_update(u);
-      cache.scatter_conv_windows(0, slots, stepped.conv_state);
+      const Tensor stepped = replay.conv_step(
+          backend, step_of(x_decode_, k).reshaped({B_, I_, 1}), conv_weight_, conv_bias_);
       Tensor dt, Bm, Cm;
-      project(stepped.out, 1, dt, Bm, Cm);
+      project(stepped, 1, dt, Bm, Cm);
       SelectiveStateUpdateParams su;  // Mamba1 layout: one head of I channels
       su.batch = B_, su.nheads = 1, su.headdim = I_, su.dstate = N_, su.ngroups = 1;
       su.state_slots = B_, su.dt_softplus = true;
-      su.state = cache.gather_ssm_states(0, slots).reshaped({B_, 1, I_, N_});
-      su.x = stepped.out.reshaped({B_, 1, I_});
+      su.state = replay.ssm_states().reshaped({B_, 1, I_, N_});
+      su.x = stepped.reshaped({B_, 1, I_});
       su.dt = dt.reshaped({B_, 1, I_});
       su.A = A_.reshaped({1, I_, N_});
       su.B = Bm.reshaped({B_, 1, N_});
       su.C = Cm.reshaped({B_, 1, N_});
       su.dt_bias = dt_bias_.reshaped({1, I_});
-      cache.scatter_ssm_states(0, slots,
-                               backend.selective_state_update(su).state.reshaped({B_, I_, N_}));
-      cache.advance_positions(slots, 1);
-      record();
+      replay.set_ssm_states(backend.selective_state_update(su).state.reshaped({B_, I_, N_}));
+      replay.finish_step(1);
     }
-    return {{"conv_state", stack(conv_states)}, {"ssm_state", stack(ssm_states)}};
+    return replay.outputs();
   }
 
  private:
