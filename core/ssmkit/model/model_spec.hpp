@@ -1,0 +1,83 @@
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ssmkit/cache/cache_config.hpp"
+#include "ssmkit/cache/hybrid_cache.hpp"
+
+namespace ssmkit {
+
+// The cache-relevant shape of a model: its layer layout and, per kind of layer, the sizes
+// that decide what a cache holds. Numbers come from the model's published config.json.
+struct AttentionLayerSpec {
+  std::int64_t num_heads = 0;
+  std::int64_t kv_heads = 0;
+  std::int64_t head_dim = 0;
+};
+
+struct MambaLayerSpec {  // Mamba1
+  std::int64_t intermediate_size = 0;
+  std::int64_t d_state = 0;
+  std::int64_t conv_kernel = 0;
+};
+
+struct Mamba2LayerSpec {
+  std::int64_t intermediate_size = 0;  // num_heads * head_dim
+  std::int64_t num_heads = 0;
+  std::int64_t head_dim = 0;
+  std::int64_t n_groups = 0;
+  std::int64_t d_state = 0;
+  std::int64_t conv_kernel = 0;
+};
+
+struct LinearAttentionLayerSpec {  // lightning attention (MiniMax)
+  std::int64_t num_heads = 0;
+  std::int64_t key_dim = 0;
+  std::int64_t value_dim = 0;
+};
+
+struct ModelSpec {
+  std::string name;    // preset name, or the config.json path it was read from
+  std::string source;  // where the numbers come from ("state-spaces/mamba2-2.7b config.json")
+  std::vector<LayerKind> layers;
+  // Exactly the kinds present in `layers` have a spec.
+  std::optional<AttentionLayerSpec> attention;
+  std::optional<MambaLayerSpec> mamba;
+  std::optional<Mamba2LayerSpec> mamba2;
+  std::optional<LinearAttentionLayerSpec> linear_attention;
+  std::int64_t max_position_embeddings = 0;  // 0: the config sets no limit
+
+  std::int64_t count(LayerKind kind) const;
+  void validate() const;  // InputError naming the offending field
+};
+
+// How an engine would size the caches of a model on one GPU.
+struct CacheSettings {
+  DType kv_dtype = DType::bfloat16;
+  DType conv_dtype = DType::bfloat16;
+  DType ssm_dtype = DType::float32;
+  DType linear_attention_dtype = DType::float32;
+  std::int64_t page_size = 16;    // tokens per KV page
+  std::int64_t tensor_parallel = 1;  // one rank's share is what is sized
+  std::int64_t max_requests = 0;  // state slots
+  std::int64_t max_seq_len = 0;   // longest sequence; 0: the model's max_position_embeddings
+  MemoryBudget kv_memory;         // the paged KV pool's budget
+};
+
+std::vector<std::string> model_preset_names();
+// InputError listing the known names when `name` is none of them.
+ModelSpec model_preset(std::string_view name);
+// Reads an HF config.json (Mamba, Mamba2, Jamba, Zamba2, FalconH1, NemotronH, GraniteMoeHybrid,
+// MiniMax and plain attention model types); InputError naming the file and key on bad input.
+ModelSpec load_hf_config(const std::filesystem::path& config_json);
+// A preset name, or else a path to a config.json.
+ModelSpec resolve_model(std::string_view preset_or_path);
+
+// The HybridCache configuration of one tensor-parallel rank of `model` under `settings`.
+HybridCacheConfig make_hybrid_cache_config(const ModelSpec& model, const CacheSettings& settings);
+
+}  // namespace ssmkit
