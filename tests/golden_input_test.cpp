@@ -232,5 +232,28 @@ TEST(GoldenInput, CacheReplayShapesAreChecked) {
       << err;
 }
 
+// The replay's attributes describe the mixer the golden came from; each bad value is named.
+TEST(GoldenInput, CacheReplayAttributesAreChecked) {
+  test::TempDir dir;
+  const auto with = [&](const std::string& name, std::vector<double> value) {
+    test::GoldenSpec s;
+    s.op = "mamba2_cache_replay";
+    s.attrs = {{"num_heads", std::vector<double>{2}}, {"head_dim", std::vector<double>{4}},
+               {"n_groups", std::vector<double>{1}}, {"state_size", std::vector<double>{3}}};
+    s.attrs[name] = value;
+    s.inputs["conv_weight"] = Tensor(DType::float32, {14, 4});
+    s.outputs["conv_state"] = Tensor(DType::float64, {1});
+    return error_of(s, dir);
+  };
+  EXPECT_NE(with("head_dim", {0}).find("attribute 'head_dim': expected a positive integer"),
+            std::string::npos);
+  EXPECT_NE(with("num_heads", {-2}).find("attribute 'num_heads': expected a positive integer"),
+            std::string::npos);
+  EXPECT_NE(with("n_groups", {3}).find("attribute 'n_groups': must divide num_heads"),
+            std::string::npos);
+  EXPECT_NE(with("time_step_limit", {0.001, 0.1}).find("attribute 'time_step_limit'"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace ssmkit
