@@ -248,6 +248,10 @@ TEST_F(CudaVsCpu, PagedKvLaunchFunctionsUnalignedAndGuarded) {
   auto lens = DeviceTensor::upload(Tensor::from_vector<std::int32_t>({2}, {6, 3}), DType::int32);
   DeviceTensor out(DType::float16, {2 * 6 * row + 1});
   DeviceTensor out_v(DType::float16, {2 * 6 * row + 1});
+  // NaN everywhere the gather owns: the zeros past each sequence must be written, not inherited.
+  const std::size_t view_bytes = 2 * 6 * row * sizeof(std::uint16_t);
+  SSMKIT_CUDA_CHECK(cudaMemset(out.data<std::uint16_t>() + 1, 0xFF, view_bytes));
+  SSMKIT_CUDA_CHECK(cudaMemset(out_v.data<std::uint16_t>() + 1, 0xFF, view_bytes));
   cuda::PagedKvGatherDeviceArgs g;
   g.key_cache = cache.data<std::uint16_t>() + 1;
   g.value_cache = values.data<std::uint16_t>() + 1;
