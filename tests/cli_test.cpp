@@ -82,7 +82,7 @@ TEST(Cli, EveryGoldenCoversAtLeastThreeCasesPerOp) {
   for (const auto& f : bundled_goldens()) ++per_op[load_golden(f).op];
   for (const char* op : {"causal_conv1d", "causal_conv1d_update", "selective_scan",
                          "selective_state_update", "mamba_chunk_scan_combined", "gated_rmsnorm",
-                         "lightning_attention"}) {
+                         "lightning_attention", "paged_kv_write", "paged_kv_gather"}) {
     EXPECT_GE(per_op[op], 3) << op;
   }
 }
