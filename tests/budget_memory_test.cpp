@@ -204,6 +204,7 @@ INSTANTIATE_TEST_SUITE_P(
                       CapacityCase{"Jamba-v0.1", 8, 1000, 3},        // hybrid, Mamba1
                       CapacityCase{"Nemotron-H-8B", 8, 777, 2},      // hybrid, cacheless layers
                       CapacityCase{"Zamba2-2.7B", 8, 513, 2},        // shared attention blocks
+                      CapacityCase{"Granite-4.0-H-Tiny", 4, 2048, 2},  // layer_types
                       CapacityCase{"Falcon-H1-7B", 12, 100, 2},      // parallel hybrid
                       CapacityCase{"MiniMax-Text-01", 16, 64, 2}),   // lightning + softmax
     [](const auto& info) {
