@@ -107,12 +107,12 @@ void print_budget_table(std::ostream& os, const BudgetReport& r) {
     os << "\n== " << m.name << ": " << layer_summary(m) << '\n'
        << "   source: " << m.source << '\n'
        << "   " << std::left << std::setw(18) << "kind" << std::right << std::setw(7) << "layers"
-       << "  " << std::left << std::setw(24) << "conv/seq (per layer)" << std::setw(26)
-       << "state/seq (per layer)" << "KV/token (per layer)" << '\n';
+       << "  " << std::left << std::setw(24) << "conv/seq (per layer)" << std::setw(36)
+       << "SSM/lightning state/seq (per layer)" << "KV/token (per layer)" << '\n';
     for (const LayerKindMemory& k : mem.kinds) {
       os << "   " << std::left << std::setw(18) << layer_kind_name(k.kind) << std::right
          << std::setw(7) << k.layers << "  " << std::left << std::setw(24)
-         << bytes_and_per_layer(k.conv_bytes_per_sequence, k.layers) << std::setw(26)
+         << bytes_and_per_layer(k.conv_bytes_per_sequence, k.layers) << std::setw(36)
          << bytes_and_per_layer(k.state_bytes_per_sequence, k.layers)
          << bytes_and_per_layer(k.kv_bytes_per_token, k.layers) << std::right << '\n';
     }
@@ -183,10 +183,11 @@ void write_budget_json(const std::filesystem::path& path, const BudgetReport& r)
       kinds.push_back({{"kind", name},
                        {"layers", k.layers},
                        {"conv_bytes_per_sequence", k.conv_bytes_per_sequence},
-                       {"state_bytes_per_sequence", k.state_bytes_per_sequence},
+                       {"recurrent_state_bytes_per_sequence", k.state_bytes_per_sequence},
+                       {"state_bytes_per_sequence", k.conv_bytes_per_sequence + k.state_bytes_per_sequence},
                        {"kv_bytes_per_token", k.kv_bytes_per_token},
                        {"conv_bytes_per_layer", k.conv_bytes_per_sequence / per},
-                       {"state_bytes_per_layer", k.state_bytes_per_sequence / per},
+                       {"recurrent_state_bytes_per_layer", k.state_bytes_per_sequence / per},
                        {"kv_bytes_per_token_per_layer", k.kv_bytes_per_token / per}});
     }
     json contexts = json::array();
