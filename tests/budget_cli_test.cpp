@@ -84,6 +84,17 @@ TEST(BudgetCli, ReportsEveryFormat) {
   const auto& jamba = model_named(report, "Jamba-v0.1");
   EXPECT_EQ(jamba.at("state_bytes_per_sequence").get<std::size_t>(), kJambaState);
   EXPECT_EQ(jamba.at("kv_bytes_per_token").get<std::size_t>(), kJambaKvPerToken);
+  for (const auto& kind : jamba.at("kinds")) {
+    if (kind.at("kind") == "mamba") {
+      EXPECT_EQ(kind.at("layers"), 28);
+      EXPECT_EQ(kind.at("conv_bytes_per_sequence").get<std::size_t>(), 8192u * 4 * 28 * 2);
+      EXPECT_EQ(kind.at("recurrent_state_bytes_per_sequence").get<std::size_t>(), 8192u * 16 * 4 * 28);
+      EXPECT_EQ(kind.at("conv_bytes_per_layer").get<std::size_t>(), 8192u * 4 * 2);
+    } else {
+      EXPECT_EQ(kind.at("kind"), "attention");
+      EXPECT_EQ(kind.at("kv_bytes_per_token_per_layer").get<std::size_t>(), 2u * 8 * 128 * 2);
+    }
+  }
   const auto& at_1k = jamba.at("contexts").at(0);
   EXPECT_EQ(at_1k.at("pages_per_sequence"), 64);
   const std::size_t page = 16 * kJambaKvPerToken;
