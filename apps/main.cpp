@@ -1,6 +1,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "budget_command.hpp"
 #include "ssmkit/error.hpp"
 #include "validate_command.hpp"
 
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   ssmkit::app::add_validate_command(app, &exit_code);
+  ssmkit::app::add_budget_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

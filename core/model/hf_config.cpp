@@ -1,0 +1,562 @@
+// Reads the cache-relevant part of an HF config.json. Each model type follows the way
+// transformers' configuration_<type>.py and modeling code derive the cache shapes from the
+// keys (derived sizes, defaults of optional keys, layout lists); a missing, null or
+// wrong-typed key the shape needs is an InputError naming the file and the key.
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "ssmkit/error.hpp"
+#include "ssmkit/model/model_spec.hpp"
+
+namespace ssmkit {
+namespace {
+
+using nlohmann::json;
+
+class ConfigReader {
+ public:
+  ConfigReader(const json& config, std::string where) : config_(config), where_(std::move(where)) {}
+
+  const std::string& where() const { return where_; }
+  bool has(const std::string& key) const {
+    return config_.contains(key) && !config_.at(key).is_null();
+  }
+  const json& at(const std::string& key, const std::string& expected) const {
+    if (!has(key)) fail(key, expected + ", the key is missing");
+    return config_.at(key);
+  }
+  [[noreturn]] void fail(const std::string& key, const std::string& expected) const {
+    throw InputError(where_, key, expected);
+  }
+
+  std::int64_t integer(const std::string& key) const { return as_integer(key, at(key, "an integer")); }
+  std::int64_t positive(const std::string& key) const {
+    const std::int64_t v = integer(key);
+    if (v <= 0) fail(key, "a positive integer, got " + std::to_string(v));
+    return v;
+  }
+  std::int64_t positive_or(const std::string& key, std::int64_t fallback) const {
+    return has(key) ? positive(key) : fallback;
+  }
+  // The first of `keys` present; the error names them all.
+  std::int64_t positive_of(std::initializer_list<std::string> keys) const {
+    for (const auto& k : keys) {
+      if (has(k)) return positive(k);
+    }
+    std::string names;
+    for (const auto& k : keys) names += (names.empty() ? "" : " or ") + k;
+    fail(names, "a positive integer, the key is missing");
+  }
+  std::string string(const std::string& key) const {
+    const json& v = at(key, "a string");
+    if (!v.is_string()) fail(key, std::string("a string, got ") + v.type_name());
+    return v.get<std::string>();
+  }
+  bool boolean_or(const std::string& key, bool fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = config_.at(key);
+    if (!v.is_boolean()) fail(key, std::string("true or false, got ") + v.type_name());
+    return v.get<bool>();
+  }
+  const json& array(const std::string& key) const {
+    const json& v = at(key, "a list");
+    if (!v.is_array()) fail(key, std::string("a list, got ") + v.type_name());
+    return v;
+  }
+  std::vector<std::string> strings(const std::string& key) const {
+    std::vector<std::string> out;
+    const json& list = array(key);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (!list[i].is_string()) {
+        fail(key + "[" + std::to_string(i) + "]", std::string("a string, got ") + list[i].type_name());
+      }
+      out.push_back(list[i].get<std::string>());
+    }
+    return out;
+  }
+  std::vector<std::int64_t> integers(const std::string& key) const {
+    std::vector<std::int64_t> out;
+    const json& list = array(key);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      out.push_back(as_integer(key + "[" + std::to_string(i) + "]", list[i]));
+    }
+    return out;
+  }
+  ConfigReader object(const std::string& key) const {
+    const json& v = at(key, "an object");
+    if (!v.is_object()) fail(key, std::string("an object, got ") + v.type_name());
+    return ConfigReader(v, where_ + ": " + key);
+  }
+  std::int64_t max_position_embeddings() const {
+    if (!has("max_position_embeddings")) return 0;
+    return positive("max_position_embeddings");
+  }
+
+ private:
+  std::int64_t as_integer(const std::string& key, const json& v) const {
+    if (v.is_number_integer()) return v.get<std::int64_t>();
+    // Some exporters write whole numbers as floats (2.0); those are still the integer.
+    if (v.is_number_float()) {
+      const double d = v.get<double>();
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) {
+        return static_cast<std::int64_t>(d);
+      }
+      fail(key, "an integer, got " + v.dump());
+    }
+    fail(key, std::string("an integer, got ") + v.type_name() + " " + v.dump());
+  }
+
+  const json& config_;
+  std::string where_;
+};
+
+// Attention sizes as transformers' attention modules take them: num_key_value_heads
+// defaults to num_attention_heads, head_dim to hidden_size / num_attention_heads.
+AttentionLayerSpec attention_from(const ConfigReader& r,
+                                  std::initializer_list<std::string> head_dim_keys = {"head_dim"}) {
+  AttentionLayerSpec a;
+  a.num_heads = r.positive("num_attention_heads");
+  a.kv_heads = r.positive_or("num_key_value_heads", a.num_heads);
+  for (const auto& key : head_dim_keys) {
+    if (r.has(key)) {
+      a.head_dim = r.positive(key);
+      return a;
+    }
+  }
+  const std::int64_t hidden = r.positive("hidden_size");
+  if (hidden % a.num_heads != 0) {
+    r.fail("hidden_size", "divisible by num_attention_heads (" + std::to_string(a.num_heads) +
+                              ") when head_dim is not given, got " + std::to_string(hidden));
+  }
+  a.head_dim = hidden / a.num_heads;
+  return a;
+}
+
+// Mamba2 heads of `intermediate` channels; head_dim "auto" (or absent) divides it evenly.
+Mamba2LayerSpec mamba2_from(const ConfigReader& r, std::int64_t intermediate, std::int64_t heads,
+                            const std::string& head_dim_key, std::int64_t groups,
+                            std::int64_t d_state, std::int64_t conv_kernel) {
+  Mamba2LayerSpec s;
+  s.intermediate_size = intermediate;
+  s.num_heads = heads;
+  const bool auto_head = !r.has(head_dim_key) ||
+                         (r.at(head_dim_key, "").is_string() && r.string(head_dim_key) == "auto");
+  s.head_dim = auto_head ? intermediate / heads : r.positive(head_dim_key);
+  s.n_groups = groups;
+  s.d_state = d_state;
+  s.conv_kernel = conv_kernel;
+  if (s.num_heads * s.head_dim != s.intermediate_size) {
+    r.fail(head_dim_key, "heads * head_dim equal to the Mamba intermediate size " +
+                             std::to_string(intermediate) + ", got " + std::to_string(heads) +
+                             " * " + std::to_string(s.head_dim));
+  }
+  return s;
+}
+
+void set_layout(ModelSpec& m, std::int64_t decoder_layers,
+                const std::vector<std::vector<LayerKind>>& per_layer) {
+  m.num_hidden_layers = decoder_layers;
+  for (std::size_t d = 0; d < per_layer.size(); ++d) {
+    for (const LayerKind kind : per_layer[d]) {
+      m.layers.push_back(kind);
+      m.decoder_layer.push_back(static_cast<std::int64_t>(d));
+    }
+  }
+}
+
+void check_length(const ConfigReader& r, const std::string& key, std::size_t size,
+                  std::int64_t num_hidden_layers) {
+  if (static_cast<std::int64_t>(size) != num_hidden_layers) {
+    r.fail(key, "one entry per layer (num_hidden_layers = " + std::to_string(num_hidden_layers) +
+                    "), got " + std::to_string(size));
+  }
+}
+
+// HF MambaConfig / FalconMambaConfig.
+ModelSpec from_mamba(const ConfigReader& r) {
+  ModelSpec m;
+  const std::int64_t layers = r.positive("num_hidden_layers");
+  MambaLayerSpec s;
+  s.intermediate_size = r.has("intermediate_size")
+                            ? r.positive("intermediate_size")
+                            : r.positive("expand") * r.positive("hidden_size");
+  s.d_state = r.positive("state_size");
+  s.conv_kernel = r.positive("conv_kernel");
+  m.layers.assign(layers, LayerKind::mamba);
+  m.mamba = s;
+  m.max_position_embeddings = r.max_position_embeddings();
+  return m;
+}
+
+// HF Mamba2Config: the mixer's intermediate size is expand * hidden_size.
+ModelSpec from_mamba2(const ConfigReader& r) {
+  ModelSpec m;
+  const std::int64_t layers = r.positive("num_hidden_layers");
+  const std::int64_t intermediate = r.positive("expand") * r.positive("hidden_size");
+  m.mamba2 = mamba2_from(r, intermediate, r.positive("num_heads"), "head_dim",
+                         r.positive("n_groups"), r.positive("state_size"),
+                         r.positive("conv_kernel"));
+  m.layers.assign(layers, LayerKind::mamba2);
+  m.max_position_embeddings = r.max_position_embeddings();
+  return m;
+}
+
+// mamba_ssm's own config.json (MambaConfig in mamba_ssm/models/config_mamba.py): no
+// model_type; ssm_cfg overrides the mixer's defaults, attn_layer_idx lists MHA layers. The
+// defaults are those of mamba_ssm's Mamba (d_state 16, d_conv 4, expand 2) and Mamba2
+// (d_state 128, d_conv 4, expand 2, headdim 64, ngroups 1) modules.
+ModelSpec from_mamba_ssm(const ConfigReader& r) {
+  ModelSpec m;
+  const std::int64_t layers = r.positive("n_layer");
+  const std::int64_t d_model = r.positive("d_model");
+  const json empty = json::object();
+  const ConfigReader ssm = r.has("ssm_cfg") ? r.object("ssm_cfg") : ConfigReader(empty, r.where());
+  const std::string kind = ssm.has("layer") ? ssm.string("layer") : "Mamba1";
+  if (ssm.has("d_ssm")) {
+    ssm.fail("d_ssm", "absent: ssmkit sizes the SSM over the whole intermediate size");
+  }
+  const std::int64_t expand = ssm.positive_or("expand", 2);
+  const std::int64_t conv_kernel = ssm.positive_or("d_conv", 4);
+  LayerKind mixer = LayerKind::mamba;
+  if (kind == "Mamba1") {
+    m.mamba = MambaLayerSpec{expand * d_model, ssm.positive_or("d_state", 16), conv_kernel};
+  } else if (kind == "Mamba2") {
+    mixer = LayerKind::mamba2;
+    const std::int64_t intermediate = expand * d_model;
+    const std::int64_t head_dim = ssm.positive_or("headdim", 64);
+    if (intermediate % head_dim != 0) {
+      ssm.fail("headdim", "a divisor of expand * d_model (" + std::to_string(intermediate) + ")");
+    }
+    m.mamba2 = Mamba2LayerSpec{intermediate, intermediate / head_dim, head_dim,
+                               ssm.positive_or("ngroups", 1), ssm.positive_or("d_state", 128),
+                               conv_kernel};
+  } else {
+    ssm.fail("layer", "\"Mamba1\" or \"Mamba2\", got \"" + kind + "\"");
+  }
+  std::vector<std::vector<LayerKind>> per_layer(layers, {mixer});
+  if (r.has("attn_layer_idx") && !r.array("attn_layer_idx").empty()) {
+    const ConfigReader attn = r.object("attn_cfg");
+    if (attn.has("d_conv") && attn.integer("d_conv") != 0) {
+      attn.fail("d_conv", "0: ssmkit keeps no conv state for attention layers");
+    }
+    AttentionLayerSpec a;
+    a.num_heads = attn.positive("num_heads");
+    a.kv_heads = attn.positive_or("num_heads_kv", a.num_heads);
+    a.head_dim = attn.positive_or("head_dim", d_model / a.num_heads);
+    m.attention = a;
+    const auto idx = r.integers("attn_layer_idx");
+    for (std::size_t i = 0; i < idx.size(); ++i) {
+      if (idx[i] < 0 || idx[i] >= layers) {
+        r.fail("attn_layer_idx[" + std::to_string(i) + "]",
+               "a layer index below n_layer (" + std::to_string(layers) + "), got " +
+                   std::to_string(idx[i]));
+      }
+      per_layer[idx[i]] = {LayerKind::attention};
+    }
+  }
+  set_layout(m, layers, per_layer);
+  if (m.count(mixer) == 0) {  // every layer is attention
+    m.mamba.reset();
+    m.mamba2.reset();
+  }
+  return m;
+}
+
+// Jamba: layer i is attention when i % attn_layer_period == attn_layer_offset (transformers'
+// JambaConfig.layers_block_type), Mamba1 otherwise.
+ModelSpec from_jamba(const ConfigReader& r) {
+  ModelSpec m;
+  const std::int64_t layers = r.positive("num_hidden_layers");
+  const std::int64_t period = r.positive("attn_layer_period");
+  const std::int64_t offset = r.integer("attn_layer_offset");
+  if (offset < 0 || offset >= period) {
+    r.fail("attn_layer_offset", "in [0, attn_layer_period = " + std::to_string(period) +
+                                    "), got " + std::to_string(offset));
+  }
+  std::vector<std::vector<LayerKind>> per_layer;
+  for (std::int64_t i = 0; i < layers; ++i) {
+    per_layer.push_back({i % period == offset ? LayerKind::attention : LayerKind::mamba});
+  }
+  set_layout(m, layers, per_layer);
+  if (m.count(LayerKind::attention) > 0) m.attention = attention_from(r);
+  if (m.count(LayerKind::mamba) > 0) {
+    m.mamba = MambaLayerSpec{r.positive("mamba_expand") * r.positive("hidden_size"),
+                             r.positive("mamba_d_state"), r.positive("mamba_d_conv")};
+  }
+  m.max_position_embeddings = r.max_position_embeddings();
+  return m;
+}
+
+// Zamba2: every layer has a Mamba2 mixer; a "hybrid" layer runs one of the shared
+// transformer blocks first. transformers' Zamba2HybridDynamicCache gives each hybrid layer
+// its own KV cache, so every invocation of a shared block counts. Attention runs on the
+// concatenation of the hidden state and the embeddings: head_dim = 2 * hidden_size /
+// num_attention_heads; mamba_headdim = mamba_expand * hidden_size / n_mamba_heads
+// (both computed by Zamba2Config, whatever the file says).
+ModelSpec from_zamba2(const ConfigReader& r) {
+  ModelSpec m;
+  const std::int64_t layers = r.positive("num_hidden_layers");
+  const auto types = r.strings("layers_block_type");
+  check_length(r, "layers_block_type", types.size(), layers);
+  std::vector<std::vector<LayerKind>> per_layer;
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    if (types[i] == "hybrid") {
+      per_layer.push_back({LayerKind::attention, LayerKind::mamba2});
+    } else if (types[i] == "mamba") {
+      per_layer.push_back({LayerKind::mamba2});
+    } else {
+      r.fail("layers_block_type[" + std::to_string(i) + "]",
+             "\"mamba\" or \"hybrid\", got \"" + types[i] + "\"");
+    }
+  }
+  set_layout(m, layers, per_layer);
+  const std::int64_t hidden = r.positive("hidden_size");
+  if (m.count(LayerKind::attention) > 0) {
+    AttentionLayerSpec a;
+    a.num_heads = r.positive("num_attention_heads");
+    a.kv_heads = r.positive_or("num_key_value_heads", a.num_heads);
+    a.head_dim = 2 * hidden / a.num_heads;
+    m.attention = a;
+  }
+  const std::int64_t intermediate = r.positive("mamba_expand") * hidden;
+  const std::int64_t heads = r.positive("n_mamba_heads");
+  if (intermediate % heads != 0) {
+    r.fail("n_mamba_heads", "a divisor of mamba_expand * hidden_size (" +
+                                std::to_string(intermediate) + "), got " + std::to_string(heads));
+  }
+  m.mamba2 = Mamba2LayerSpec{intermediate, heads, intermediate / heads, r.positive("mamba_ngroups"),
+                             r.positive("mamba_d_state"), r.positive("mamba_d_conv")};
+  m.max_position_embeddings =
+      r.boolean_or("use_long_context", false) ? 16384 : r.max_position_embeddings();
+  return m;
+}
+
+// Falcon-H1: attention and Mamba2 run in parallel in every layer (layers_block_type is
+// "hybrid" throughout); the Mamba intermediate size is mamba_d_ssm, or mamba_expand *
+// hidden_size when that is null.
+ModelSpec from_falcon_h1(const ConfigReader& r) {
+  ModelSpec m;
+  const std::int64_t layers = r.positive("num_hidden_layers");
+  if (r.has("attn_layer_indices")) {
+    r.fail("attn_layer_indices", "null: ssmkit models attention in every Falcon-H1 layer");
+  }
+  set_layout(m, layers,
+             std::vector<std::vector<LayerKind>>(layers, {LayerKind::attention, LayerKind::mamba2}));
+  m.attention = attention_from(r);
+  const std::int64_t intermediate = r.has("mamba_d_ssm")
+                                        ? r.positive("mamba_d_ssm")
+                                        : r.positive("mamba_expand") * r.positive("hidden_size");
+  m.mamba2 = mamba2_from(r, intermediate, r.positive("mamba_n_heads"), "mamba_d_head",
+                         r.positive("mamba_n_groups"), r.positive("mamba_d_state"),
+                         r.positive("mamba_d_conv"));
+  m.max_position_embeddings = r.max_position_embeddings();
+  return m;
+}
+
+// Nemotron-H: hybrid_override_pattern, one character per layer ('M' Mamba2, '*' attention,
+// '-' MLP, 'E' MoE; the last two keep no cache), or the same as a list in layers_block_type
+// / layer_types (transformers' current names: "linear_attention" is the Mamba2 mixer,
+// "full_attention", "mlp", "moe"; the legacy "mamba"/"attention" too).
+ModelSpec from_nemotron_h(const ConfigReader& r) {
+  std::vector<std::optional<LayerKind>> kinds;
+  std::string key;
+  if (r.has("hybrid_override_pattern")) {
+    key = "hybrid_override_pattern";
+    const std::string pattern = r.string(key);
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+      switch (pattern[i]) {
+        case 'M': kinds.push_back(LayerKind::mamba2); break;
+        case '*': kinds.push_back(LayerKind::attention); break;
+        case '-':
+        case 'E': kinds.push_back(std::nullopt); break;
+        default:
+          r.fail(key, "characters M, *, - or E, got '" + std::string(1, pattern[i]) +
+                          "' at position " + std::to_string(i));
+      }
+    }
+  } else {
+    key = r.has("layers_block_type") ? "layers_block_type" : "layer_types";
+    const auto types = r.strings(key);
+    for (std::size_t i = 0; i < types.size(); ++i) {
+      const std::string& t = types[i];
+      if (t == "mamba" || t == "linear_attention") {
+        kinds.push_back(LayerKind::mamba2);
+      } else if (t == "attention" || t == "full_attention") {
+        kinds.push_back(LayerKind::attention);
+      } else if (t == "mlp" || t == "moe") {
+        kinds.push_back(std::nullopt);
+      } else {
+        r.fail(key + "[" + std::to_string(i) + "]",
+               "linear_attention (Mamba2), full_attention, mlp or moe, got \"" + t + "\"");
+      }
+    }
+  }
+  const auto layers = static_cast<std::int64_t>(kinds.size());
+  if (r.has("num_hidden_layers")) check_length(r, key, kinds.size(), r.positive("num_hidden_layers"));
+  ModelSpec m;
+  std::vector<std::vector<LayerKind>> per_layer;
+  for (const auto& k : kinds) per_layer.push_back(k ? std::vector<LayerKind>{*k} : std::vector<LayerKind>{});
+  set_layout(m, layers, per_layer);
+  if (m.count(LayerKind::attention) > 0) m.attention = attention_from(r, {"head_dim", "attention_head_dim"});
+  if (m.count(LayerKind::mamba2) > 0) {
+    const std::int64_t heads = r.positive("mamba_num_heads");
+    const std::int64_t head_dim = r.positive("mamba_head_dim");
+    m.mamba2 = Mamba2LayerSpec{heads * head_dim, heads, head_dim,
+                               r.positive_of({"n_groups", "mamba_n_groups"}),
+                               r.positive("ssm_state_size"),
+                               r.positive_of({"conv_kernel", "mamba_d_conv"})};
+  }
+  m.max_position_embeddings = r.max_position_embeddings();
+  return m;
+}
+
+// GraniteMoeHybrid (Granite 4.0-H): layer_types of "mamba"/"attention"; without it every
+// layer is Mamba2 (GraniteMoeHybridConfig.layers_block_type).
+ModelSpec from_granite_hybrid(const ConfigReader& r) {
+  ModelSpec m;
+  const std::int64_t layers = r.positive("num_hidden_layers");
+  std::vector<std::vector<LayerKind>> per_layer(layers, {LayerKind::mamba2});
+  if (r.has("layer_types")) {
+    const auto types = r.strings("layer_types");
+    check_length(r, "layer_types", types.size(), layers);
+    for (std::size_t i = 0; i < types.size(); ++i) {
+      if (types[i] == "attention") {
+        per_layer[i] = {LayerKind::attention};
+      } else if (types[i] != "mamba") {
+        r.fail("layer_types[" + std::to_string(i) + "]",
+               "\"mamba\" or \"attention\", got \"" + types[i] + "\"");
+      }
+    }
+  }
+  set_layout(m, layers, per_layer);
+  if (m.count(LayerKind::attention) > 0) m.attention = attention_from(r, {});
+  if (m.count(LayerKind::mamba2) > 0) {
+    const std::int64_t intermediate = r.positive("mamba_expand") * r.positive("hidden_size");
+    m.mamba2 = mamba2_from(r, intermediate, r.positive("mamba_n_heads"), "mamba_d_head",
+                           r.positive("mamba_n_groups"), r.positive("mamba_d_state"),
+                           r.positive("mamba_d_conv"));
+  }
+  m.max_position_embeddings = r.max_position_embeddings();
+  return m;
+}
+
+// MiniMax-Text-01: layer_types ("linear_attention" lightning, "full_attention" softmax;
+// transformers' MiniMaxConfig) or the original attn_type_list (0 lightning, 1 softmax). A
+// lightning layer keeps a (num_attention_heads, head_dim, head_dim) state, as vLLM's
+// linear_attention_state_shape.
+ModelSpec from_minimax(const ConfigReader& r) {
+  ModelSpec m;
+  const std::int64_t layers = r.positive("num_hidden_layers");
+  std::vector<std::vector<LayerKind>> per_layer;
+  if (r.has("layer_types")) {
+    const auto types = r.strings("layer_types");
+    check_length(r, "layer_types", types.size(), layers);
+    for (std::size_t i = 0; i < types.size(); ++i) {
+      if (types[i] == "linear_attention") {
+        per_layer.push_back({LayerKind::linear_attention});
+      } else if (types[i] == "full_attention") {
+        per_layer.push_back({LayerKind::attention});
+      } else {
+        r.fail("layer_types[" + std::to_string(i) + "]",
+               "\"linear_attention\" or \"full_attention\", got \"" + types[i] + "\"");
+      }
+    }
+  } else if (r.has("attn_type_list")) {
+    const auto types = r.integers("attn_type_list");
+    check_length(r, "attn_type_list", types.size(), layers);
+    for (std::size_t i = 0; i < types.size(); ++i) {
+      if (types[i] != 0 && types[i] != 1) {
+        r.fail("attn_type_list[" + std::to_string(i) + "]",
+               "0 (lightning) or 1 (softmax), got " + std::to_string(types[i]));
+      }
+      per_layer.push_back({types[i] == 1 ? LayerKind::attention : LayerKind::linear_attention});
+    }
+  } else {
+    r.fail("layer_types", "a list of layer types (or attn_type_list), the key is missing");
+  }
+  set_layout(m, layers, per_layer);
+  const AttentionLayerSpec a = attention_from(r);
+  if (m.count(LayerKind::attention) > 0) m.attention = a;
+  if (m.count(LayerKind::linear_attention) > 0) {
+    m.linear_attention = LinearAttentionLayerSpec{a.num_heads, a.head_dim, a.head_dim};
+  }
+  m.max_position_embeddings = r.max_position_embeddings();
+  return m;
+}
+
+// Llama-like attention-only models. Per-layer types other than full attention (sliding
+// windows, linear or recurrent layers of other families) are refused rather than sized
+// wrongly.
+ModelSpec from_attention(const ConfigReader& r, const std::string& model_type) {
+  ModelSpec m;
+  const std::int64_t layers = r.positive("num_hidden_layers");
+  if (r.has("layer_types")) {
+    const auto types = r.strings("layer_types");
+    for (std::size_t i = 0; i < types.size(); ++i) {
+      if (types[i] != "full_attention" && types[i] != "attention") {
+        r.fail("layer_types[" + std::to_string(i) + "]",
+               "\"full_attention\" (ssmkit sizes model_type \"" + model_type +
+                   "\" as full attention only), got \"" + types[i] + "\"");
+      }
+    }
+  }
+  m.layers.assign(layers, LayerKind::attention);
+  m.attention = attention_from(r);
+  m.max_position_embeddings = r.max_position_embeddings();
+  return m;
+}
+
+}  // namespace
+
+ModelSpec parse_hf_config(std::string_view json_text, const std::string& where) {
+  json config;
+  try {
+    config = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    throw InputError(where, "", std::string("valid JSON: ") + e.what());
+  }
+  if (!config.is_object()) throw InputError(where, "", "a JSON object at the top level");
+  const ConfigReader r(config, where);
+  ModelSpec m;
+  std::string type;
+  if (!r.has("model_type") && r.has("d_model") && r.has("n_layer")) {
+    type = "mamba_ssm";
+    m = from_mamba_ssm(r);
+  } else {
+    type = r.string("model_type");
+    if (type == "mamba" || type == "falcon_mamba") m = from_mamba(r);
+    else if (type == "mamba2") m = from_mamba2(r);
+    else if (type == "jamba") m = from_jamba(r);
+    else if (type == "zamba2") m = from_zamba2(r);
+    else if (type == "falcon_h1") m = from_falcon_h1(r);
+    else if (type == "nemotron_h") m = from_nemotron_h(r);
+    else if (type == "granitemoehybrid") m = from_granite_hybrid(r);
+    else if (type == "minimax" || type == "minimax_text_01" || type == "minimax_m1") m = from_minimax(r);
+    else m = from_attention(r, type);
+  }
+  m.name = where;
+  m.source = where + " (model_type " + type + ")";
+  const bool sliding = r.has("sliding_window") && r.boolean_or("use_sliding_window", true);
+  if (sliding && m.attention) {
+    m.source += "; sliding_window " + config.at("sliding_window").dump() +
+                " is not modeled: every token's K and V are counted";
+  }
+  try {
+    m.validate();
+  } catch (const InputError& e) {
+    throw InputError(where, e.field(), e.expected());
+  }
+  return m;
+}
+
+ModelSpec load_hf_config(const std::filesystem::path& config_json) {
+  std::ifstream in(config_json, std::ios::binary);
+  if (!in) throw InputError(config_json.string(), "", "a readable config.json file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_hf_config(text.str(), config_json.string());
+}
+
+}  // namespace ssmkit

@@ -1,0 +1,264 @@
+#include "ssmkit/model/model_spec.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "ssmkit/error.hpp"
+
+namespace ssmkit {
+namespace {
+
+std::string where_of(const ModelSpec& m) { return "model " + (m.name.empty() ? "?" : m.name); }
+
+void require_positive(const std::string& where, const std::string& field, std::int64_t value) {
+  if (value <= 0) {
+    throw InputError(where, field, "a positive number, got " + std::to_string(value));
+  }
+}
+
+// A kind has a spec exactly when the layout uses it.
+template <class Spec>
+bool check_presence(const ModelSpec& m, LayerKind kind, const std::optional<Spec>& spec) {
+  const std::string name(layer_kind_name(kind));
+  const std::int64_t n = m.count(kind);
+  if (n > 0 && !spec) {
+    throw InputError(where_of(m), name,
+                     "sizes for the " + std::to_string(n) + " " + name + " layer(s) of the layout");
+  }
+  if (n == 0 && spec) {
+    throw InputError(where_of(m), name, "no sizes: the layout has no " + name + " layers");
+  }
+  return spec.has_value();
+}
+
+void validate_attention(const std::string& where, const AttentionLayerSpec& a) {
+  require_positive(where, "attention.num_heads", a.num_heads);
+  require_positive(where, "attention.kv_heads", a.kv_heads);
+  require_positive(where, "attention.head_dim", a.head_dim);
+  if (a.num_heads % a.kv_heads != 0) {
+    throw InputError(where, "attention.kv_heads",
+                     "a divisor of num_heads (" + std::to_string(a.num_heads) + "), got " +
+                         std::to_string(a.kv_heads));
+  }
+}
+
+void validate_mamba2(const std::string& where, const Mamba2LayerSpec& s) {
+  require_positive(where, "mamba2.intermediate_size", s.intermediate_size);
+  require_positive(where, "mamba2.num_heads", s.num_heads);
+  require_positive(where, "mamba2.head_dim", s.head_dim);
+  require_positive(where, "mamba2.n_groups", s.n_groups);
+  require_positive(where, "mamba2.d_state", s.d_state);
+  require_positive(where, "mamba2.conv_kernel", s.conv_kernel);
+  if (s.num_heads * s.head_dim != s.intermediate_size) {
+    throw InputError(where, "mamba2.intermediate_size",
+                     "num_heads * head_dim = " + std::to_string(s.num_heads * s.head_dim) +
+                         ", got " + std::to_string(s.intermediate_size));
+  }
+  if (s.num_heads % s.n_groups != 0) {
+    throw InputError(where, "mamba2.n_groups",
+                     "a divisor of num_heads (" + std::to_string(s.num_heads) + "), got " +
+                         std::to_string(s.n_groups));
+  }
+}
+
+// One rank's share of `total`, which must divide evenly.
+std::int64_t shard(const std::string& where, const std::string& field, std::int64_t total,
+                   std::int64_t tp) {
+  if (total % tp != 0) {
+    throw InputError(where, field,
+                     "divisible by tensor_parallel " + std::to_string(tp) + ", got " +
+                         std::to_string(total));
+  }
+  return total / tp;
+}
+
+// vLLM shards KV heads when they divide evenly and otherwise gives every rank one
+// replicated head, which needs tp to be a multiple of kv_heads.
+std::int64_t kv_heads_per_rank(const std::string& where, std::int64_t kv_heads, std::int64_t tp) {
+  if (kv_heads >= tp) return shard(where, "attention.kv_heads", kv_heads, tp);
+  if (tp % kv_heads != 0) {
+    throw InputError(where, "attention.kv_heads",
+                     "a multiple or a divisor of tensor_parallel " + std::to_string(tp) +
+                         " (fewer KV heads than ranks are replicated), got " +
+                         std::to_string(kv_heads));
+  }
+  return 1;
+}
+
+// A single group is replicated on every rank (vLLM: n_groups == 1 or divisible by tp).
+std::int64_t groups_per_rank(const std::string& where, std::int64_t n_groups, std::int64_t tp) {
+  if (n_groups % tp == 0) return n_groups / tp;
+  if (n_groups == 1) return 1;
+  throw InputError(where, "mamba2.n_groups",
+                   "1 or divisible by tensor_parallel " + std::to_string(tp) + ", got " +
+                       std::to_string(n_groups));
+}
+
+bool states_a_budget(const MemoryBudget& m) {
+  return m.bytes != 0 || m.device_memory_bytes != 0 || m.utilization != 0.0;
+}
+
+}  // namespace
+
+std::int64_t ModelSpec::count(LayerKind kind) const {
+  return std::count(layers.begin(), layers.end(), kind);
+}
+
+std::int64_t ModelSpec::decoder_layers() const {
+  return num_hidden_layers != 0 ? num_hidden_layers : static_cast<std::int64_t>(layers.size());
+}
+
+std::int64_t ModelSpec::decoder_layer_of(std::size_t entry) const {
+  return decoder_layer.empty() ? static_cast<std::int64_t>(entry) : decoder_layer.at(entry);
+}
+
+void ModelSpec::validate() const {
+  const std::string where = where_of(*this);
+  if (layers.empty()) throw InputError(where, "layers", "at least one layer that holds a cache");
+  if (check_presence(*this, LayerKind::attention, attention)) validate_attention(where, *attention);
+  if (check_presence(*this, LayerKind::mamba, mamba)) {
+    require_positive(where, "mamba.intermediate_size", mamba->intermediate_size);
+    require_positive(where, "mamba.d_state", mamba->d_state);
+    require_positive(where, "mamba.conv_kernel", mamba->conv_kernel);
+  }
+  if (check_presence(*this, LayerKind::mamba2, mamba2)) validate_mamba2(where, *mamba2);
+  if (check_presence(*this, LayerKind::linear_attention, linear_attention)) {
+    require_positive(where, "linear_attention.num_heads", linear_attention->num_heads);
+    require_positive(where, "linear_attention.key_dim", linear_attention->key_dim);
+    require_positive(where, "linear_attention.value_dim", linear_attention->value_dim);
+  }
+  if (max_position_embeddings < 0) {
+    throw InputError(where, "max_position_embeddings",
+                     "0 (no limit) or a positive length, got " +
+                         std::to_string(max_position_embeddings));
+  }
+  if (num_hidden_layers < 0) {
+    throw InputError(where, "num_hidden_layers",
+                     "0 or a positive count, got " + std::to_string(num_hidden_layers));
+  }
+  if (decoder_layer.empty()) {
+    if (num_hidden_layers != 0 && num_hidden_layers != static_cast<std::int64_t>(layers.size())) {
+      throw InputError(where, "decoder_layer",
+                       "one decoder layer index per entry of layers when num_hidden_layers (" +
+                           std::to_string(num_hidden_layers) + ") differs from layers (" +
+                           std::to_string(layers.size()) + ")");
+    }
+    return;
+  }
+  if (decoder_layer.size() != layers.size()) {
+    throw InputError(where, "decoder_layer",
+                     "one index per entry of layers (" + std::to_string(layers.size()) +
+                         "), got " + std::to_string(decoder_layer.size()));
+  }
+  for (std::size_t i = 0; i < decoder_layer.size(); ++i) {
+    const std::int64_t d = decoder_layer[i];
+    const bool ordered = i == 0 || d >= decoder_layer[i - 1];
+    if (d < 0 || d >= decoder_layers() || !ordered) {
+      throw InputError(where, "decoder_layer[" + std::to_string(i) + "]",
+                       "a non-decreasing index below " + std::to_string(decoder_layers()) +
+                           ", got " + std::to_string(d));
+    }
+  }
+}
+
+HybridCacheConfig make_hybrid_cache_config(const ModelSpec& model, const CacheSettings& settings) {
+  model.validate();
+  const std::string where = where_of(model);
+  const std::string settings_where = "CacheSettings";
+  require_positive(settings_where, "tensor_parallel", settings.tensor_parallel);
+  require_positive(settings_where, "max_requests", settings.max_requests);
+  require_positive(settings_where, "page_size", settings.page_size);
+  if (settings.max_seq_len < 0) {
+    throw InputError(settings_where, "max_seq_len",
+                     "0 (the model's max_position_embeddings) or a positive length, got " +
+                         std::to_string(settings.max_seq_len));
+  }
+  const std::int64_t tp = settings.tensor_parallel;
+  const std::string tp_where = where + " at tensor_parallel " + std::to_string(tp);
+
+  HybridCacheConfig config;
+  config.layers = model.layers;
+  config.max_requests = settings.max_requests;
+  if (model.attention) {
+    const std::int64_t max_seq_len =
+        settings.max_seq_len != 0 ? settings.max_seq_len : model.max_position_embeddings;
+    if (max_seq_len == 0) {
+      throw InputError(settings_where, "max_seq_len",
+                       "a positive length: " + model.name + " sets no max_position_embeddings");
+    }
+    PagedKVCacheConfig kv;
+    kv.num_layers = model.count(LayerKind::attention);
+    shard(tp_where, "attention.num_heads", model.attention->num_heads, tp);
+    kv.kv_heads = kv_heads_per_rank(tp_where, model.attention->kv_heads, tp);
+    kv.head_dim = model.attention->head_dim;
+    kv.page_size = settings.page_size;
+    kv.max_seq_len = max_seq_len;
+    kv.dtype = settings.kv_dtype;
+    kv.memory = settings.kv_memory;
+    config.attention = kv;
+  }
+  if (model.mamba) {
+    MambaCacheConfig c;
+    c.num_layers = model.count(LayerKind::mamba);
+    c.max_batch = settings.max_requests;
+    c.intermediate_size = shard(tp_where, "mamba.intermediate_size", model.mamba->intermediate_size, tp);
+    c.d_state = model.mamba->d_state;
+    c.conv_kernel = model.mamba->conv_kernel;
+    c.conv_dtype = settings.conv_dtype;
+    c.ssm_dtype = settings.ssm_dtype;
+    config.mamba = c;
+  }
+  if (model.mamba2) {
+    Mamba2CacheConfig c;
+    c.num_layers = model.count(LayerKind::mamba2);
+    c.max_batch = settings.max_requests;
+    c.num_heads = shard(tp_where, "mamba2.num_heads", model.mamba2->num_heads, tp);
+    c.head_dim = model.mamba2->head_dim;
+    c.intermediate_size = c.num_heads * c.head_dim;
+    c.n_groups = groups_per_rank(tp_where, model.mamba2->n_groups, tp);
+    c.d_state = model.mamba2->d_state;
+    c.conv_kernel = model.mamba2->conv_kernel;
+    c.conv_dtype = settings.conv_dtype;
+    c.ssm_dtype = settings.ssm_dtype;
+    config.mamba2 = c;
+  }
+  if (model.linear_attention) {
+    LinearAttentionCacheConfig c;
+    c.num_layers = model.count(LayerKind::linear_attention);
+    c.max_batch = settings.max_requests;
+    c.num_heads = shard(tp_where, "linear_attention.num_heads", model.linear_attention->num_heads, tp);
+    c.key_dim = model.linear_attention->key_dim;
+    c.value_dim = model.linear_attention->value_dim;
+    c.dtype = settings.linear_attention_dtype;
+    config.linear_attention = c;
+  }
+
+  if (states_a_budget(settings.kv_memory)) {
+    config.validate();
+  } else {
+    // Everything but the pool's size: a copy with a two-page budget stands in for it.
+    HybridCacheConfig shape = config;
+    if (shape.attention) {
+      shape.attention->memory = MemoryBudget::fixed(2 * shape.attention->bytes_per_page());
+    }
+    shape.validate();
+  }
+  return config;
+}
+
+ModelSpec resolve_model(std::string_view preset_or_path) {
+  const auto names = model_preset_names();
+  if (std::find(names.begin(), names.end(), preset_or_path) != names.end()) {
+    return model_preset(preset_or_path);
+  }
+  const std::filesystem::path path(preset_or_path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return load_hf_config(path / "config.json");
+  if (path.extension() != ".json" && !std::filesystem::exists(path, ec)) {
+    // Neither a preset nor a file: the preset list is the likelier help.
+    return model_preset(preset_or_path);
+  }
+  return load_hf_config(path);
+}
+
+}  // namespace ssmkit
