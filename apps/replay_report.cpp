@@ -40,6 +40,7 @@ std::string workload_text(const Scenario& s) {
       if (t.selection.end_s) os << *t.selection.end_s << " s)"; else os << "end)";
     }
     if (t.selection.limit) os << ", first " << *t.selection.limit;
+    if (t.speedup != 1.0) os << ", " << t.speedup << "x faster";
     return os.str();
   }
   const SyntheticWorkload& w = *s.workload.synthetic;
@@ -180,7 +181,8 @@ ordered_json replay_json(const ScenarioReplay& r, bool with_timeline) {
                 {"path", tw.path.string()},
                 {"start_s", tw.selection.start_s ? ordered_json(*tw.selection.start_s) : nullptr},
                 {"end_s", tw.selection.end_s ? ordered_json(*tw.selection.end_s) : nullptr},
-                {"limit", tw.selection.limit ? ordered_json(*tw.selection.limit) : nullptr}};
+                {"limit", tw.selection.limit ? ordered_json(*tw.selection.limit) : nullptr},
+                {"speedup", tw.speedup}};
   } else {
     const SyntheticWorkload& w = *s.workload.synthetic;
     workload = {{"kind", "synthetic"}, {"seed", w.seed}, {"requests", w.requests},

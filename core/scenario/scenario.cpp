@@ -111,7 +111,7 @@ LengthDistribution read_lengths(const Doc& doc, const YAML::Node& node, const st
 
 TraceWorkload read_trace(const Doc& doc, const YAML::Node& node, const std::filesystem::path& base) {
   const std::string path = "workload.trace";
-  require_map(doc, node, path, {"path", "limit", "start_s", "end_s"});
+  require_map(doc, node, path, {"path", "limit", "start_s", "end_s", "speedup"});
   TraceWorkload trace;
   trace.path = base / read_string(doc, required(doc, node, path, "path"), join(path, "path"));
   if (node["limit"]) trace.selection.limit = read_int(doc, node["limit"], join(path, "limit"), 1);
@@ -121,6 +121,10 @@ TraceWorkload read_trace(const Doc& doc, const YAML::Node& node, const std::file
   if (node["end_s"]) {
     trace.selection.end_s =
         read_number(doc, node["end_s"], join(path, "end_s"), trace.selection.start_s.value_or(0.0));
+  }
+  if (const YAML::Node speedup = node["speedup"]) {
+    trace.speedup = read_number(doc, speedup, join(path, "speedup"), 0.0);
+    if (trace.speedup == 0.0) fail(doc, speedup, join(path, "speedup"), "a factor > 0, got 0");
   }
   return trace;
 }

@@ -42,8 +42,10 @@ HybridCacheConfig scenario_cache_config(const Scenario& scenario, const ModelSpe
 }
 
 std::vector<RequestSpec> scenario_requests(const Scenario& scenario) {
-  if (scenario.workload.trace) {
-    return read_azure_trace(scenario.workload.trace->path, scenario.workload.trace->selection);
+  if (const auto& trace = scenario.workload.trace) {
+    std::vector<RequestSpec> requests = read_azure_trace(trace->path, trace->selection);
+    for (RequestSpec& r : requests) r.arrival_s /= trace->speedup;
+    return requests;
   }
   return generate_requests(*scenario.workload.synthetic);
 }

@@ -116,14 +116,19 @@ Sweep load_sweep(const std::filesystem::path& file) {
       point.values.push_back(sources[a].axis.values[choice[a]]);
       label += (label.empty() ? "" : ", ") + sources[a].axis.path + "=" + point.values.back();
     }
-    // Errors of a point are reported at the value of the axis they concern.
+    // Errors of a point are reported at the axis they concern: at its path when the path
+    // names no field, else at the value.
     auto blame = [&](const InputError& e) -> InputError {
       for (std::size_t a = 0; a < sources.size(); ++a) {
-        if (is_prefix(sources[a].axis.path, e.field()) || is_prefix(e.field(), sources[a].axis.path)) {
-          return InputError(doc.at(sources[a].values[choice[a]]), "axes." + sources[a].axis.path,
-                            "a value that makes a valid scenario; point " + std::to_string(index) +
-                                " (" + label + "): " + e.what());
+        const std::string& path = sources[a].axis.path;
+        if (!is_prefix(path, e.field()) && !is_prefix(e.field(), path)) continue;
+        if (e.expected().starts_with("unknown key") || e.expected().starts_with("a path through")) {
+          return InputError(doc.at(sources[a].key), "axes." + path,
+                            "the path of a scenario field; " + e.field() + ": " + e.expected());
         }
+        return InputError(doc.at(sources[a].values[choice[a]]), "axes." + path,
+                          "a value that makes a valid scenario; point " + std::to_string(index) +
+                              " (" + label + "): " + e.what());
       }
       return InputError(doc.at(axes), "axes",
                         "values that make valid scenarios; point " + std::to_string(index) + " (" +

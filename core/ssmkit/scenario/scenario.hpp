@@ -38,6 +38,7 @@ struct ScenarioCache {
 struct TraceWorkload {
   std::filesystem::path path;  // absolute, or relative to the working directory
   TraceSelection selection;
+  double speedup = 1.0;  // arrivals come this many times faster than the trace's
 };
 
 struct ScenarioWorkload {
