@@ -1,6 +1,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "budget_command.hpp"
 #include "ssmkit/error.hpp"
 #include "validate_command.hpp"
 #include "replay_command.hpp"
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   ssmkit::app::add_validate_command(app, &exit_code);
+  ssmkit::app::add_budget_command(app, &exit_code);
   ssmkit::app::add_replay_command(app, &exit_code);
   ssmkit::app::add_sweep_command(app, &exit_code);
   try {

@@ -52,6 +52,7 @@ TEST(HfConfig, AFileReadsLikeThePresetWithTheSameKeys) {
   EXPECT_EQ(file.name, path.string());
   EXPECT_NE(file.source.find("jamba"), std::string::npos);
   EXPECT_EQ(resolve_model(path.string()).layers, file.layers);
+  EXPECT_EQ(resolve_model(dir.path().string()).layers, file.layers);  // the directory
 }
 
 TEST(HfConfig, PlainAttentionModels) {

@@ -252,7 +252,9 @@ ModelSpec resolve_model(std::string_view preset_or_path) {
     return model_preset(preset_or_path);
   }
   const std::filesystem::path path(preset_or_path);
-  if (path.extension() != ".json" && !std::filesystem::exists(path)) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return load_hf_config(path / "config.json");
+  if (path.extension() != ".json" && !std::filesystem::exists(path, ec)) {
     // Neither a preset nor a file: the preset list is the likelier help.
     return model_preset(preset_or_path);
   }

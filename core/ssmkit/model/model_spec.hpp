@@ -89,7 +89,7 @@ ModelSpec model_preset(std::string_view name);
 ModelSpec load_hf_config(const std::filesystem::path& config_json);
 // The same from config.json text; `where` names it in errors (a path, "preset NAME").
 ModelSpec parse_hf_config(std::string_view json_text, const std::string& where);
-// A preset name, or else a path to a config.json.
+// A preset name, or else a path to a config.json (or to the directory holding it).
 ModelSpec resolve_model(std::string_view preset_or_path);
 
 // The HybridCache configuration of one tensor-parallel rank of `model` under `settings`.

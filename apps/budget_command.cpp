@@ -1,0 +1,153 @@
+#include "budget_command.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "budget_report.hpp"
+#include "ssmkit/error.hpp"
+#include "ssmkit/model/gpu_table.hpp"
+#include "ssmkit/model/units.hpp"
+
+namespace ssmkit::app {
+namespace {
+
+// Flags are reported as "ssmkit budget: --flag: ...": the prefix is the command's.
+const std::string kWhere;
+
+struct BudgetArgs {
+  std::vector<std::string> models;
+  std::string gpu_mem, gpu;
+  double utilization = 0.9;
+  std::string reserve = "0";
+  std::int64_t tp = 1;
+  std::string state_dtype = "float32", conv_dtype = "bfloat16", kv_dtype = "bfloat16";
+  std::int64_t page_size = 16;
+  std::string contexts = "1k,8k,32k,128k,1M";
+  std::string json_path, csv_path, svg_path;
+};
+
+DType cache_dtype(const std::string& flag, const std::string& name) {
+  const auto d = parse_dtype(name);
+  if (!d || !is_cache_dtype(*d)) {
+    throw InputError(kWhere, flag,
+                     "float32, bfloat16, float16 or float64 (fp32, bf16, fp16), got \"" + name + "\"");
+  }
+  return *d;
+}
+
+// Ascending and without repeats, so that the chart's lines run left to right.
+std::vector<std::int64_t> parse_contexts(const std::string& list) {
+  std::vector<std::int64_t> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    out.push_back(parse_token_count(std::string_view(list).substr(start, comma - start), kWhere, "--context"));
+    start = comma + 1;
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+BudgetSource derive_budget(const BudgetArgs& args) {
+  BudgetSource b;
+  if (!(args.utilization > 0.0 && args.utilization <= 1.0)) {
+    std::ostringstream got;
+    got << args.utilization;
+    throw InputError(kWhere, "--utilization", "a fraction in (0, 1], got " + got.str());
+  }
+  if (!args.gpu_mem.empty()) {
+    b.device_memory_bytes = parse_byte_size(args.gpu_mem, kWhere, "--gpu-mem");
+    if (b.device_memory_bytes == 0) throw InputError(kWhere, "--gpu-mem", "a positive size, got 0");
+    b.device_description = "--gpu-mem " + args.gpu_mem;
+  } else {
+    const GpuMemory& g = gpu_memory(args.gpu.empty() ? "h100" : args.gpu, kWhere, "--gpu");
+    b.gpu = std::string(g.name);
+    b.device_memory_bytes = g.bytes;
+    b.device_description = std::string(g.name) + ": " + std::string(g.description);
+    b.device_memory_source = std::string(g.source);
+  }
+  b.utilization = args.utilization;
+  b.reserve_bytes = parse_byte_size(args.reserve, kWhere, "--reserve");
+  const std::size_t usable = MemoryBudget::fraction_of(b.device_memory_bytes, b.utilization).resolve();
+  if (b.reserve_bytes >= usable) {
+    throw InputError(kWhere, "--reserve",
+                     "less than utilization x device memory (" + std::to_string(usable) +
+                         " B), got " + std::to_string(b.reserve_bytes) + " B");
+  }
+  b.budget_bytes = usable - b.reserve_bytes;
+  return b;
+}
+
+int run_budget(const BudgetArgs& args) {
+  try {
+    CacheSettings settings;
+    if (args.tp < 1) throw InputError(kWhere, "--tp", "a positive number of ranks, got " + std::to_string(args.tp));
+    if (args.page_size < 1) {
+      throw InputError(kWhere, "--page-size", "a positive number of tokens, got " + std::to_string(args.page_size));
+    }
+    settings.tensor_parallel = args.tp;
+    settings.page_size = args.page_size;
+    settings.ssm_dtype = cache_dtype("--state-dtype", args.state_dtype);
+    settings.linear_attention_dtype = settings.ssm_dtype;
+    settings.conv_dtype = cache_dtype("--conv-dtype", args.conv_dtype);
+    settings.kv_dtype = cache_dtype("--kv-dtype", args.kv_dtype);
+    settings.max_requests = 1;
+    const std::vector<std::int64_t> contexts = parse_contexts(args.contexts);
+    const BudgetSource budget = derive_budget(args);
+    std::vector<ModelSpec> models;
+    for (const auto& m : args.models) models.push_back(resolve_model(m));
+
+    const BudgetReport report = compute_budget(models, budget, settings, contexts);
+    print_budget_table(std::cout, report);
+    if (!args.json_path.empty()) write_budget_json(args.json_path, report);
+    if (!args.csv_path.empty()) write_budget_csv(args.csv_path, report);
+    if (!args.svg_path.empty()) write_budget_svg(args.svg_path, report);
+    return 0;
+  } catch (const InputError& e) {
+    std::cerr << "ssmkit budget: " << e.what() << '\n';
+    return 2;
+  }
+}
+
+}  // namespace
+
+void add_budget_command(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<BudgetArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "budget",
+      "How many sequences of each model fit in a GPU's cache memory at each context length");
+  cmd->add_option("--model", args->models,
+                  "a preset name or the path of an HF config.json; repeat to compare models")
+      ->required();
+  auto* gpu = cmd->add_option("--gpu", args->gpu,
+                              "a GPU whose memory the budget is a fraction of (h100, h200, "
+                              "a100-80gb, a100-40gb, l40s, l4, a10, t4; default h100)");
+  cmd->add_option("--gpu-mem", args->gpu_mem, "the GPU memory instead: 80GiB, 80GB, 81920MiB, bytes")
+      ->excludes(gpu);
+  cmd->add_option("--utilization", args->utilization,
+                  "fraction of the GPU memory the engine may use (vLLM's gpu_memory_utilization)")
+      ->capture_default_str();
+  cmd->add_option("--reserve", args->reserve,
+                  "memory within that fraction not for caches (weights, activations), e.g. 20GiB")
+      ->capture_default_str();
+  cmd->add_option("--tp", args->tp, "tensor-parallel degree; numbers are one rank's share")
+      ->capture_default_str();
+  cmd->add_option("--state-dtype", args->state_dtype, "SSM and lightning state dtype")
+      ->capture_default_str();
+  cmd->add_option("--conv-dtype", args->conv_dtype, "conv window dtype")->capture_default_str();
+  cmd->add_option("--kv-dtype", args->kv_dtype, "KV cache dtype")->capture_default_str();
+  cmd->add_option("--page-size", args->page_size, "tokens per KV page")->capture_default_str();
+  cmd->add_option("--context", args->contexts,
+                  "context lengths, comma-separated; k = 1024, M = 1024^2")
+      ->capture_default_str();
+  cmd->add_option("--json", args->json_path, "write every number and setting as JSON to FILE");
+  cmd->add_option("--csv", args->csv_path, "write one row per model and context to FILE");
+  cmd->add_option("--svg", args->svg_path, "write a chart of memory per sequence to FILE");
+  cmd->callback([args, exit_code] { *exit_code = run_budget(*args); });
+}
+
+}  // namespace ssmkit::app

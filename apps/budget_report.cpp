@@ -1,0 +1,260 @@
+#include "budget_report.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "ssmkit/error.hpp"
+#include "ssmkit/model/units.hpp"
+#include "svg_chart.hpp"
+
+namespace ssmkit::app {
+
+const char* const kConvWindowNote =
+    "W = conv_kernel columns per channel (HF transformers' and EasyDeL's conv_state, what "
+    "ssmkit's caches allocate); vLLM and causal-conv1d keep W-1 columns";
+const char* const kBudgetSplitNote =
+    "N sequences of C tokens fit when N * state_bytes_per_sequence + (N * ceil(C / page_size) "
+    "+ 1) * kv_bytes_per_page <= budget: every state cache has N slots, the paged KV pool takes "
+    "the rest in whole pages, and its page 0 is the reserved dummy page";
+
+namespace {
+
+std::ofstream open_output(const std::filesystem::path& path, const char* flag) {
+  std::ofstream out(path);
+  if (!out) throw InputError(path.string(), flag, "a file that can be opened for writing");
+  return out;
+}
+
+bool beyond_limit(const ModelSpec& m, std::int64_t context) {
+  return m.max_position_embeddings != 0 && context > m.max_position_embeddings;
+}
+
+std::string layer_summary(const ModelSpec& m) {
+  std::ostringstream o;
+  o << m.decoder_layers() << " decoder layers:";
+  const char* sep = " ";
+  for (const LayerKind k : {LayerKind::mamba, LayerKind::mamba2, LayerKind::linear_attention,
+                            LayerKind::attention}) {
+    if (m.count(k) > 0) {
+      o << sep << m.count(k) << ' ' << layer_kind_name(k);
+      sep = ", ";
+    }
+  }
+  std::set<std::int64_t> with_cache;
+  for (std::size_t i = 0; i < m.layers.size(); ++i) with_cache.insert(m.decoder_layer_of(i));
+  const auto without = m.decoder_layers() - static_cast<std::int64_t>(with_cache.size());
+  if (without > 0) o << "; " << without << " without a cache";
+  return o.str();
+}
+
+std::string bytes_and_per_layer(std::size_t total, std::int64_t layers) {
+  if (total == 0) return "-";
+  return format_bytes(total) + " (" + format_bytes(total / static_cast<std::size_t>(layers)) + ")";
+}
+
+std::string derivation(const BudgetSource& b) {
+  std::ostringstream o;
+  o << "floor(" << b.utilization << " * " << b.device_memory_bytes << ") - "
+    << b.reserve_bytes << " = " << b.budget_bytes;
+  return o.str();
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (const char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace
+
+BudgetReport compute_budget(const std::vector<ModelSpec>& models, const BudgetSource& budget,
+                            const CacheSettings& settings, const std::vector<std::int64_t>& contexts) {
+  BudgetReport r{budget, settings, contexts, {}};
+  for (const ModelSpec& m : models) {
+    ModelBudget mb{m, model_memory(m, settings), {}};
+    for (const std::int64_t c : contexts) mb.capacities.push_back(capacity_at(mb.memory, budget.budget_bytes, c));
+    r.models.push_back(std::move(mb));
+  }
+  return r;
+}
+
+void print_budget_table(std::ostream& os, const BudgetReport& r) {
+  const BudgetSource& b = r.budget;
+  const CacheSettings& s = r.settings;
+  os << "budget        " << format_bytes(b.budget_bytes) << " (" << b.budget_bytes
+     << " B) of cache memory per GPU = floor(" << b.utilization << " x "
+     << format_bytes(b.device_memory_bytes) << ") - reserve " << format_bytes(b.reserve_bytes) << '\n'
+     << "device        " << b.device_description;
+  if (!b.device_memory_source.empty()) os << "; " << b.device_memory_source;
+  os << '\n'
+     << "parallel      tensor parallel " << s.tensor_parallel
+     << ": every number is one rank's share (heads, KV heads, Mamba heads and groups sharded "
+        "as vLLM does)\n"
+     << "dtypes        conv " << dtype_name(s.conv_dtype) << ", SSM state " << dtype_name(s.ssm_dtype)
+     << ", lightning state " << dtype_name(s.linear_attention_dtype) << ", KV "
+     << dtype_name(s.kv_dtype) << "; KV page " << s.page_size << " tokens\n"
+     << "conv window   " << kConvWindowNote << '\n'
+     << "split         " << kBudgetSplitNote << '\n';
+
+  for (const ModelBudget& mb : r.models) {
+    const ModelSpec& m = mb.model;
+    const ModelMemory& mem = mb.memory;
+    os << "\n== " << m.name << ": " << layer_summary(m) << '\n'
+       << "   source: " << m.source << '\n'
+       << "   " << std::left << std::setw(18) << "kind" << std::right << std::setw(7) << "layers"
+       << "  " << std::left << std::setw(24) << "conv/seq (per layer)" << std::setw(36)
+       << "SSM/lightning state/seq (per layer)" << "KV/token (per layer)" << '\n';
+    for (const LayerKindMemory& k : mem.kinds) {
+      os << "   " << std::left << std::setw(18) << layer_kind_name(k.kind) << std::right
+         << std::setw(7) << k.layers << "  " << std::left << std::setw(24)
+         << bytes_and_per_layer(k.conv_bytes_per_sequence, k.layers) << std::setw(36)
+         << bytes_and_per_layer(k.state_bytes_per_sequence, k.layers)
+         << bytes_and_per_layer(k.kv_bytes_per_token, k.layers) << std::right << '\n';
+    }
+    os << "   state per sequence " << format_bytes(mem.state_bytes_per_sequence) << " ("
+       << mem.state_bytes_per_sequence << " B)";
+    if (mem.has_attention()) {
+      os << "; KV per token " << format_bytes(mem.kv_bytes_per_token) << " ("
+         << mem.kv_bytes_per_token << " B), per page " << format_bytes(mem.kv_bytes_per_page);
+    } else {
+      os << "; no KV cache";
+    }
+    os << '\n'
+       << "   " << std::left << std::setw(10) << "context" << std::right << std::setw(10)
+       << "pages/seq" << std::setw(16) << "memory/seq" << std::setw(16) << "max sequences" << '\n';
+    bool any_beyond = false;
+    for (const ContextCapacity& c : mb.capacities) {
+      const bool beyond = beyond_limit(m, c.context);
+      any_beyond = any_beyond || beyond;
+      os << "   " << std::left << std::setw(10) << (format_tokens(c.context) + (beyond ? "*" : ""))
+         << std::right << std::setw(10)
+         << (mem.has_attention() ? std::to_string(c.pages_per_sequence) : "-") << std::setw(16)
+         << format_bytes(c.bytes_per_sequence) << std::setw(16) << c.max_sequences << '\n';
+    }
+    if (any_beyond) {
+      os << "   * beyond the model's max_position_embeddings (" << m.max_position_embeddings
+         << "): the memory such a sequence would take, past what the config declares\n";
+    }
+  }
+}
+
+void write_budget_json(const std::filesystem::path& path, const BudgetReport& r) {
+  using nlohmann::json;
+  const BudgetSource& b = r.budget;
+  const CacheSettings& s = r.settings;
+  json budget = {{"bytes", b.budget_bytes},
+                 {"device_memory_bytes", b.device_memory_bytes},
+                 {"device", b.device_description},
+                 {"utilization", b.utilization},
+                 {"reserve_bytes", b.reserve_bytes},
+                 {"derivation", derivation(b)}};
+  if (!b.gpu.empty()) {
+    budget["gpu"] = b.gpu;
+    budget["device_memory_source"] = b.device_memory_source;
+  }
+  json out = {
+      {"settings",
+       {{"budget", budget},
+        {"tensor_parallel", s.tensor_parallel},
+        {"per", "one tensor-parallel rank (one GPU)"},
+        {"page_size", s.page_size},
+        {"dtypes",
+         {{"conv", dtype_name(s.conv_dtype)},
+          {"ssm_state", dtype_name(s.ssm_dtype)},
+          {"linear_attention_state", dtype_name(s.linear_attention_dtype)},
+          {"kv", dtype_name(s.kv_dtype)}}},
+        {"conv_window", kConvWindowNote},
+        {"split", kBudgetSplitNote},
+        {"contexts", r.contexts}}},
+      {"models", json::array()}};
+  for (const ModelBudget& mb : r.models) {
+    const ModelSpec& m = mb.model;
+    json layers = json::object();
+    json kinds = json::array();
+    for (const LayerKindMemory& k : mb.memory.kinds) {
+      const std::string name(layer_kind_name(k.kind));
+      layers[name] = k.layers;
+      const auto per = static_cast<std::size_t>(k.layers);
+      kinds.push_back({{"kind", name},
+                       {"layers", k.layers},
+                       {"conv_bytes_per_sequence", k.conv_bytes_per_sequence},
+                       {"recurrent_state_bytes_per_sequence", k.state_bytes_per_sequence},
+                       {"state_bytes_per_sequence", k.conv_bytes_per_sequence + k.state_bytes_per_sequence},
+                       {"kv_bytes_per_token", k.kv_bytes_per_token},
+                       {"conv_bytes_per_layer", k.conv_bytes_per_sequence / per},
+                       {"recurrent_state_bytes_per_layer", k.state_bytes_per_sequence / per},
+                       {"kv_bytes_per_token_per_layer", k.kv_bytes_per_token / per}});
+    }
+    json contexts = json::array();
+    for (const ContextCapacity& c : mb.capacities) {
+      contexts.push_back({{"context", c.context},
+                          {"pages_per_sequence", c.pages_per_sequence},
+                          {"bytes_per_sequence", c.bytes_per_sequence},
+                          {"max_sequences", c.max_sequences},
+                          {"beyond_max_position_embeddings", beyond_limit(m, c.context)}});
+    }
+    out["models"].push_back({{"name", m.name},
+                             {"source", m.source},
+                             {"num_hidden_layers", m.decoder_layers()},
+                             {"layers", layers},
+                             {"max_position_embeddings", m.max_position_embeddings},
+                             {"state_bytes_per_sequence", mb.memory.state_bytes_per_sequence},
+                             {"kv_bytes_per_token", mb.memory.kv_bytes_per_token},
+                             {"kv_bytes_per_page", mb.memory.kv_bytes_per_page},
+                             {"kinds", kinds},
+                             {"contexts", contexts}});
+  }
+  open_output(path, "--json") << out.dump(2) << '\n';
+}
+
+void write_budget_csv(const std::filesystem::path& path, const BudgetReport& r) {
+  std::ofstream out = open_output(path, "--csv");
+  out << "model,context,pages_per_sequence,bytes_per_sequence,max_sequences,"
+         "state_bytes_per_sequence,conv_bytes_per_sequence,ssm_state_bytes_per_sequence,"
+         "linear_attention_state_bytes_per_sequence,kv_bytes_per_token,kv_bytes_per_page,"
+         "budget_bytes,tensor_parallel,beyond_max_position_embeddings\n";
+  for (const ModelBudget& mb : r.models) {
+    std::size_t conv = 0, ssm = 0, linear = 0;
+    for (const LayerKindMemory& k : mb.memory.kinds) {
+      conv += k.conv_bytes_per_sequence;
+      (k.kind == LayerKind::linear_attention ? linear : ssm) += k.state_bytes_per_sequence;
+    }
+    for (const ContextCapacity& c : mb.capacities) {
+      out << csv_field(mb.model.name) << ',' << c.context << ',' << c.pages_per_sequence << ','
+          << c.bytes_per_sequence << ',' << c.max_sequences << ','
+          << mb.memory.state_bytes_per_sequence << ',' << conv << ',' << ssm << ',' << linear
+          << ',' << mb.memory.kv_bytes_per_token << ',' << mb.memory.kv_bytes_per_page << ','
+          << r.budget.budget_bytes << ',' << r.settings.tensor_parallel << ','
+          << (beyond_limit(mb.model, c.context) ? "true" : "false") << '\n';
+    }
+  }
+}
+
+void write_budget_svg(const std::filesystem::path& path, const BudgetReport& r) {
+  LineChart chart;
+  chart.title = "Cache memory per sequence (state + KV pages), one rank at tensor parallel " +
+                std::to_string(r.settings.tensor_parallel);
+  chart.x = {"context length, tokens (log scale)",
+             [](double v) { return format_tokens(static_cast<std::int64_t>(v)); }};
+  chart.y = {"memory per sequence (log scale)", [](double v) {
+               std::string label = format_bytes(static_cast<std::size_t>(v));
+               const auto zeros = label.find(".00 ");
+               return zeros == std::string::npos ? label : label.erase(zeros, 3);
+             }};
+  for (const ModelBudget& mb : r.models) {
+    ChartSeries series{mb.model.name, {}};
+    for (const ContextCapacity& c : mb.capacities) {
+      series.points.emplace_back(static_cast<double>(c.context),
+                                 static_cast<double>(c.bytes_per_sequence));
+    }
+    chart.series.push_back(std::move(series));
+  }
+  open_output(path, "--svg") << render_svg(chart);
+}
+
+}  // namespace ssmkit::app
