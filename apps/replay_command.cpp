@@ -14,7 +14,7 @@ namespace {
 
 struct ReplayArgs {
   std::string scenario;
-  std::string model, trace, gpu_mem, gpu;
+  std::string model, trace, gpu_mem, gpu, reserve;
   std::optional<double> utilization;
   std::optional<std::int64_t> max_sequences, page_size, token_budget, limit;
   std::string json_path;
@@ -33,9 +33,17 @@ std::vector<ScenarioOverride> overrides_of(const ReplayArgs& a) {
   }
   if (!a.trace.empty()) o.push_back({"workload.trace.path", absolute(a.trace)});
   if (a.limit) o.push_back({"workload.trace.limit", std::to_string(*a.limit)});
-  if (!a.gpu_mem.empty()) o.push_back({"cache.memory", a.gpu_mem});
-  if (!a.gpu.empty()) {
-    nlohmann::json memory = {{"gpu", a.gpu}, {"utilization", a.utilization.value_or(0.9)}};
+  // As `ssmkit budget` states it: floor(utilization x device memory) - reserve.
+  const bool memory_flags = !a.gpu_mem.empty() || !a.gpu.empty() || a.utilization || !a.reserve.empty();
+  if (memory_flags || a.scenario.empty()) {
+    nlohmann::json memory = nlohmann::json::object();
+    if (!a.gpu_mem.empty()) {
+      memory["device"] = a.gpu_mem;
+    } else {
+      memory["gpu"] = a.gpu.empty() ? "h100" : a.gpu;
+    }
+    if (a.utilization) memory["utilization"] = *a.utilization;
+    if (!a.reserve.empty()) memory["reserve"] = a.reserve;
     o.push_back({"cache.memory", memory.dump(), true});  // JSON is YAML flow text
   }
   if (a.max_sequences) o.push_back({"cache.max_sequences", std::to_string(*a.max_sequences)});
@@ -45,16 +53,17 @@ std::vector<ScenarioOverride> overrides_of(const ReplayArgs& a) {
 }
 
 int run(const ReplayArgs& a) {
-  if (a.utilization && a.gpu.empty()) {
-    throw InputError("ssmkit replay", "--utilization", "--gpu NAME to take the fraction of");
+  if (!a.scenario.empty() && a.gpu.empty() && a.gpu_mem.empty() &&
+      (a.utilization || !a.reserve.empty())) {
+    throw InputError("ssmkit replay", a.utilization ? "--utilization" : "--reserve",
+                     "--gpu or --gpu-mem with it, to replace the scenario's cache.memory");
   }
   Scenario scenario;
   if (!a.scenario.empty()) {
     scenario = load_scenario(a.scenario, overrides_of(a));
   } else {
-    if (a.model.empty() || a.trace.empty() || (a.gpu_mem.empty() && a.gpu.empty())) {
-      throw InputError("ssmkit replay", "",
-                       "a SCENARIO.yaml, or --model, --trace and --gpu-mem (or --gpu)");
+    if (a.model.empty() || a.trace.empty()) {
+      throw InputError("ssmkit replay", "", "a SCENARIO.yaml, or --model and --trace");
     }
     auto o = overrides_of(a);
     o.insert(o.begin(), {"name", "replay " + a.model});
@@ -94,11 +103,15 @@ void add_replay_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--trace", args->trace, "an Azure-format trace CSV (TIMESTAMP,ContextTokens,GeneratedTokens)");
   cmd->add_option("--limit", args->limit, "replay the trace's first N requests")
       ->check(CLI::PositiveNumber);
-  auto* mem = cmd->add_option("--gpu-mem", args->gpu_mem, "memory for the caches: 80GiB, 40GB, ...");
-  auto* gpu = cmd->add_option("--gpu", args->gpu, "take the memory from a known GPU (h100, h200, ...)");
+  auto* mem = cmd->add_option("--gpu-mem", args->gpu_mem, "the GPU's memory: 80GiB, 80GB, ...");
+  auto* gpu = cmd->add_option("--gpu", args->gpu,
+                              "a known GPU's memory (h100, h200, a100-80gb, ...; default h100)");
   mem->excludes(gpu);
   cmd->add_option("--utilization", args->utilization,
-                  "the fraction of --gpu's memory for the caches (default 0.9)");
+                  "the fraction of the GPU's memory engines may use (default 0.9)");
+  cmd->add_option("--reserve", args->reserve,
+                  "what weights and activations take of it (default 0): caches get "
+                  "floor(utilization x memory) - reserve, as in ssmkit budget");
   cmd->add_option("--max-sequences", args->max_sequences, "state slots (cache.max_sequences)");
   cmd->add_option("--page-size", args->page_size, "tokens per KV page (cache.page_size)");
   cmd->add_option("--token-budget", args->token_budget,

@@ -36,9 +36,11 @@ void add_table_outputs(CLI::App* cmd, Outputs& out) {
   cmd->add_option("--markdown", out.markdown_path, "write the table as Markdown to FILE");
 }
 
-// The table on stdout; the files asked for; 0 when every point is ok, else 1.
+// The table on stdout (the runner's headline metrics; the files have them all); the files
+// asked for; 0 when every point is ok, else 1.
 int report(const SweepResults& results, const Outputs& out) {
-  std::cout << sweep_markdown(results);
+  const PointRunner* runner = find_sweep_runner(results["sweep"].value("command", ""));
+  std::cout << sweep_markdown(results, runner ? runner->headline : std::vector<std::string>{});
   std::int64_t ok = 0, failed = 0, errors = 0;
   for (const auto& p : results["points"]) {
     const std::string status = p["status"].get<std::string>();

@@ -1,6 +1,7 @@
 #include "sweep_results.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -12,9 +13,14 @@ namespace {
 
 using nlohmann::ordered_json;
 
-std::string cell(const ordered_json& v) {
+std::string cell(const ordered_json& v, bool rounded) {
   if (v.is_null()) return "";
   if (v.is_string()) return v.get<std::string>();
+  if (rounded && v.is_number_float()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g", v.get<double>());
+    return buf;
+  }
   return v.dump();
 }
 
@@ -23,7 +29,7 @@ struct Table {
   std::vector<std::vector<std::string>> rows;
 };
 
-Table tabulate(const SweepResults& results) {
+Table tabulate(const SweepResults& results, bool rounded, const std::vector<std::string>& only) {
   Table t;
   t.header.push_back("index");
   std::vector<std::string> axes;
@@ -35,16 +41,23 @@ Table tabulate(const SweepResults& results) {
   std::vector<std::string> metrics;
   for (const auto& point : results.at("points")) {
     for (const auto& [key, value] : point.at("metrics").items()) {
-      if (std::find(metrics.begin(), metrics.end(), key) == metrics.end()) metrics.push_back(key);
+      const bool wanted = only.empty() || std::find(only.begin(), only.end(), key) != only.end();
+      if (wanted && std::find(metrics.begin(), metrics.end(), key) == metrics.end()) {
+        metrics.push_back(key);
+      }
     }
   }
   t.header.insert(t.header.end(), metrics.begin(), metrics.end());
   t.header.push_back("message");
   for (const auto& point : results.at("points")) {
     std::vector<std::string> row{std::to_string(point.at("index").get<std::int64_t>())};
-    for (const std::string& axis : axes) row.push_back(cell(point.at("values").value(axis, ordered_json())));
+    for (const std::string& axis : axes) {
+      row.push_back(cell(point.at("values").value(axis, ordered_json()), rounded));
+    }
     row.push_back(point.at("status").get<std::string>());
-    for (const std::string& m : metrics) row.push_back(cell(point.at("metrics").value(m, ordered_json())));
+    for (const std::string& m : metrics) {
+      row.push_back(cell(point.at("metrics").value(m, ordered_json()), rounded));
+    }
     row.push_back(point.value("message", ""));
     t.rows.push_back(std::move(row));
   }
@@ -72,7 +85,7 @@ std::string md_field(const std::string& s) {
 }  // namespace
 
 std::string sweep_csv(const SweepResults& results) {
-  const Table t = tabulate(results);
+  const Table t = tabulate(results, false, {});
   std::ostringstream os;
   for (const auto* row : {&t.header}) {
     for (std::size_t i = 0; i < row->size(); ++i) os << (i ? "," : "") << csv_field((*row)[i]);
@@ -85,8 +98,8 @@ std::string sweep_csv(const SweepResults& results) {
   return os.str();
 }
 
-std::string sweep_markdown(const SweepResults& results) {
-  const Table t = tabulate(results);
+std::string sweep_markdown(const SweepResults& results, const std::vector<std::string>& only) {
+  const Table t = tabulate(results, true, only);
   std::ostringstream os;
   os << '|';
   for (const auto& h : t.header) os << ' ' << md_field(h) << " |";

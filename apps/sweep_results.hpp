@@ -13,10 +13,12 @@ namespace ssmkit::app {
 // points ordered by index.
 using SweepResults = nlohmann::ordered_json;
 
-// One row per point: index, the axes' values, status, then every metric (the union over
-// the points, in first-seen order); empty cells where a point lacks a metric.
+// One row per point: index, the axes' values, status, then the metrics (the union over the
+// points, in first-seen order; or only those named in `only`, when given), then the
+// message; empty cells where a point lacks a metric. CSV keeps every digit; Markdown
+// rounds numbers to 4 significant digits for reading.
 std::string sweep_csv(const SweepResults& results);
-std::string sweep_markdown(const SweepResults& results);
+std::string sweep_markdown(const SweepResults& results, const std::vector<std::string>& only = {});
 
 // Joins shard results: every file must come from the same sweep (hash and point count),
 // no point may appear twice and none may be missing. InputError naming the file and

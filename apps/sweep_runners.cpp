@@ -46,9 +46,11 @@ PointOutcome run_budget_point(const Scenario& scenario) {
 const std::vector<PointRunner>& sweep_runners() {
   static const std::vector<PointRunner> runners = {
       {"replay", "an accounting-only replay of the point's workload (ssmkit replay)",
-       run_replay_point},
+       run_replay_point,
+       {"finished", "rejected", "steps", "preemptions", "recomputed_tokens", "peak_running",
+        "peak_pages", "peak_memory_bytes", "queue_delay_p50_s", "queue_delay_p99_s"}},
       {"budget", "state and KV bytes, and the sequences the memory holds at 1K..1M tokens",
-       run_budget_point},
+       run_budget_point, {}},
   };
   return runners;
 }

@@ -22,6 +22,7 @@ struct PointRunner {
   std::string_view name;
   std::string_view summary;
   PointOutcome (*run)(const Scenario& scenario);
+  std::vector<std::string> headline;  // the metrics the table on the terminal shows
 };
 
 const std::vector<PointRunner>& sweep_runners();

@@ -70,7 +70,7 @@ TEST(ReplayCli, FlagsAloneMakeAScenario) {
                        " --limit 300 --gpu h100 --utilization 0.25 --max-sequences 32");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("requests finished  300 of 300"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("0.25 of h100"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("0.25 x h100 (79.65 GiB) = 19.91 GiB"), std::string::npos) << r.output;
 }
 
 TEST(ReplayCli, FailedCheckExitsOneBadInputTwo) {

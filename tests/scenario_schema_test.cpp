@@ -34,7 +34,8 @@ TEST(ScenarioSchema, ShippedScenariosLoad) {
   const Scenario m = load_scenario(kScenarios / "mamba2-2.7b-azure-conv.yaml");
   EXPECT_EQ(m.name, "mamba2-2.7b-azure-conv");
   EXPECT_EQ(m.model, "mamba2-2.7b");
-  EXPECT_EQ(m.cache.memory.resolve(), 60 * kGiB);
+  // floor(0.9 x 81559 MiB) - 8 GiB, the H100's driver-reported memory in the GPU table.
+  EXPECT_EQ(m.cache.memory.resolve(), 76968728985ull - 8 * kGiB);
   EXPECT_EQ(m.cache.settings.max_requests, 256);
   EXPECT_EQ(m.cache.settings.ssm_dtype, DType::float32);
   ASSERT_TRUE(m.workload.trace.has_value());
@@ -47,7 +48,7 @@ TEST(ScenarioSchema, ShippedScenariosLoad) {
   EXPECT_EQ(j.model, "Jamba-v0.1");
   EXPECT_EQ(j.cache.settings.tensor_parallel, 2);
   EXPECT_EQ(j.cache.settings.max_seq_len, 32768);
-  EXPECT_EQ(j.cache.memory.resolve(), 20 * kGiB);
+  EXPECT_EQ(j.cache.memory.resolve(), 76968728985ull - 52 * kGiB);
 
   const Scenario s = load_scenario(kScenarios / "synthetic-jamba-tight.yaml");
   ASSERT_TRUE(s.workload.synthetic.has_value());
@@ -100,8 +101,13 @@ TEST(ScenarioSchema, BadInputIsAnInputErrorAtLineAndColumn) {
        "cache.memory.gpu"},
       {"model: mamba2-2.7b\ncache:\n  memory: {gpu: h100, utilization: 1.5}\n" + synthetic, ":3:36",
        "cache.memory.utilization"},
-      {"model: mamba2-2.7b\ncache:\n  memory: {gpu: h100}\n" + synthetic, ":3:11",
-       "cache.memory.utilization"},
+      {"model: mamba2-2.7b\ncache:\n  memory: {utilization: 0.5}\n" + synthetic, ":3:11",
+       "cache.memory"},
+      {"model: mamba2-2.7b\ncache:\n  memory: {gpu: h100, device: 80GiB}\n" + synthetic, ":3:11",
+       "cache.memory"},
+      {"model: mamba2-2.7b\ncache:\n  memory: {device: 80GiB, reserve: 72GiB}\n" + synthetic,
+       ":3:36", "cache.memory.reserve"},
+      {"model: mamba2-2.7b\ncache:\n  memory: 0GiB\n" + synthetic, ":3:11", "cache.memory"},
       {"model: mamba2-2.7b\ncache:\n  memroy: 1GiB\n", ":3:3", "cache.memroy"},
       {head, ":1:1", "workload"},
       {"cache: {memory: 1GiB}\n" + synthetic, ":1:1", "model"},
@@ -153,6 +159,8 @@ TEST(ScenarioSchema, OverridesReplaceFieldsAndAreCheckedTheSame) {
   EXPECT_EQ(s.cache.memory.gpu, "h100");
   EXPECT_EQ(s.cache.memory.resolve(), 81559 * kMiB / 2);  // the presets' GPU table
   EXPECT_DOUBLE_EQ(s.scheduler.step_time.base_s, 0.002);
+  s = load_scenario(path, {{"cache.memory", "{device: 80GiB, reserve: 8GiB}", true}});
+  EXPECT_EQ(s.cache.memory.resolve(), 77309411328ull - 8 * kGiB);  // floor(0.9 x 80 GiB) - 8 GiB
   try {
     load_scenario(path, {{"cache.page_size", "big"}});
     ADD_FAILURE() << "accepted page_size big";

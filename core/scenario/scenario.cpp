@@ -26,20 +26,43 @@ ScenarioMemory read_memory(const Doc& doc, const YAML::Node& node, const std::st
   ScenarioMemory memory;
   if (node.IsScalar()) {
     memory.bytes = parse_byte_size(node.Scalar(), doc.at(node), path);
+    if (memory.bytes == 0) fail(doc, node, path, "a positive size, got 0");
     return memory;
   }
   if (!node.IsMap()) {
     fail(doc, node, path,
-         "a size such as 80GiB, or {gpu: NAME, utilization: FRACTION}, got " + describe(node));
+         "a size such as 60GiB, or {gpu: NAME | device: SIZE, utilization: FRACTION, "
+         "reserve: SIZE}, got " + describe(node));
   }
-  require_map(doc, node, path, {"gpu", "utilization"});
-  const YAML::Node gpu = required(doc, node, path, "gpu");
-  memory.gpu = gpu_memory(read_string(doc, gpu, join(path, "gpu")), doc.at(gpu), join(path, "gpu")).name;
-  const YAML::Node utilization = required(doc, node, path, "utilization");
-  memory.utilization = read_number(doc, utilization, join(path, "utilization"), 0.0);
-  if (!(memory.utilization > 0.0 && memory.utilization <= 1.0)) {
-    fail(doc, utilization, join(path, "utilization"),
-         "a fraction in (0, 1], got " + describe(utilization));
+  require_map(doc, node, path, {"gpu", "device", "utilization", "reserve"});
+  if (static_cast<bool>(node["gpu"]) == static_cast<bool>(node["device"])) {
+    fail(doc, node, path, "exactly one of 'gpu' (a known GPU) and 'device' (a memory size)");
+  }
+  if (const YAML::Node gpu = node["gpu"]) {
+    memory.gpu = gpu_memory(read_string(doc, gpu, join(path, "gpu")), doc.at(gpu), join(path, "gpu")).name;
+  }
+  if (const YAML::Node device = node["device"]) {
+    memory.device_bytes = parse_byte_size(read_string(doc, device, join(path, "device")),
+                                          doc.at(device), join(path, "device"));
+    if (memory.device_bytes == 0) fail(doc, device, join(path, "device"), "a positive size, got 0");
+  }
+  if (const YAML::Node utilization = node["utilization"]) {
+    memory.utilization = read_number(doc, utilization, join(path, "utilization"), 0.0);
+    if (!(memory.utilization > 0.0 && memory.utilization <= 1.0)) {
+      fail(doc, utilization, join(path, "utilization"),
+           "a fraction in (0, 1], got " + describe(utilization));
+    }
+  }
+  if (const YAML::Node reserve = node["reserve"]) {
+    memory.reserve = parse_byte_size(read_string(doc, reserve, join(path, "reserve")),
+                                     doc.at(reserve), join(path, "reserve"));
+    ScenarioMemory usable = memory;
+    usable.reserve = 0;
+    if (memory.reserve >= usable.resolve()) {
+      fail(doc, reserve, join(path, "reserve"),
+           "less than utilization x device memory (" + format_bytes(usable.resolve()) + "), got " +
+               describe(reserve));
+    }
   }
   return memory;
 }
@@ -263,15 +286,20 @@ Scenario parse_scenario(const std::string& yaml_text, const std::string& where,
 }
 
 std::uint64_t ScenarioMemory::resolve() const {
-  if (gpu.empty()) return bytes;
-  const GpuMemory& device = gpu_memory(gpu, "cache.memory", "gpu");
-  return static_cast<std::uint64_t>(std::floor(utilization * static_cast<double>(device.bytes)));
+  if (gpu.empty() && device_bytes == 0) return bytes;
+  const std::size_t device = gpu.empty() ? device_bytes : gpu_memory(gpu, "cache.memory", "gpu").bytes;
+  const std::size_t usable = MemoryBudget::fraction_of(device, utilization).resolve();
+  return usable > reserve ? usable - reserve : 0;
 }
 
 std::string ScenarioMemory::describe() const {
-  if (gpu.empty()) return format_bytes(bytes);
+  if (gpu.empty() && device_bytes == 0) return format_bytes(bytes);
+  const std::size_t device = gpu.empty() ? device_bytes : gpu_memory(gpu, "cache.memory", "gpu").bytes;
   std::ostringstream os;
-  os << utilization << " of " << gpu << " (" << format_bytes(resolve()) << ")";
+  os << utilization << " x " << (gpu.empty() ? "" : gpu + " ") << "(" << format_bytes(device)
+     << ")";
+  if (reserve > 0) os << " - " << format_bytes(reserve);
+  os << " = " << format_bytes(resolve());
   return os.str();
 }
 

@@ -18,14 +18,18 @@ namespace ssmkit {
 // file:line:column).
 
 // The memory the caches of one GPU (one tensor-parallel rank) may take: state slots for
-// max_sequences first, KV pages from the rest.
+// max_sequences first, KV pages from the rest. Either stated directly (`bytes`), or, as
+// `ssmkit budget` derives it, floor(utilization x device memory) - reserve, the device
+// memory being a known GPU's (gpu_table()) or a stated size.
 struct ScenarioMemory {
-  std::uint64_t bytes = 0;  // a fixed size, or
-  std::string gpu;          // a fraction of a known GPU's memory (gpu_table())
-  double utilization = 0.0;
+  std::uint64_t bytes = 0;         // the caches' memory, stated directly; or
+  std::string gpu;                 // a known GPU, or
+  std::uint64_t device_bytes = 0;  // a device memory size,
+  double utilization = 0.9;        // the fraction engines may use (vLLM's gpu_memory_utilization)
+  std::uint64_t reserve = 0;       // what weights and activations take of that fraction
 
   std::uint64_t resolve() const;
-  std::string describe() const;  // "80.0 GiB" or "0.9 of h100 (79.6 GiB)"
+  std::string describe() const;  // "60.00 GiB", "0.9 x h100 (79.65 GiB) - 16.00 GiB = ..."
 };
 
 struct ScenarioCache {
