@@ -222,6 +222,24 @@ TEST(ScenarioReplay, TightSyntheticScenarioPreemptsAndPassesItsChecks) {
   for (const CheckResult& c : r.checks) EXPECT_TRUE(c.passed) << c.name << ": " << c.detail;
 }
 
+TEST(ScenarioReplay, WholeAzureConversationTraceThroughBothShippedScenarios) {
+  // Token sums from the CSV read independently (Python's csv module). Each request's
+  // prefill yields its first token, so decode tokens = outputs - requests. Timing is for
+  // reports (README), not asserted here.
+  for (const char* file : {"mamba2-2.7b-azure-conv.yaml", "jamba-v0.1-azure-conv.yaml"}) {
+    const ScenarioReplay r = replay_scenario(load_scenario(kScenarios / file));
+    const ReplayTotals& t = r.result.totals;
+    EXPECT_EQ(t.requests, 19366) << file;
+    EXPECT_EQ(t.finished, 19366) << file;
+    EXPECT_EQ(t.prefill_tokens - t.recomputed_tokens, 22361870) << file;
+    EXPECT_EQ(t.generated_tokens, 4088665) << file;
+    EXPECT_EQ(t.decode_tokens, 4088665 - 19366) << file;
+    EXPECT_LE(t.peak_slots, 256) << file;
+    EXPECT_LE(t.peak_memory, r.memory_budget) << file;
+    for (const CheckResult& c : r.checks) EXPECT_TRUE(c.passed) << file << " " << c.name;
+  }
+}
+
 TEST(ScenarioReplay, ChecksCompareTotalsWithTheirLimits) {
   ReplayTotals t;
   t.requests = 10, t.finished = 9, t.rejected = 1, t.preemptions = 3;

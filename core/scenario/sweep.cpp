@@ -97,8 +97,15 @@ Sweep load_sweep(const std::filesystem::path& file) {
     sources.push_back(std::move(s));
   }
 
+  // Every point is parsed up front; a grid this large is a mistake, not a sweep.
+  constexpr std::int64_t kMaxPoints = 1'000'000;
   std::int64_t total = 1;
-  for (const AxisSource& s : sources) total *= static_cast<std::int64_t>(s.values.size());
+  for (const AxisSource& s : sources) {
+    total *= static_cast<std::int64_t>(s.values.size());
+    if (total > kMaxPoints) {
+      fail(doc, axes, "axes", "at most " + std::to_string(kMaxPoints) + " points in all");
+    }
+  }
   std::map<std::string, std::string> model_errors;  // resolved once per model name
   std::string hashed = "ssmkit-sweep-v1\n" + sweep.command + "\n";
   for (std::int64_t index = 0; index < total; ++index) {
