@@ -181,6 +181,24 @@ TEST(ScenarioSchema, OverridesReplaceFieldsAndAreCheckedTheSame) {
   EXPECT_THROW(scenario_from_overrides({{"model", "Jamba-v0.1"}}, "command line"), InputError);
 }
 
+TEST(ScenarioSchema, ConfigJsonModelsResolveAgainstTheScenario) {
+  // A small Mamba1 model in HF's config.json format, next to the scenario.
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "cfg");
+  std::ofstream(dir / "cfg" / "config.json")
+      << R"({"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 3,
+             "intermediate_size": 128, "state_size": 8, "conv_kernel": 4})";
+  const std::string rest = "cache: {memory: 1GiB}\n"
+                           "workload: {synthetic: {requests: 1, arrival_rate: 1, prompt: 1, output: 1}}\n";
+  for (const char* model : {"cfg/config.json", "cfg"}) {
+    const Scenario s = load_scenario(write(dir, "s.yaml", std::string("model: ") + model + "\n" + rest));
+    EXPECT_EQ(s.model, (dir / model).string());
+    EXPECT_EQ(scenario_model(s).count(LayerKind::mamba), 3) << model;
+  }
+  const Scenario missing = load_scenario(write(dir, "s.yaml", "model: nope/config.json\n" + rest));
+  EXPECT_THROW(scenario_model(missing), InputError);
+}
+
 TEST(ScenarioCache, StatesTakeTheirSlotsAndPagesTheRest) {
   // Jamba-v0.1 (ai21labs config): 28 Mamba layers of 8192 channels, d_state 16, conv 4;
   // 4 attention layers, 8 KV heads of 128. Per sequence: 28 * (8192*4*2 + 8192*16*4) bytes

@@ -1,5 +1,6 @@
 #include "ssmkit/scenario/scenario.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -233,8 +234,13 @@ Scenario scenario_from_yaml(const YAML::Node& root, const std::string& file,
   s.name = root["name"] ? read_string(doc, root["name"], "name")
                         : std::filesystem::path(file).stem().string();
   s.model = read_string(doc, required(doc, root, "", "model"), "model");
-  // A config.json is found relative to the scenario; anything else is a preset name.
-  if (std::filesystem::path(s.model).extension() == ".json") s.model = (base_dir / s.model).string();
+  // A config.json (or its directory) is found relative to the scenario.
+  const auto presets = model_preset_names();
+  if (std::find(presets.begin(), presets.end(), s.model) == presets.end()) {
+    const std::filesystem::path local = base_dir / s.model;
+    std::error_code ec;
+    if (local.extension() == ".json" || std::filesystem::exists(local, ec)) s.model = local.string();
+  }
   s.cache = read_cache(doc, required(doc, root, "", "cache"));
   s.workload = read_workload(doc, required(doc, root, "", "workload"), base_dir);
   if (root["scheduler"]) s.scheduler = read_scheduler(doc, root["scheduler"]);

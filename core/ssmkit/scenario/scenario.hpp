@@ -62,7 +62,8 @@ struct ScenarioChecks {
 struct Scenario {
   std::string source;  // the file it came from, for messages
   std::string name;
-  std::string model;   // a preset name, or a config.json path made absolute
+  std::string model;   // a preset name, or a config.json path (or its directory) resolved
+                       // against the scenario's directory
   ScenarioCache cache;
   ScenarioWorkload workload;
   SchedulerConfig scheduler;
