@@ -1,6 +1,7 @@
 #include "ssmkit/cache/hybrid_cache.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "cache_util.hpp"
 #include "ssmkit/cache/cache_snapshot.hpp"
