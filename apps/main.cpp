@@ -4,6 +4,8 @@
 #include "budget_command.hpp"
 #include "ssmkit/error.hpp"
 #include "validate_command.hpp"
+#include "replay_command.hpp"
+#include "sweep_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"ssmkit: validate and benchmark state-space model caches and scan kernels"};
@@ -12,6 +14,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   ssmkit::app::add_validate_command(app, &exit_code);
   ssmkit::app::add_budget_command(app, &exit_code);
+  ssmkit::app::add_replay_command(app, &exit_code);
+  ssmkit::app::add_sweep_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,9 +1,11 @@
 #include "ssmkit/cache/hybrid_cache.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "cache_util.hpp"
 #include "ssmkit/cache/cache_snapshot.hpp"
+#include "ssmkit/cache/cache_storage.hpp"
 #include "ssmkit/error.hpp"
 
 namespace ssmkit {
@@ -106,8 +108,12 @@ CacheMetadata HybridCacheConfig::metadata() const {
           {"max_requests", std::vector<double>{static_cast<double>(max_requests)}}};
 }
 
-HybridCache::HybridCache(HybridCacheConfig config)
-    : config_(cache_util::validated(std::move(config))), slots_(config_.max_requests) {
+HybridCache::HybridCache(HybridCacheConfig config, CacheStorage storage)
+    : config_(cache_util::validated(std::move(config))),
+      storage_(storage),
+      slots_(config_.max_requests) {
+  std::optional<OmitCacheStorage> omit;
+  if (storage_ == CacheStorage::omitted) omit.emplace();
   if (config_.attention) attention_.emplace(*config_.attention);
   if (config_.mamba) mamba_.emplace(*config_.mamba);
   if (config_.mamba2) mamba2_.emplace(*config_.mamba2);
@@ -116,7 +122,15 @@ HybridCache::HybridCache(HybridCacheConfig config)
   for (const LayerKind kind : config_.layers) cache_layer_.push_back(seen[kind]++);
 }
 
+void HybridCache::require_storage(const char* what) const {
+  if (storage_ == CacheStorage::omitted) {
+    throw std::logic_error(std::string("HybridCache::") + what +
+                           ": this cache was built without storage (accounting only)");
+  }
+}
+
 void HybridCache::reset_states(std::int64_t slot) {
+  if (storage_ == CacheStorage::omitted) return;  // nothing to zero
   if (mamba_) mamba_->reset_slot(slot);
   if (mamba2_) mamba2_->reset_slot(slot);
   if (linear_attention_) linear_attention_->reset_slot(slot);
@@ -193,20 +207,36 @@ std::int64_t HybridCache::cache_layer(std::int64_t layer) const {
   return cache_layer_[layer];
 }
 
-PagedKVCache& HybridCache::attention() { return require_part(attention_, LayerKind::attention); }
-const PagedKVCache& HybridCache::attention() const {
+PagedKVCache& HybridCache::attention() {
+  require_storage("attention");
   return require_part(attention_, LayerKind::attention);
 }
-MambaStateCache& HybridCache::mamba() { return require_part(mamba_, LayerKind::mamba); }
-const MambaStateCache& HybridCache::mamba() const { return require_part(mamba_, LayerKind::mamba); }
-Mamba2StateCache& HybridCache::mamba2() { return require_part(mamba2_, LayerKind::mamba2); }
+const PagedKVCache& HybridCache::attention() const {
+  require_storage("attention");
+  return require_part(attention_, LayerKind::attention);
+}
+MambaStateCache& HybridCache::mamba() {
+  require_storage("mamba");
+  return require_part(mamba_, LayerKind::mamba);
+}
+const MambaStateCache& HybridCache::mamba() const {
+  require_storage("mamba");
+  return require_part(mamba_, LayerKind::mamba);
+}
+Mamba2StateCache& HybridCache::mamba2() {
+  require_storage("mamba2");
+  return require_part(mamba2_, LayerKind::mamba2);
+}
 const Mamba2StateCache& HybridCache::mamba2() const {
+  require_storage("mamba2");
   return require_part(mamba2_, LayerKind::mamba2);
 }
 LinearAttentionStateCache& HybridCache::linear_attention() {
+  require_storage("linear_attention");
   return require_part(linear_attention_, LayerKind::linear_attention);
 }
 const LinearAttentionStateCache& HybridCache::linear_attention() const {
+  require_storage("linear_attention");
   return require_part(linear_attention_, LayerKind::linear_attention);
 }
 
@@ -220,6 +250,7 @@ CacheUsage HybridCache::usage() const {
 }
 
 StorageTensors HybridCache::storage() const {
+  require_storage("storage");
   StorageTensors all;
   if (attention_) append_prefixed(all, "attention", attention_->storage());
   if (mamba_) append_prefixed(all, "mamba", mamba_->storage());
@@ -229,6 +260,7 @@ StorageTensors HybridCache::storage() const {
 }
 
 void HybridCache::save(SnapshotWriter& out) const {
+  require_storage("save");
   auto save_part = [&out](const auto& part, LayerKind kind) {
     if (!part) return;
     SnapshotWriter group = out.subgroup(std::string(layer_kind_name(kind)));
@@ -251,6 +283,7 @@ void HybridCache::save(SnapshotWriter& out) const {
 }
 
 void HybridCache::restore(const SnapshotReader& in) {
+  require_storage("restore");
   in.check_metadata(config_.metadata());
   HybridCache fresh(config_);
   auto restore_part = [&in](auto& part, LayerKind kind) {

@@ -42,11 +42,19 @@ struct HybridCacheConfig {
 // tokens' K and V with attention().write(request, cache_layer(l), first_position, kv) and
 // the states through mamba2() etc. at slot_of(request). Growing and releasing go through
 // HybridCache only, so that pages, slots and lengths stay in step.
+//
+// With CacheStorage::omitted the cache keeps the same bookkeeping (slots, pages, lengths,
+// usage) but allocates no storage (see OmitCacheStorage): for accounting-only replays.
+// Such a cache has no contents: its per-kind caches, storage(), save() and restore() are a
+// std::logic_error.
+enum class CacheStorage { allocated, omitted };
+
 class HybridCache {
  public:
-  explicit HybridCache(HybridCacheConfig config);
+  explicit HybridCache(HybridCacheConfig config, CacheStorage storage = CacheStorage::allocated);
 
   const HybridCacheConfig& config() const { return config_; }
+  CacheStorage storage_mode() const { return storage_; }
 
   struct [[nodiscard]] Admission {
     CacheStatus status = CacheStatus::ok;
@@ -87,7 +95,10 @@ class HybridCache {
   void reset_states(std::int64_t slot);
   void advance_states(std::int64_t slot, std::int64_t tokens);
 
+  void require_storage(const char* what) const;
+
   HybridCacheConfig config_;
+  CacheStorage storage_ = CacheStorage::allocated;
   StateSlotPool slots_;
   std::optional<PagedKVCache> attention_;
   std::optional<MambaStateCache> mamba_;

@@ -1,0 +1,151 @@
+#include "sweep_command.hpp"
+
+#include <iostream>
+#include <memory>
+
+#include "progress_bar.hpp"
+#include "replay_report.hpp"
+#include "ssmkit/error.hpp"
+#include "ssmkit/scenario/sweep.hpp"
+#include "sweep_results.hpp"
+#include "sweep_runners.hpp"
+
+namespace ssmkit::app {
+namespace {
+
+using nlohmann::ordered_json;
+
+struct Outputs {
+  std::string json_path, csv_path, markdown_path;
+};
+
+struct SweepArgs {
+  std::string file;
+  std::string shard;
+  Outputs out;
+};
+
+struct MergeArgs {
+  std::string output;
+  std::vector<std::string> shards;
+  Outputs out;
+};
+
+void add_table_outputs(CLI::App* cmd, Outputs& out) {
+  cmd->add_option("--csv", out.csv_path, "write one CSV row per point to FILE");
+  cmd->add_option("--markdown", out.markdown_path, "write the table as Markdown to FILE");
+}
+
+// The table on stdout (the runner's headline metrics; the files have them all); the files
+// asked for; 0 when every point is ok, else 1.
+int report(const SweepResults& results, const Outputs& out) {
+  const PointRunner* runner = find_sweep_runner(results["sweep"].value("command", ""));
+  std::cout << sweep_markdown(results, runner ? runner->headline : std::vector<std::string>{});
+  std::int64_t ok = 0, failed = 0, errors = 0;
+  for (const auto& p : results["points"]) {
+    const std::string status = p["status"].get<std::string>();
+    (status == "ok" ? ok : status == "failed" ? failed : errors) += 1;
+  }
+  std::cout << '\n' << ok << " ok, " << failed << " failed, " << errors << " errors\n";
+  for (const auto& p : results["points"]) {
+    if (p["status"] != "ok") {
+      std::cout << p["status"].get<std::string>() << " point " << p["index"] << ": "
+                << p["message"].get<std::string>() << '\n';
+    }
+  }
+  if (!out.json_path.empty()) write_output(out.json_path, "--json", results.dump(2) + "\n");
+  if (!out.csv_path.empty()) write_output(out.csv_path, "--csv", sweep_csv(results));
+  if (!out.markdown_path.empty()) write_output(out.markdown_path, "--markdown", sweep_markdown(results));
+  return failed + errors == 0 ? 0 : 1;
+}
+
+int run_sweep(const SweepArgs& a) {
+  const Sweep sweep = load_sweep(a.file);
+  const PointRunner* runner = find_sweep_runner(sweep.command);
+  if (runner == nullptr) {
+    std::string names;
+    for (const PointRunner& r : sweep_runners()) names += (names.empty() ? "" : ", ") + std::string(r.name);
+    throw InputError(sweep.command_where, "command", "one of " + names + ", got '" + sweep.command + "'");
+  }
+  const Shard shard = a.shard.empty() ? Shard{} : parse_shard(a.shard);
+  const auto total = static_cast<std::int64_t>(sweep.points.size());
+  const std::vector<std::int64_t> indices = shard_points(total, shard);
+
+  ordered_json axes = ordered_json::array();
+  for (const SweepAxis& axis : sweep.axes) axes.push_back({{"path", axis.path}, {"values", axis.values}});
+  SweepResults results = {
+      {"tool", "ssmkit sweep"},
+      {"sweep",
+       {{"name", sweep.name},
+        {"source", sweep.source},
+        {"command", sweep.command},
+        {"hash", sweep.hash},
+        {"total_points", total},
+        {"axes", axes}}},
+      {"shard", {{"index", shard.index}, {"count", shard.count}}},
+      {"points", ordered_json::array()}};
+  if (sweep.command == "replay") results["note"] = kAccountingOnly;
+
+  ProgressBar bar("sweep", static_cast<std::int64_t>(indices.size()));
+  std::int64_t done = 0;
+  for (const std::int64_t index : indices) {
+    bar.update(done, "point " + std::to_string(index));
+    const SweepPoint& point = sweep.points[static_cast<std::size_t>(index)];
+    PointOutcome outcome;
+    try {
+      outcome = runner->run(point.scenario);
+    } catch (const InputError& e) {
+      outcome.status = "error";
+      outcome.message = e.what();
+    }
+    ordered_json values = ordered_json::object();
+    for (std::size_t i = 0; i < sweep.axes.size(); ++i) values[sweep.axes[i].path] = point.values[i];
+    results["points"].push_back({{"index", index},
+                                 {"values", values},
+                                 {"status", outcome.status},
+                                 {"message", outcome.message},
+                                 {"metrics", outcome.metrics}});
+    bar.update(++done);
+  }
+  bar.finish();
+  return report(results, a.out);
+}
+
+int run_merge(const MergeArgs& a) {
+  const std::vector<std::filesystem::path> shards(a.shards.begin(), a.shards.end());
+  const SweepResults merged = merge_sweep_results(shards);
+  Outputs out = a.out;
+  out.json_path = a.output;
+  return report(merged, out);
+}
+
+}  // namespace
+
+void add_sweep_command(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<SweepArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "sweep", "Run replay or budget at every point of a grid of scenario values");
+  cmd->add_option("sweep", args->file, "a sweep YAML (scenarios/README.md)");
+  cmd->add_option("--shard", args->shard,
+                  "I/N: run points I, I+N, I+2N, ... (0 <= I < N), e.g. a Slurm array task");
+  cmd->add_option("--json", args->out.json_path,
+                  "write the results to FILE (the format `sweep merge` reads)");
+  add_table_outputs(cmd, args->out);
+
+  auto merge = std::make_shared<MergeArgs>();
+  CLI::App* m = cmd->add_subcommand("merge", "Join the JSON results of a sweep's shards");
+  m->add_option("output", merge->output, "the merged JSON to write")->required();
+  m->add_option("shards", merge->shards, "the shards' JSON results")->required();
+  add_table_outputs(m, merge->out);
+
+  cmd->callback([cmd, m, args, merge, exit_code] {
+    if (m->parsed()) {
+      *exit_code = run_merge(*merge);
+      return;
+    }
+    if (args->file.empty()) throw InputError("ssmkit sweep", "SWEEP", "a sweep YAML file");
+    *exit_code = run_sweep(*args);
+  });
+}
+
+}  // namespace ssmkit::app

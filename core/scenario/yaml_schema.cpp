@@ -1,0 +1,191 @@
+#include "yaml_schema.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "ssmkit/error.hpp"
+
+namespace ssmkit::yaml_schema {
+
+std::string Doc::at(const YAML::Node& node) const {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) return file;
+  return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+YAML::Node parse(const Doc& doc, const std::string& text) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw InputError(doc.file + ":" + std::to_string(e.mark.line + 1) + ":" +
+                         std::to_string(e.mark.column + 1),
+                     "", "YAML syntax error: " + e.msg);
+  }
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "", "cannot be read (no such file, or no permission)");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string join(std::string_view path, std::string_view key) {
+  return path.empty() ? std::string(key) : std::string(path) + "." + std::string(key);
+}
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Undefined: return "nothing";
+  }
+  return "something else";
+}
+
+YAML::Node unmarked(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: return YAML::Node(node.Scalar());
+    case YAML::NodeType::Sequence: {
+      YAML::Node out(YAML::NodeType::Sequence);
+      for (const auto& item : node) out.push_back(unmarked(item));
+      return out;
+    }
+    case YAML::NodeType::Map: {
+      YAML::Node out(YAML::NodeType::Map);
+      for (const auto& kv : node) out[kv.first.Scalar()] = unmarked(kv.second);
+      return out;
+    }
+    default: return YAML::Node(YAML::NodeType::Null);
+  }
+}
+
+std::string flow(const YAML::Node& node) {
+  if (node.IsScalar()) return node.Scalar();
+  YAML::Emitter out;
+  out << YAML::Flow << node;
+  return out.c_str();
+}
+
+std::vector<std::string> split_path(const std::string& dotted) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = dotted.find('.', start);
+    parts.push_back(dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (dot == std::string::npos) return parts;
+    start = dot + 1;
+  }
+}
+
+void set_path(YAML::Node root, const std::string& dotted, const YAML::Node& value) {
+  const std::vector<std::string> parts = split_path(dotted);
+  for (const std::string& part : parts) {
+    if (part.empty()) throw InputError("", dotted, "a dotted field path such as cache.page_size");
+  }
+  if (!root.IsMap()) throw InputError("", dotted, "a document that is a mapping");
+  YAML::Node node;
+  node.reset(root);
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node child = node[parts[i]];
+    if (!child.IsDefined() || child.IsNull()) child = YAML::Node(YAML::NodeType::Map);
+    if (!child.IsMap()) {
+      throw InputError("", dotted, "a path through mappings; '" + parts[i] + "' is not one");
+    }
+    node.reset(child);
+  }
+  node[parts.back()] = value;
+}
+
+void fail(const Doc& doc, const YAML::Node& node, const std::string& path,
+          const std::string& expected) {
+  throw InputError(doc.at(node), path, expected);
+}
+
+void require_map(const Doc& doc, const YAML::Node& node, const std::string& path,
+                 std::initializer_list<std::string_view> allowed) {
+  std::string names;
+  for (const std::string_view key : allowed) names += (names.empty() ? "" : ", ") + std::string(key);
+  if (!node.IsMap()) {
+    fail(doc, node, path.empty() ? "(document)" : path,
+         "a mapping with keys " + names + ", got " + describe(node));
+  }
+  for (const auto& kv : node) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : describe(kv.first);
+    bool known = false;
+    for (const std::string_view a : allowed) known = known || a == key;
+    if (!known) fail(doc, kv.first, join(path, key), "unknown key; expected one of " + names);
+  }
+}
+
+YAML::Node required(const Doc& doc, const YAML::Node& map, const std::string& path,
+                    const char* key) {
+  const YAML::Node child = map[key];
+  if (!child) fail(doc, map, join(path, key), "required, missing");
+  return child;
+}
+
+std::string read_string(const Doc& doc, const YAML::Node& node, const std::string& path) {
+  if (!node.IsScalar() || node.Scalar().empty()) {
+    fail(doc, node, path, "a non-empty string, got " + describe(node));
+  }
+  return node.Scalar();
+}
+
+std::int64_t read_int(const Doc& doc, const YAML::Node& node, const std::string& path,
+                      std::int64_t min) {
+  const std::string expected = "an integer >= " + std::to_string(min);
+  if (!node.IsScalar()) fail(doc, node, path, expected + ", got " + describe(node));
+  std::int64_t v = 0;
+  try {
+    v = node.as<std::int64_t>();
+  } catch (const YAML::Exception&) {
+    fail(doc, node, path, expected + ", got " + describe(node));
+  }
+  if (v < min) fail(doc, node, path, expected + ", got " + std::to_string(v));
+  return v;
+}
+
+std::uint64_t read_uint64(const Doc& doc, const YAML::Node& node, const std::string& path) {
+  if (!node.IsScalar() || node.Scalar().empty() || node.Scalar()[0] == '-') {
+    fail(doc, node, path, "a non-negative integer, got " + describe(node));
+  }
+  try {
+    return node.as<std::uint64_t>();
+  } catch (const YAML::Exception&) {
+    fail(doc, node, path, "a non-negative integer, got " + describe(node));
+  }
+}
+
+double read_number(const Doc& doc, const YAML::Node& node, const std::string& path, double min,
+                   bool allow_infinity) {
+  std::ostringstream expected;
+  expected << (allow_infinity ? "a number (or .inf) >= " : "a finite number >= ") << min;
+  if (!node.IsScalar()) fail(doc, node, path, expected.str() + ", got " + describe(node));
+  double v = 0.0;
+  try {
+    v = node.as<double>();
+  } catch (const YAML::Exception&) {
+    fail(doc, node, path, expected.str() + ", got " + describe(node));
+  }
+  // Written so that NaN fails too.
+  if (!(v >= min) || (std::isinf(v) && !allow_infinity)) {
+    fail(doc, node, path, expected.str() + ", got " + describe(node));
+  }
+  return v;
+}
+
+bool read_bool(const Doc& doc, const YAML::Node& node, const std::string& path) {
+  if (!node.IsScalar()) fail(doc, node, path, "true or false, got " + describe(node));
+  try {
+    return node.as<bool>();
+  } catch (const YAML::Exception&) {
+    fail(doc, node, path, "true or false, got " + describe(node));
+  }
+}
+
+}  // namespace ssmkit::yaml_schema

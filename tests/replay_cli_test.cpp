@@ -1,0 +1,104 @@
+// `ssmkit replay` end to end: the table, the JSON (timeline and totals, marked accounting
+// only), exit status 1 for a failed check and 2 for bad input with its location.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "test_util.hpp"
+
+namespace ssmkit {
+namespace {
+
+struct CliRun {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v ? v : fallback;
+}
+
+CliRun ssmkit(const std::string& args) {
+  const std::string cmd = env_or("SSMKIT_BINARY", SSMKIT_BINARY) + " " + args + " 2>&1";
+  CliRun r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf;
+  while (std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+const std::filesystem::path kScenarios =
+    std::filesystem::path(env_or("SSMKIT_SOURCE_DIR", SSMKIT_SOURCE_DIR)) / "scenarios";
+
+std::string q(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+TEST(ReplayCli, ScenarioReplayWritesTableAndJson) {
+  test::TempDir dir;
+  const auto json_path = dir / "r.json";
+  const CliRun r = ssmkit("replay " + q(kScenarios / "synthetic-jamba-tight.yaml") + " --json " +
+                       q(json_path) + " --timeline-interval 5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("accounting only"), std::string::npos);
+  EXPECT_NE(r.output.find("requests finished  400 of 400"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("PASS invariants"), std::string::npos);
+  EXPECT_EQ(r.output.find("\r"), std::string::npos);  // no progress bar into a pipe
+  std::ifstream in(json_path);
+  const auto doc = nlohmann::json::parse(in);
+  EXPECT_EQ(doc["accounting_only"], true);
+  EXPECT_EQ(doc["totals"]["finished"], 400);
+  EXPECT_GT(doc["totals"]["preemptions"].get<int>(), 0);
+  ASSERT_GE(doc["timeline"].size(), 2u);
+  const auto& last = doc["timeline"].back();
+  EXPECT_EQ(last["finished"], 400);
+  EXPECT_EQ(last["step"], doc["totals"]["steps"]);
+  for (const auto& s : doc["timeline"]) {
+    EXPECT_LE(s["slots_in_use"].get<int>(), 16);
+    EXPECT_LE(s["memory_in_use_bytes"].get<std::uint64_t>(), doc["scenario"]["memory_budget_bytes"].get<std::uint64_t>());
+  }
+}
+
+TEST(ReplayCli, FlagsAloneMakeAScenario) {
+  const CliRun r = ssmkit("replay --model Jamba-v0.1 --trace " +
+                       q(kScenarios / "traces" / "AzureLLMInferenceTrace_conv.csv") +
+                       " --limit 300 --gpu h100 --utilization 0.25 --max-sequences 32");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("requests finished  300 of 300"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("0.25 x h100 (79.65 GiB) = 19.91 GiB"), std::string::npos) << r.output;
+}
+
+TEST(ReplayCli, FailedCheckExitsOneBadInputTwo) {
+  test::TempDir dir;
+  // 8 prompts of 1000 tokens fit (8 x 63 of 695 pages), but growing to 2000 tokens each
+  // they need 1000 pages: preemptions, which the scenario does not allow.
+  std::ofstream(dir / "s.yaml") << "model: Jamba-v0.1\n"
+                                   "cache: {memory: 300MiB, max_sequences: 8}\n"
+                                   "workload:\n"
+                                   "  synthetic: {requests: 40, arrival_rate: .inf, prompt: 1000, output: 1000}\n"
+                                   "checks: {max_preemptions: 0}\n";
+  CliRun r = ssmkit("replay " + q(dir / "s.yaml"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("FAIL max_preemptions"), std::string::npos) << r.output;
+
+  std::ofstream(dir / "bad.yaml") << "model: Jamba-v0.1\ncache: {memory: 1GiB, page_size: x}\n";
+  r = ssmkit("replay " + q(dir / "bad.yaml"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("bad.yaml:2:34: cache.page_size"), std::string::npos) << r.output;
+
+  r = ssmkit("replay --model Jamba-v0.1");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = ssmkit("replay --model nope --trace x.csv --gpu-mem 1GiB");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = ssmkit("replay --model Jamba-v0.1 --trace " + q(dir / "missing.csv") + " --gpu-mem 1GiB --max-sequences 8");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("missing.csv"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace ssmkit
