@@ -10,32 +10,15 @@
 #include <regex>
 #include <sstream>
 
+#include "cli_util.hpp"
 #include "test_util.hpp"
 
 namespace ssmkit {
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-// The same runner as cli_test.cpp: SSMKIT_BINARY in the environment lets a copied test
-// binary run elsewhere.
-RunResult run_ssmkit(const std::string& args) {
-  const char* binary = std::getenv("SSMKIT_BINARY");
-  const std::string cmd = std::string(binary ? binary : SSMKIT_BINARY) + " " + args + " 2>&1";
-  RunResult r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+using RunResult = test::CliRun;
+using test::quoted;
+using test::run_ssmkit;
 
 std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p);

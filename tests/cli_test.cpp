@@ -8,36 +8,15 @@
 #include <nlohmann/json.hpp>
 
 #include "ssmkit/golden.hpp"
+#include "cli_util.hpp"
 #include "test_util.hpp"
 
 namespace ssmkit {
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-// SSMKIT_BINARY / SSMKIT_SOURCE_DIR in the environment let a copied test binary run
-// elsewhere (the GPU machine) against its own checkout.
-std::string env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v ? v : fallback;
-}
-
-RunResult run_ssmkit(const std::string& args) {
-  const std::string cmd = env_or("SSMKIT_BINARY", SSMKIT_BINARY) + " " + args + " 2>&1";
-  RunResult r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+using test::env_or;
+using test::quoted;
+using test::run_ssmkit;
 
 const std::filesystem::path kGoldenDir =
     std::filesystem::path(env_or("SSMKIT_SOURCE_DIR", SSMKIT_SOURCE_DIR)) / "golden";

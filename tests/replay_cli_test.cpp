@@ -7,37 +7,20 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cli_util.hpp"
 #include "test_util.hpp"
 
 namespace ssmkit {
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-std::string env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v ? v : fallback;
-}
-
-CliRun ssmkit(const std::string& args) {
-  const std::string cmd = env_or("SSMKIT_BINARY", SSMKIT_BINARY) + " " + args + " 2>&1";
-  CliRun r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using test::CliRun;
+using test::env_or;
+const auto ssmkit = test::run_ssmkit;
 
 const std::filesystem::path kScenarios =
     std::filesystem::path(env_or("SSMKIT_SOURCE_DIR", SSMKIT_SOURCE_DIR)) / "scenarios";
 
-std::string q(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+const auto q = test::quoted;
 
 TEST(ReplayCli, ScenarioReplayWritesTableAndJson) {
   test::TempDir dir;
