@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "ssmkit/error.hpp"
+#include "bench_command.hpp"
 #include "validate_command.hpp"
 
 int main(int argc, char** argv) {
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   ssmkit::app::add_validate_command(app, &exit_code);
+  ssmkit::app::add_bench_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,8 +7,9 @@ namespace ssmkit {
 
 // Hopper (sm_90) kernels. Activations (x, dt, B, C, z, u, delta, q, k, v) run in the
 // golden's input dtype (float64 inputs as float32), parameters (A, D, biases, weights,
-// slopes) and recurrent states in float32, arithmetic in float32. Outputs come back in the
-// activation dtype, states in float32.
+// slopes) and recurrent states in float32 (selective_state_update: float32 or bfloat16, as
+// the params' state_dtype says), arithmetic in float32. Outputs come back in the activation
+// dtype, states in their own.
 class CudaBackend final : public Backend {
  public:
   CudaBackend();  // picks the current device; throws BackendUnavailable without one
@@ -22,6 +23,7 @@ class CudaBackend final : public Backend {
   ChunkScanResult mamba_chunk_scan_combined(const ChunkScanParams& p) override;
   GatedRmsNormResult gated_rmsnorm(const GatedRmsNormParams& p) override;
   LightningAttentionResult lightning_attention(const LightningAttentionParams& p) override;
+  std::unique_ptr<PreparedOp> prepare(const OpParams& op, const PrepareOptions& options) override;
 
  private:
   std::string description_;

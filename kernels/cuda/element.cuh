@@ -34,3 +34,31 @@ __device__ __forceinline__ float warp_sum(float v) {
 }
 
 }  // namespace ssmkit::cuda
+
+namespace ssmkit::cuda {
+
+// kN consecutive elements moved as one access (16 bytes: LDG.128/STG.128) when the address
+// is aligned to the whole array, which callers guarantee.
+template <class T, int kN>
+struct alignas(sizeof(T) * kN) Array {
+  T v[kN];
+};
+
+template <int kN, class T>
+__device__ __forceinline__ Array<T, kN> load_array(const T* p) {
+  return *reinterpret_cast<const Array<T, kN>*>(p);
+}
+template <int kN, class T>
+__device__ __forceinline__ void store_array(T* p, const Array<T, kN>& a) {
+  *reinterpret_cast<Array<T, kN>*>(p) = a;
+}
+
+// 2^v in one MUFU.EX2 (relative error about 2^-22); callers fold log2(e) into A once.
+__device__ __forceinline__ float fast_exp2(float v) {
+  float r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
+  return r;
+}
+constexpr float kLog2e = 1.4426950408889634f;
+
+}  // namespace ssmkit::cuda

@@ -1,0 +1,290 @@
+#include <algorithm>
+#include <thread>
+
+#include "ssmkit/bench/bench_case.hpp"
+
+namespace ssmkit::bench {
+namespace {
+
+std::uint64_t splitmix64(std::uint64_t& x) {
+  std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// Uniform in [lo, hi), rounded to `dtype` so that every backend sees the same values; the
+// bounds are chosen away from zero or wide enough that zeros are vanishingly rare. Filled
+// in parallel chunks with their own streams: the same seed gives the same tensor.
+Tensor random(Shape shape, double lo, double hi, DType dtype, std::uint64_t seed) {
+  Tensor t(DType::float64, std::move(shape));
+  auto values = t.span<double>();
+  const std::size_t n = values.size();
+  constexpr std::size_t kChunk = 1 << 20;
+  const std::size_t chunks = (n + kChunk - 1) / kChunk;
+  auto fill = [&](std::size_t first_chunk, std::size_t step) {
+    for (std::size_t c = first_chunk; c < chunks; c += step) {
+      std::uint64_t state = seed * 0x100000001b3ULL + c;
+      const std::size_t end = std::min(n, (c + 1) * kChunk);
+      for (std::size_t i = c * kChunk; i < end; ++i) {
+        const double u = static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53;
+        values[i] = round_to_dtype(lo + (hi - lo) * u, dtype);
+      }
+    }
+  };
+  const std::size_t threads =
+      std::min<std::size_t>(chunks, std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (std::size_t k = 1; k < threads; ++k) pool.emplace_back(fill, k, threads);
+  fill(0, std::max<std::size_t>(threads, 1));
+  for (auto& th : pool) th.join();
+  return t;
+}
+
+constexpr DType kParam = DType::float32;
+
+struct Gen {
+  std::uint64_t seed;
+  int next = 0;
+  Tensor operator()(Shape shape, double lo, double hi, DType dtype) {
+    return random(std::move(shape), lo, hi, dtype, seed * 131 + static_cast<std::uint64_t>(next++));
+  }
+};
+
+std::string dname(DType d) { return std::string(dtype_name(d)); }
+
+std::string short_dtype(DType d) {
+  switch (d) {
+    case DType::float32: return "f32";
+    case DType::bfloat16: return "bf16";
+    case DType::float16: return "f16";
+    default: return dname(d);
+  }
+}
+
+}  // namespace
+
+OpParams BenchCase::make_params() const {
+  Gen gen{seed};
+  auto dim = [&](const char* k) { return dims.at(k); };
+  const DType act = dtype;
+  if (op == "causal_conv1d") {
+    CausalConv1dParams p;
+    p.batch = dim("batch"), p.dim = dim("dim"), p.seqlen = dim("seqlen"), p.width = dim("width");
+    p.silu = true, p.input_dtype = act;
+    p.x = gen({p.batch, p.dim, p.seqlen}, -1, 1, act);
+    p.weight = gen({p.dim, p.width}, -0.5, 0.5, kParam);
+    p.bias = gen({p.dim}, -0.1, 0.1, kParam);
+    return p;
+  }
+  if (op == "causal_conv1d_update") {
+    CausalConv1dUpdateParams p;
+    p.batch = dim("batch"), p.dim = dim("dim"), p.seqlen = 1, p.width = dim("width");
+    p.state_len = dim("state_len"), p.silu = true, p.input_dtype = act;
+    p.x = gen({p.batch, p.dim, 1}, -1, 1, act);
+    p.conv_state = gen({p.batch, p.dim, p.state_len}, -1, 1, act);
+    p.weight = gen({p.dim, p.width}, -0.5, 0.5, kParam);
+    p.bias = gen({p.dim}, -0.1, 0.1, kParam);
+    return p;
+  }
+  if (op == "selective_scan") {
+    SelectiveScanParams p;
+    p.batch = dim("batch"), p.dim = dim("dim"), p.seqlen = dim("seqlen");
+    p.dstate = dim("dstate"), p.ngroups = dim("ngroups"), p.delta_softplus = true;
+    p.input_dtype = act;
+    const Shape bdl = {p.batch, p.dim, p.seqlen}, bc = {p.batch, p.ngroups, p.dstate, p.seqlen};
+    p.u = gen(bdl, -1, 1, act);
+    p.delta = gen(bdl, -4, -1, act);
+    p.A = gen({p.dim, p.dstate}, -2, -0.1, kParam);
+    p.B = gen(bc, -1, 1, act);
+    p.C = gen(bc, -1, 1, act);
+    p.D = gen({p.dim}, -1, 1, kParam);
+    p.z = gen(bdl, -1, 1, act);
+    p.delta_bias = gen({p.dim}, 0, 0.5, kParam);
+    return p;
+  }
+  if (op == "selective_state_update") {
+    SelectiveStateUpdateParams p;
+    p.batch = dim("batch"), p.nheads = dim("nheads"), p.headdim = dim("headdim");
+    p.dstate = dim("dstate"), p.ngroups = dim("ngroups"), p.state_slots = p.batch;
+    p.dt_softplus = true, p.input_dtype = act, p.state_dtype = state_dtype.value_or(kParam);
+    const Shape bhp = {p.batch, p.nheads, p.headdim};
+    p.state = gen({p.batch, p.nheads, p.headdim, p.dstate}, -1, 1, p.state_dtype);
+    p.x = gen(bhp, -1, 1, act);
+    p.B = gen({p.batch, p.ngroups, p.dstate}, -1, 1, act);
+    p.C = gen({p.batch, p.ngroups, p.dstate}, -1, 1, act);
+    p.z = gen(bhp, -1, 1, act);
+    if (dim("per_head") != 0) {  // Mamba2: dt, A, D, dt_bias per head
+      p.dt = gen({p.batch, p.nheads}, -4, -1, act);
+      p.A = gen({p.nheads}, -8, -1, kParam);
+      p.D = gen({p.nheads}, -1, 1, kParam);
+      p.dt_bias = gen({p.nheads}, 0, 0.5, kParam);
+    } else {  // Mamba1: per channel, A per (channel, state)
+      p.dt = gen(bhp, -4, -1, act);
+      p.A = gen({p.nheads, p.headdim, p.dstate}, -2, -0.1, kParam);
+      p.D = gen({p.nheads, p.headdim}, -1, 1, kParam);
+      p.dt_bias = gen({p.nheads, p.headdim}, 0, 0.5, kParam);
+    }
+    return p;
+  }
+  if (op == "mamba_chunk_scan_combined") {
+    ChunkScanParams p;
+    p.batch = dim("batch"), p.seqlen = dim("seqlen"), p.nheads = dim("nheads");
+    p.headdim = dim("headdim"), p.ngroups = dim("ngroups"), p.dstate = dim("dstate");
+    p.chunk_size = dim("chunk_size"), p.dt_softplus = true, p.input_dtype = act;
+    const Shape blhp = {p.batch, p.seqlen, p.nheads, p.headdim};
+    const Shape blgn = {p.batch, p.seqlen, p.ngroups, p.dstate};
+    p.x = gen(blhp, -1, 1, act);
+    p.dt = gen({p.batch, p.seqlen, p.nheads}, -4, -1, act);
+    p.A = gen({p.nheads}, -8, -1, kParam);
+    p.B = gen(blgn, -1, 1, act);
+    p.C = gen(blgn, -1, 1, act);
+    // Mamba2's D is per head; the params take it per (head, channel).
+    Tensor d_head = gen({p.nheads}, -1, 1, kParam);
+    p.D = Tensor(DType::float64, {p.nheads, p.headdim});
+    for (std::int64_t h = 0; h < p.nheads; ++h) {
+      for (std::int64_t q = 0; q < p.headdim; ++q) {
+        p.D.span<double>()[h * p.headdim + q] = d_head.span<double>()[h];
+      }
+    }
+    p.z = gen(blhp, -1, 1, act);
+    p.dt_bias = gen({p.nheads}, 0, 0.5, kParam);
+    return p;
+  }
+  if (op == "gated_rmsnorm") {
+    GatedRmsNormParams p;
+    p.rows = dim("rows"), p.dim = dim("dim"), p.group_size = dim("group_size");
+    p.eps = 1e-5, p.norm_before_gate = false, p.input_dtype = act;
+    p.x = gen({p.rows, p.dim}, -1, 1, act);
+    p.z = gen({p.rows, p.dim}, -1, 1, act);
+    p.weight = gen({p.dim}, 0.5, 1.5, kParam);
+    return p;
+  }
+  if (op == "lightning_attention") {
+    LightningAttentionParams p;
+    p.batch = dim("batch"), p.nheads = dim("nheads"), p.seqlen = dim("seqlen");
+    p.key_dim = dim("key_dim"), p.value_dim = dim("value_dim"), p.input_dtype = act;
+    p.q = gen({p.batch, p.nheads, p.seqlen, p.key_dim}, -1, 1, act);
+    p.k = gen({p.batch, p.nheads, p.seqlen, p.key_dim}, -1, 1, act);
+    p.v = gen({p.batch, p.nheads, p.seqlen, p.value_dim}, -1, 1, act);
+    p.slope = gen({p.nheads}, 0.05, 1.0, kParam);
+    return p;
+  }
+  throw std::logic_error("bench: no generator for op " + op);
+}
+
+std::vector<BenchCase> make_cases(const ShapePreset& preset, const SweepOptions& sweep) {
+  std::vector<BenchCase> cases;
+  auto wanted = [&](const std::string& op) {
+    return sweep.ops.empty() || std::find(sweep.ops.begin(), sweep.ops.end(), op) != sweep.ops.end();
+  };
+  auto add = [&](const std::string& op, std::map<std::string, std::int64_t> dims,
+                 const std::string& shape, DType dtype, std::optional<DType> state, bool decode) {
+    BenchCase c;
+    c.op = op, c.preset = preset.name, c.dims = std::move(dims), c.shape = shape;
+    c.dtype = dtype, c.state_dtype = state, c.decode = decode;
+    c.name = op + "/" + preset.name + "/" + shape + "/" + short_dtype(dtype) +
+             (state ? "/state=" + short_dtype(*state) : "");
+    for (char& ch : c.name) {
+      if (ch == ' ') ch = '/';
+    }
+    c.seed = std::hash<std::string>{}(c.name);
+    cases.push_back(std::move(c));
+  };
+  auto S = [](const char* k, std::int64_t v) { return std::string(k) + "=" + std::to_string(v); };
+
+  for (DType dt : sweep.dtypes) {
+    std::vector<std::pair<std::int64_t, std::int64_t>> conv_dims;  // (dim, width)
+    if (preset.mamba1) conv_dims.push_back({preset.mamba1->d_inner, preset.mamba1->d_conv});
+    if (preset.mamba2) conv_dims.push_back({preset.mamba2->conv_dim(), preset.mamba2->d_conv});
+    for (auto [D, W] : conv_dims) {
+      for (auto B : sweep.batches) {
+        for (auto L : sweep.seqlens) {
+          if (wanted("causal_conv1d")) {
+            add("causal_conv1d", {{"batch", B}, {"dim", D}, {"seqlen", L}, {"width", W}},
+                S("B", B) + " " + S("D", D) + " " + S("L", L) + " " + S("W", W), dt, {}, false);
+          }
+        }
+      }
+      for (auto B : sweep.decode_batches) {
+        if (wanted("causal_conv1d_update")) {
+          add("causal_conv1d_update",
+              {{"batch", B}, {"dim", D}, {"width", W}, {"state_len", W - 1}},
+              S("B", B) + " " + S("D", D) + " " + S("W", W) + " " + S("S", W - 1), dt, {}, true);
+        }
+      }
+    }
+    if (preset.mamba1 && wanted("selective_scan")) {
+      const auto& m = *preset.mamba1;
+      for (auto B : sweep.batches) {
+        for (auto L : sweep.seqlens) {
+          add("selective_scan",
+              {{"batch", B}, {"dim", m.d_inner}, {"seqlen", L}, {"dstate", m.d_state}, {"ngroups", 1}},
+              S("B", B) + " " + S("D", m.d_inner) + " " + S("L", L) + " " + S("N", m.d_state), dt,
+              {}, false);
+        }
+      }
+    }
+    if (wanted("selective_state_update")) {
+      for (DType st : sweep.state_dtypes) {
+        for (auto B : sweep.decode_batches) {
+          if (preset.mamba1) {
+            const auto& m = *preset.mamba1;
+            add("selective_state_update",
+                {{"batch", B}, {"nheads", 1}, {"headdim", m.d_inner}, {"dstate", m.d_state},
+                 {"ngroups", 1}, {"per_head", 0}},
+                S("B", B) + " " + S("D", m.d_inner) + " " + S("N", m.d_state), dt, st, true);
+          }
+          if (preset.mamba2) {
+            const auto& m = *preset.mamba2;
+            add("selective_state_update",
+                {{"batch", B}, {"nheads", m.nheads}, {"headdim", m.headdim}, {"dstate", m.d_state},
+                 {"ngroups", m.ngroups}, {"per_head", 1}},
+                S("B", B) + " " + S("H", m.nheads) + " " + S("P", m.headdim) + " " +
+                    S("N", m.d_state) + " " + S("G", m.ngroups),
+                dt, st, true);
+          }
+        }
+      }
+    }
+    if (preset.mamba2) {
+      const auto& m = *preset.mamba2;
+      for (auto B : sweep.batches) {
+        for (auto L : sweep.seqlens) {
+          if (wanted("mamba_chunk_scan_combined")) {
+            add("mamba_chunk_scan_combined",
+                {{"batch", B}, {"seqlen", L}, {"nheads", m.nheads}, {"headdim", m.headdim},
+                 {"ngroups", m.ngroups}, {"dstate", m.d_state}, {"chunk_size", m.chunk_size}},
+                S("B", B) + " " + S("L", L) + " " + S("H", m.nheads) + " " + S("P", m.headdim) +
+                    " " + S("N", m.d_state) + " " + S("G", m.ngroups) + " " + S("Q", m.chunk_size),
+                dt, {}, false);
+          }
+          if (wanted("gated_rmsnorm")) {
+            add("gated_rmsnorm",
+                {{"batch", B}, {"seqlen", L}, {"rows", B * L}, {"dim", m.d_inner()},
+                 {"group_size", m.d_inner() / m.ngroups}},
+                S("rows", B * L) + " " + S("D", m.d_inner()) + " " +
+                    S("group", m.d_inner() / m.ngroups),
+                dt, {}, false);
+          }
+        }
+      }
+    }
+    if (preset.lightning && wanted("lightning_attention")) {
+      const auto& m = *preset.lightning;
+      for (auto B : sweep.batches) {
+        for (auto L : sweep.seqlens) {
+          add("lightning_attention",
+              {{"batch", B}, {"nheads", m.nheads}, {"seqlen", L}, {"key_dim", m.key_dim},
+               {"value_dim", m.value_dim}},
+              S("B", B) + " " + S("H", m.nheads) + " " + S("L", L) + " " + S("K", m.key_dim) +
+                  " " + S("V", m.value_dim),
+              dt, {}, false);
+        }
+      }
+    }
+  }
+  return cases;
+}
+
+}  // namespace ssmkit::bench
