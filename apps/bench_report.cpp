@@ -123,6 +123,7 @@ void write_bench_json(const std::string& path, const BenchReport& report) {
     if (c.state_dtype) row["state_dtype"] = std::string(dtype_name(*c.state_dtype));
     if (!r.skip.empty()) {
       row["skip"] = r.skip;
+      if (r.traffic.bytes > 0) row["bytes"] = r.traffic.bytes, row["flops"] = r.traffic.flops;
       j["rows"].push_back(row);
       continue;
     }

@@ -212,11 +212,12 @@ def main():
     report_path = os.path.join(args.out, "ssmkit_bench.json")
     cmd = [args.ssmkit, "bench", "--backend", "cuda", "--json", report_path] + args.bench_args
     print("+ " + " ".join(cmd), flush=True)
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    with open(os.path.join(args.out, "ssmkit_bench.log"), "w") as f:
-        f.write(proc.stdout)
+    log_path = os.path.join(args.out, "ssmkit_bench.log")
+    with open(log_path, "w") as log:  # straight to the file: a killed run still leaves it
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+    ssmkit_output = open(log_path).read()
     if proc.returncode not in (0, 1) or not os.path.exists(report_path):
-        print(proc.stdout[-4000:])
+        print(ssmkit_output[-4000:])
         sys.exit(f"bench_vs_mamba_ssm: ssmkit bench exited {proc.returncode}")
     report = json.load(open(report_path))
 
@@ -227,18 +228,20 @@ def main():
     bw = report.get("copy_bandwidth_bytes_per_s", {}).get("cuda")
     results = []
     for row in report["rows"]:
-        if row["backend"] != "cuda" or row["op"] in ("memory_copy", "lightning_attention") or "skip" in row:
+        if row["backend"] != "cuda" or row["op"] in ("memory_copy", "lightning_attention"):
             continue
+        # Rows ssmkit skipped (no kernel yet) still get mamba_ssm's time, for reference.
         entry = {"name": row["name"], "op": row["op"], "preset": row["preset"], "shape": row["shape"],
                  "dtype": row["dtype"] + (", state " + row["state_dtype"] if "state_dtype" in row else ""),
-                 "timer": row["timer"], "ssmkit_s": row["median_s"], "bytes": row["bytes"],
-                 "ssmkit_check": row["check"].get("passed")}
+                 "timer": row.get("timer", "cuda graph replay" if row.get("graph") else "cuda events"),
+                 "ssmkit_s": row.get("median_s"), "ssmkit_skip": row.get("skip"), "bytes": row.get("bytes"),
+                 "ssmkit_check": row.get("check", {}).get("passed")}
         try:
             call, why = make_call(row, mods, notes, gen)
             if call is None:
                 entry["mamba_ssm"] = why
             else:
-                entry["mamba_ssm_s"] = time_call(call, row["copies"], args.passes, row.get("graph", False))
+                entry["mamba_ssm_s"] = time_call(call, row.get("copies", 1), args.passes, row.get("graph", False))
         except Exception as e:  # noqa: BLE001 - reported in the row
             entry["mamba_ssm"] = f"error: {type(e).__name__}: {e}"[:160]
         finally:
@@ -250,15 +253,17 @@ def main():
              "|---|---|---|---|---|---:|---:|---:|---:|---:|---|"]
     for e in results:
         ours = e["ssmkit_s"]
-        pct = (lambda t: f"{100 * e['bytes'] / t / bw:.0f}%" if bw else "-")
+        pct = (lambda t: f"{100 * e['bytes'] / t / bw:.0f}%" if bw and e["bytes"] else "-")
+        ours_cell = f"{ours * 1e6:.2f}" if ours else "skip: " + str(e["ssmkit_skip"])[:60]
         if "mamba_ssm_s" in e:
             theirs = e["mamba_ssm_s"]
-            cells = [f"{theirs * 1e6:.2f}", f"{theirs / ours:.2f}x", pct(ours), pct(theirs)]
+            cells = [f"{theirs * 1e6:.2f}", f"{theirs / ours:.2f}x" if ours else "-",
+                     pct(ours) if ours else "-", pct(theirs)]
         else:
-            cells = [e["mamba_ssm"], "-", pct(ours), "-"]
+            cells = [e["mamba_ssm"], "-", pct(ours) if ours else "-", "-"]
         check = {True: "ok", False: "FAIL", None: "not checked"}[e["ssmkit_check"]]
         lines.append("| " + " | ".join([e["op"], e["preset"], e["shape"], e["dtype"], e["timer"],
-                                         f"{ours * 1e6:.2f}"] + cells + [check]) + " |")
+                                         ours_cell] + cells + [check]) + " |")
     header = [f"GPU: {torch.cuda.get_device_name()}; torch {torch.__version__}; "
               f"copy bandwidth {bw / 1e9:.0f} GB/s" if bw else "copy bandwidth: not measured",
               "command: " + report.get("command", " ".join(cmd)), ""]
@@ -267,7 +272,7 @@ def main():
         f.write(table + "\n")
     with open(os.path.join(args.out, "vs_mamba_ssm.json"), "w") as f:
         json.dump({"notes": notes, "rows": results}, f, indent=2)
-    print(proc.stdout[-6000:])
+    print(ssmkit_output[-6000:])
     print(table)
 
 

@@ -26,7 +26,17 @@ __device__ __forceinline__ float load_or(const float* p, long long i, float fall
 }
 
 __device__ __forceinline__ float softplus(float v) { return v > 20.f ? v : log1pf(expf(v)); }
-__device__ __forceinline__ float silu(float v) { return v / (1.f + expf(-v)); }
+
+// 1/v in one MUFU.RCP (about 1 ulp); rcp(inf) = 0.
+__device__ __forceinline__ float fast_rcp(float v) {
+  float r;
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
+  return r;
+}
+// v * sigmoid(v) through MUFU (a few ulp, far inside every tolerance) instead of expf and
+// an IEEE division, which cost ~25 instructions per element in elementwise kernels. Large
+// negative v: exp overflows to inf, rcp gives 0, the result is -0.
+__device__ __forceinline__ float silu(float v) { return v * fast_rcp(1.f + __expf(-v)); }
 
 __device__ __forceinline__ float warp_sum(float v) {
   for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);

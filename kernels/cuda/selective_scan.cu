@@ -1,3 +1,6 @@
+#include <cstdlib>
+#include <string>
+
 #include "cuda_check.hpp"
 #include "dispatch.cuh"
 #include "element.cuh"
@@ -8,35 +11,31 @@ namespace {
 
 using Args = SelectiveScanDeviceArgs;
 
-__device__ __forceinline__ float fast_rcp(float v) {
-  float r;
-  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
-  return r;
-}
-// silu through MUFU: rcp(inf) = 0 keeps large negative inputs at 0.
-__device__ __forceinline__ float fast_silu(float v) { return v * fast_rcp(1.f + __expf(-v)); }
-
-// The throughput kernel: one thread per channel runs the recurrence sequentially over time
-// with its kN states in registers; a block of kChannels channels of one batch row (and one
-// group) stages time tiles of u, delta, z (coalesced 16-byte loads, transposed through
-// shared memory) and of B and C (shared by the block's channels), then writes the output
-// tile back the same way. Per state element and step: one MUFU.EX2 and four FMA-pipe ops.
+// The throughput kernel: kSplit threads per channel (each owning kN/kSplit of its states,
+// in registers) run the recurrence sequentially over time; a block of kChannels channels of
+// one batch row (and one group) stages time tiles of u, delta, z (coalesced 16-byte loads,
+// transposed through shared memory) and of B and C (shared by the block's channels), then
+// writes the output tile back the same way. The staging threads also apply delta_bias and
+// softplus and compute the silu(z) gate, so the per-step chain is only the state update:
+// per state element and step one MUFU.EX2 and four FMA-pipe instructions.
 constexpr int kChannels = 64;
-constexpr int kTile = 32;  // time steps per tile
+constexpr int kTile = 32;        // time steps per tile
 constexpr int kPad = kTile + 1;  // odd row stride: thread c reading [c][t] hits bank (c+t)%32
 
-template <class T, int kN, bool kVecIO>
-__global__ __launch_bounds__(kChannels) void scan_tiled(const Args a) {
+template <class T, int kN, int kSplit, bool kVecIO>
+__global__ __launch_bounds__(kChannels* kSplit) void scan_tiled(const Args a) {
+  constexpr int kThreads = kChannels * kSplit;
   constexpr int kVec = kVecIO ? 16 / static_cast<int>(sizeof(T)) : 1;
   constexpr int kRowVecs = kTile / kVec;  // vectors per channel row in a tile
-  __shared__ float u_s[kChannels][kPad], dt_s[kChannels][kPad], z_s[kChannels][kPad];
+  constexpr int kNT = kN / kSplit;        // states per thread
+  static_assert(kNT % 4 == 0, "states are read as float4");
+  __shared__ float u_s[kChannels][kPad], dt_s[kChannels][kPad], gate_s[kChannels][kPad];
   __shared__ __align__(16) float B_s[kTile][kN], C_s[kTile][kN];
 
   const long long L = a.seqlen;
-  const int c = threadIdx.x;
+  const int c = threadIdx.x / kSplit, part = threadIdx.x % kSplit;
   const long long b = blockIdx.y;
   const long long d0 = static_cast<long long>(blockIdx.x) * kChannels;
-  const long long d = d0 + c;
   const long long g = d0 / (a.dim / a.ngroups);
   const long long row0 = (b * a.dim + d0) * L;  // first element of the block's first channel
   const T* u = static_cast<const T*>(a.u) + row0;
@@ -45,44 +44,44 @@ __global__ __launch_bounds__(kChannels) void scan_tiled(const Args a) {
   T* out = static_cast<T*>(a.out) + row0;
   const T* Bg = static_cast<const T*>(a.B) + (b * a.ngroups + g) * kN * L;
   const T* Cg = static_cast<const T*>(a.C) + (b * a.ngroups + g) * kN * L;
+  const int n_first = part * kNT;
 
-  float A2[kN], h[kN];
+  float A2[kNT], h[kNT];
 #pragma unroll
-  for (int n = 0; n < kN; ++n) {
-    A2[n] = a.A[d * kN + n] * kLog2e;
+  for (int n = 0; n < kNT; ++n) {
+    A2[n] = a.A[(d0 + c) * kN + n_first + n] * kLog2e;
     h[n] = 0.f;
   }
-  const float bias = a.delta_bias ? a.delta_bias[d] : 0.f;
-  const float skip = a.D ? a.D[d] : 0.f;
+  const float skip = a.D ? a.D[d0 + c] : 0.f;
 
   for (long long t0 = 0; t0 < L; t0 += kTile) {
     const int steps = static_cast<int>(L - t0 < kTile ? L - t0 : kTile);
     __syncthreads();  // the previous tile's output has been stored
-    // Stage u, delta, z: kChannels rows of kTile steps.
-    for (int i = c; i < kChannels * kRowVecs; i += kChannels) {
+    // Stage u, dt = softplus(delta + bias) and the gate silu(z): kChannels rows x kTile.
+    for (int i = threadIdx.x; i < kChannels * kRowVecs; i += kThreads) {
       const int r = i / kRowVecs, tv = (i % kRowVecs) * kVec;
+      if (tv >= steps) continue;
       const long long off = r * L + t0 + tv;
-      if (kVecIO && tv < steps) {
-        const auto uv = load_array<kVec>(u + off);
-        const auto dv = load_array<kVec>(delta + off);
+      const float bias = a.delta_bias ? a.delta_bias[d0 + r] : 0.f;
+      Array<T, kVec> uv, dv, zv;
+      if constexpr (kVecIO) {
+        uv = load_array<kVec>(u + off);
+        dv = load_array<kVec>(delta + off);
+        if (z) zv = load_array<kVec>(z + off);
+      } else {
+        uv.v[0] = u[off], dv.v[0] = delta[off];
+        if (z) zv.v[0] = z[off];
+      }
 #pragma unroll
-        for (int e = 0; e < kVec; ++e) {
-          u_s[r][tv + e] = to_float(uv.v[e]);
-          dt_s[r][tv + e] = to_float(dv.v[e]);
-        }
-        if (z) {
-          const auto zv = load_array<kVec>(z + off);
-#pragma unroll
-          for (int e = 0; e < kVec; ++e) z_s[r][tv + e] = to_float(zv.v[e]);
-        }
-      } else if (!kVecIO && tv < steps) {
-        u_s[r][tv] = to_float(u[off]);
-        dt_s[r][tv] = to_float(delta[off]);
-        if (z) z_s[r][tv] = to_float(z[off]);
+      for (int e = 0; e < kVec; ++e) {
+        u_s[r][tv + e] = to_float(uv.v[e]);
+        const float dt = to_float(dv.v[e]) + bias;
+        dt_s[r][tv + e] = a.delta_softplus ? softplus(dt) : dt;
+        gate_s[r][tv + e] = z ? silu(to_float(zv.v[e])) : 1.f;
       }
     }
-    // Stage B and C transposed to [t][n], so a thread reads one step's kN values as vectors.
-    for (int i = c; i < kN * kRowVecs; i += kChannels) {
+    // Stage B and C transposed to [t][n], so a thread reads one step's states as vectors.
+    for (int i = threadIdx.x; i < kN * kRowVecs; i += kThreads) {
       const int n = i % kN, tv = (i / kN) * kVec;
       if (tv >= steps) continue;
       const long long off = n * L + t0 + tv;
@@ -102,29 +101,31 @@ __global__ __launch_bounds__(kChannels) void scan_tiled(const Args a) {
     __syncthreads();
 
     for (int t = 0; t < steps; ++t) {
-      float dt = dt_s[c][t] + bias;
-      if (a.delta_softplus) dt = dt > 20.f ? dt : log1pf(__expf(dt));
+      const float dt = dt_s[c][t];
       const float uv = u_s[c][t];
       const float dtu = dt * uv;
-      float y = 0.f;
+      float y4[4] = {0.f, 0.f, 0.f, 0.f};  // four short chains instead of one of kNT
 #pragma unroll
-      for (int n4 = 0; n4 < kN; n4 += 4) {
-        const float4 bq = *reinterpret_cast<const float4*>(&B_s[t][n4]);
-        const float4 cq = *reinterpret_cast<const float4*>(&C_s[t][n4]);
+      for (int n4 = 0; n4 < kNT; n4 += 4) {
+        const float4 bq = *reinterpret_cast<const float4*>(&B_s[t][n_first + n4]);
+        const float4 cq = *reinterpret_cast<const float4*>(&C_s[t][n_first + n4]);
         const float bb[4] = {bq.x, bq.y, bq.z, bq.w}, cc[4] = {cq.x, cq.y, cq.z, cq.w};
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int n = n4 + e;
           h[n] = fmaf(fast_exp2(dt * A2[n]), h[n], dtu * bb[e]);
-          y = fmaf(cc[e], h[n], y);
+          y4[e] = fmaf(cc[e], h[n], y4[e]);
         }
       }
-      y += skip * uv;
-      if (z) y *= fast_silu(z_s[c][t]);
-      u_s[c][t] = y;  // the output tile reuses u's slot, read above by this thread only
+      float y = (y4[0] + y4[1]) + (y4[2] + y4[3]);
+#pragma unroll
+      for (int off = kSplit / 2; off > 0; off >>= 1) y += __shfl_xor_sync(0xffffffffu, y, off);
+      // The output tile reuses u's slot; every thread of the channel has read u above.
+      if (kSplit > 1) __syncwarp();
+      if (part == 0) u_s[c][t] = (y + skip * uv) * gate_s[c][t];
     }
     __syncthreads();
-    for (int i = c; i < kChannels * kRowVecs; i += kChannels) {
+    for (int i = threadIdx.x; i < kChannels * kRowVecs; i += kThreads) {
       const int r = i / kRowVecs, tv = (i % kRowVecs) * kVec;
       if (tv >= steps) continue;
       Array<T, kVec> ov;
@@ -133,11 +134,39 @@ __global__ __launch_bounds__(kChannels) void scan_tiled(const Args a) {
       store_array<kVec>(out + r * L + t0 + tv, ov);
     }
   }
-  float* last = a.last_state + (b * a.dim + d) * kN;
+  float* last = a.last_state + (b * a.dim + d0 + c) * kN + n_first;
 #pragma unroll
-  for (int n4 = 0; n4 < kN; n4 += 4) {
+  for (int n4 = 0; n4 < kNT; n4 += 4) {
     *reinterpret_cast<float4*>(last + n4) = make_float4(h[n4], h[n4 + 1], h[n4 + 2], h[n4 + 3]);
   }
+}
+
+template <class T, int kSplit>
+void launch_tiled(const Args& a, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(a.dim / kChannels), static_cast<unsigned>(a.batch));
+  constexpr int kVec = 16 / static_cast<int>(sizeof(T));
+  // Several blocks share an SM only if the driver gives shared memory the larger carveout.
+  auto vec_kernel = scan_tiled<T, 16, kSplit, true>;
+  auto scalar_kernel = scan_tiled<T, 16, kSplit, false>;
+  static const bool carveout_set = [&] {  // once, before any graph capture can be active
+    for (auto k : {vec_kernel, scalar_kernel}) {
+      SSMKIT_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                             cudaSharedmemCarveoutMaxShared));
+    }
+    return true;
+  }();
+  (void)carveout_set;
+  const bool vec = a.seqlen % kVec == 0;
+  (vec ? vec_kernel : scalar_kernel)<<<grid, kChannels * kSplit, 0, stream>>>(a);
+}
+
+// Tuning knob for the benchmark runs: threads per channel (1 or 2).
+int scan_split() {
+  static const int split = [] {
+    const char* v = std::getenv("SSMKIT_SCAN_SPLIT");
+    return v && std::string(v) == "1" ? 1 : 2;
+  }();
+  return split;
 }
 
 // Any shape: one warp per (batch, channel), lane l holding states n = l, l+32, ...
@@ -199,12 +228,10 @@ void launch_selective_scan(const Args& a, cudaStream_t stream) {
     const bool tiled = a.dstate == 16 && a.seqlen > 0 && (a.dim / a.ngroups) % kChannels == 0 &&
                        a.batch <= 65535;
     if (tiled) {
-      const dim3 grid(static_cast<unsigned>(a.dim / kChannels), static_cast<unsigned>(a.batch));
-      constexpr int kVec = 16 / static_cast<int>(sizeof(T));
-      if (a.seqlen % kVec == 0) {
-        scan_tiled<T, 16, true><<<grid, kChannels, 0, stream>>>(a);
+      if (scan_split() == 1) {
+        launch_tiled<T, 1>(a, stream);
       } else {
-        scan_tiled<T, 16, false><<<grid, kChannels, 0, stream>>>(a);
+        launch_tiled<T, 2>(a, stream);
       }
     } else {
       constexpr int kBlock = 128;
