@@ -4,12 +4,18 @@
 Every output is computed by the plain token recurrence (or direct sum) of the operation's
 definition, written here from the papers: Mamba (Gu & Dao 2023), Mamba2/SSD (Dao & Gu
 2024), MiniMax-01's lightning attention (2025), RMSNorm with a silu gate (mamba_ssm's
-rms_norm_ref semantics). No ssmkit code is used. Inputs are float32 (or bfloat16-exact
-values stored as float32); outputs are float64 computed from those values.
+rms_norm_ref semantics), and the paged KV cache's write and gather (vLLM's
+reshape_and_cache_flash and block-table semantics, as plain numpy indexing). No ssmkit code
+is used. Inputs are float32 (or bfloat16-/float16-exact values stored as float32); outputs
+are float64 computed from those values.
 
-    python3 scripts/make_goldens.py [--out golden]
+    python3 scripts/make_goldens.py [--out golden] [--only GLOB ...]
+
+--only writes just the files whose path (op/case.h5) matches one of the globs; suite.yaml
+still lists every case. Use it to add cases without rewriting the existing files.
 """
 import argparse
+import fnmatch
 import os
 
 import h5py
@@ -33,32 +39,57 @@ def to_bf16(a):
     return bits.astype(np.uint32).view(np.float32)
 
 
+def to_f16(a):
+    """Round float32 values to the nearest float16 (numpy's IEEE cast), kept as float32."""
+    return np.asarray(a, dtype=np.float32).astype(np.float16).astype(np.float32)
+
+
+def dtype_name(flag):
+    """Spec tables say False (float32), True (bfloat16) or a dtype name."""
+    if isinstance(flag, str):
+        return flag
+    return "bfloat16" if flag else "float32"
+
+
+ROUND = {"float32": lambda a: np.asarray(a, dtype=np.float32), "bfloat16": to_bf16,
+         "float16": to_f16}
+
+
 class Case:
-    def __init__(self, seed, bf16=False):
+    def __init__(self, seed, dtype=False):
         self.rng = np.random.default_rng(seed)
-        self.bf16 = bf16
+        self.dtype = dtype_name(dtype)
+
+    def round(self, a):
+        """Values representable in the case's input dtype."""
+        return ROUND[self.dtype](a)
 
     def act(self, *shape, lo=None, hi=None, scale=1.0):
-        """An activation input: float32, bfloat16-exact when the case is bf16."""
+        """An activation input: float32, exact in the case's dtype (bfloat16, float16)."""
         if lo is None:
             v = self.rng.standard_normal(shape) * scale
         else:
             v = self.rng.uniform(lo, hi, shape)
-        v = v.astype(np.float32)
-        return to_bf16(v) if self.bf16 else v
+        return self.round(v.astype(np.float32))
 
     def param(self, *shape, lo=None, hi=None, scale=1.0):
-        """A parameter (A, D, biases, weights): float32 (bf16-exact too, to be safe)."""
+        """A parameter (A, D, biases, weights): float32 (exact in the input dtype too)."""
         return self.act(*shape, lo=lo, hi=hi, scale=scale)
 
 
-def write(out_dir, op, name, attrs, inputs, outputs, bf16, written):
+ONLY = []  # globs from --only; empty: write every file
+
+
+def write(out_dir, op, name, attrs, inputs, outputs, dtype, written):
     path = os.path.join(out_dir, op, name + ".h5")
+    written.append(os.path.relpath(path, out_dir))
+    if ONLY and not any(fnmatch.fnmatch(written[-1], g) for g in ONLY):
+        return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with h5py.File(path, "w") as f:
         f.attrs["op"] = op
         f.attrs["reference"] = REFERENCE
-        f.attrs["input_dtype"] = "bfloat16" if bf16 else "float32"
+        f.attrs["input_dtype"] = dtype_name(dtype)
         for k, v in attrs.items():
             f.attrs[k] = v
         for k, v in inputs.items():
@@ -69,7 +100,6 @@ def write(out_dir, op, name, attrs, inputs, outputs, bf16, written):
             f.create_dataset("inputs/" + k, data=v.astype(ds_dtype))
         for k, v in outputs.items():
             f.create_dataset("outputs/" + k, data=np.asarray(v, dtype=np.float64))
-    written.append(os.path.relpath(path, out_dir))
 
 
 def f64(v):
@@ -215,17 +245,48 @@ def ref_lightning(q, k, v, slope, init):
     return out, S
 
 
+def ref_paged_kv_write(key, value, key_cache, value_cache, slot_mapping):
+    """vLLM's reshape_and_cache_flash: token t goes to block slot // block_size, row
+    slot % block_size of the (num_blocks, block_size, heads, head_dim) caches; slot < 0 is
+    a padding token and writes nothing."""
+    kc, vc = f64(key_cache).copy(), f64(value_cache).copy()
+    block_size = kc.shape[1]
+    for t, slot in enumerate(slot_mapping):
+        if slot < 0:
+            continue
+        block, row = divmod(int(slot), block_size)
+        kc[block, row] = key[t]
+        vc[block, row] = value[t]
+    return kc, vc
+
+
+def ref_paged_kv_gather(key_cache, value_cache, block_tables, seq_lens, max_len):
+    """Position p of sequence b is row p % block_size of block block_tables[b, p // block_size]
+    (PagedAttention's block table); positions from seq_lens[b] to max_len are zero."""
+    kc, vc = f64(key_cache), f64(value_cache)
+    block_size, H, D = kc.shape[1:]
+    key = np.zeros((len(seq_lens), max_len, H, D))
+    value = np.zeros_like(key)
+    for b, n in enumerate(seq_lens):
+        for pos in range(n):
+            block = block_tables[b][pos // block_size]
+            key[b, pos] = kc[block, pos % block_size]
+            value[b, pos] = vc[block, pos % block_size]
+    return key, value
+
+
 # ---------------------------------------------------------------- cases
 
 def gen_conv(out_dir, written):
-    specs = [  # name, B, D, L, W, bias, init, activation, bf16
+    specs = [  # name, B, D, L, W, bias, init, activation, dtype
         ("basic_silu", 2, 8, 16, 4, True, False, "silu", False),
         ("l1_init_none", 3, 5, 1, 4, True, True, "none", False),
         ("init_states_silu", 2, 6, 9, 3, False, True, "silu", False),
         ("bf16_long", 1, 16, 300, 4, True, True, "silu", True),
+        ("f16_init_silu", 2, 16, 40, 4, True, True, "silu", "float16"),
     ]
-    for i, (name, B, D, L, W, has_bias, has_init, act, bf16) in enumerate(specs):
-        c = Case(100 + i, bf16)
+    for i, (name, B, D, L, W, has_bias, has_init, act, dtype) in enumerate(specs):
+        c = Case(100 + i, dtype)
         x = c.act(B, D, L)
         w = c.param(D, W, scale=1 / np.sqrt(W))
         bias = c.param(D, scale=0.1) if has_bias else None
@@ -233,11 +294,11 @@ def gen_conv(out_dir, written):
         out, final, conv_state = ref_causal_conv1d(x, w, bias, init, act)
         write(out_dir, "causal_conv1d", name, {"activation": act},
               dict(x=x, weight=w, bias=bias, initial_states=init),
-              dict(out=out, final_states=final, conv_state=conv_state), bf16, written)
+              dict(out=out, final_states=final, conv_state=conv_state), dtype, written)
     specs = [("basic_silu", 4, 8, 4, True, "silu", False), ("no_bias_none", 2, 6, 3, False, "none", False),
              ("bf16_silu", 3, 16, 4, True, "silu", True)]
-    for i, (name, B, D, W, has_bias, act, bf16) in enumerate(specs):
-        c = Case(200 + i, bf16)
+    for i, (name, B, D, W, has_bias, act, dtype) in enumerate(specs):
+        c = Case(200 + i, dtype)
         x = c.act(B, D)
         state = c.act(B, D, W)
         w = c.param(D, W, scale=1 / np.sqrt(W))
@@ -245,23 +306,23 @@ def gen_conv(out_dir, written):
         out, new = ref_conv_update(x, state, w, bias, act)
         write(out_dir, "causal_conv1d_update", name, {"activation": act},
               dict(x=x, conv_state=state, weight=w, bias=bias), dict(out=out, conv_state=new),
-              bf16, written)
+              dtype, written)
 
 
 def gen_selective_scan(out_dir, written):
-    specs = [  # name, B, D, L, N, G, D?, z?, bias?, softplus, bf16
+    specs = [  # name, B, D, L, N, G, D?, z?, bias?, softplus, dtype
         ("basic", 2, 8, 32, 4, 0, True, True, True, 1, False),
         ("l1_no_d_no_z", 2, 4, 1, 8, 0, False, False, False, 1, False),
         ("grouped_bc", 1, 8, 20, 4, 2, True, True, True, 1, False),
         ("long_l2100", 1, 2, 2100, 4, 0, True, False, True, 1, False),
         ("bf16_no_softplus", 2, 4, 24, 4, 0, True, True, False, 0, True),
     ]
-    for i, (name, B, D, L, N, G, hD, hz, hb, sp, bf16) in enumerate(specs):
-        c = Case(300 + i, bf16)
+    for i, (name, B, D, L, N, G, hD, hz, hb, sp, dtype) in enumerate(specs):
+        c = Case(300 + i, dtype)
         u = c.act(B, D, L)
         delta = c.act(B, D, L, lo=-4.0, hi=-1.0) if sp else c.act(B, D, L, lo=0.001, hi=0.1)
         A = -np.exp(c.param(D, N, scale=0.5)).astype(np.float32)
-        A = to_bf16(A) if bf16 else A
+        A = c.round(A)
         shape = (B, N, L) if G == 0 else (B, G, N, L)
         Bm, Cm = c.act(*shape), c.act(*shape)
         Dv = c.param(D) if hD else None
@@ -270,14 +331,14 @@ def gen_selective_scan(out_dir, written):
         out, last = ref_selective_scan(u, delta, A, Bm, Cm, Dv, z, db, sp)
         write(out_dir, "selective_scan", name, {"delta_softplus": np.int64(sp)},
               dict(u=u, delta=delta, A=A, B=Bm, C=Cm, D=Dv, z=z, delta_bias=db),
-              dict(out=out, last_state=last), bf16, written)
+              dict(out=out, last_state=last), dtype, written)
 
 
 def gen_state_update(out_dir, written):
     # Mamba1 layout
-    for i, (name, B, D, N, hD, hz, bf16) in enumerate(
+    for i, (name, B, D, N, hD, hz, dtype) in enumerate(
             [("mamba1", 3, 8, 16, True, True, False), ("mamba1_no_d_no_z", 2, 4, 8, False, False, False)]):
-        c = Case(400 + i, bf16)
+        c = Case(400 + i, dtype)
         state, x = c.act(B, D, N), c.act(B, D)
         dt = c.act(B, D, lo=-4.0, hi=-1.0)
         A = -np.exp(c.param(D, N, scale=0.5)).astype(np.float32)
@@ -288,13 +349,14 @@ def gen_state_update(out_dir, written):
         new, out = ref_state_update(state, x, dt, A, Bm, Cm, Dv, z, bias, 1)
         write(out_dir, "selective_state_update", name, {"dt_softplus": np.int64(1)},
               dict(state=state, x=x, dt=dt, A=A, B=Bm, C=Cm, D=Dv, z=z, dt_bias=bias),
-              dict(out=out, state=new), bf16, written)
+              dict(out=out, state=new), dtype, written)
     # Mamba2 multi-head layout
     specs = [("multihead_groups", 2, 4, 8, 16, 2, False, True, True),
              ("multihead_per_head_a_no_d", 3, 4, 4, 8, 1, True, False, False),
-             ("multihead_bf16", 2, 6, 4, 8, 3, True, True, True)]
-    for i, (name, B, H, P, N, G, per_head, hD, bf16) in enumerate(specs):
-        c = Case(410 + i, bf16)
+             ("multihead_bf16", 2, 6, 4, 8, 3, True, True, True),
+             ("multihead_f16", 3, 8, 16, 16, 2, True, True, "float16")]
+    for i, (name, B, H, P, N, G, per_head, hD, dtype) in enumerate(specs):
+        c = Case(410 + i, dtype)
         state, x = c.act(B, H, P, N), c.act(B, H, P)
         if per_head:  # Mamba2's real layout: A, dt, dt_bias, D constant over (P, N)
             A = np.broadcast_to(-np.exp(c.param(H, 1, 1, lo=0.0, hi=2.5)), (H, P, N)).copy()
@@ -305,19 +367,19 @@ def gen_state_update(out_dir, written):
             dt = c.act(B, H, P, lo=-4.0, hi=-1.0)
             bias = c.param(H, P, lo=0.0, hi=0.5)
         A = A.astype(np.float32)
-        A = to_bf16(A) if bf16 else A
+        A = c.round(A)
         Bm, Cm = c.act(B, G, N), c.act(B, G, N)
         Dv = c.param(H, P) if hD else None
         z = c.act(B, H, P) if hD else None
         new, out = ref_state_update(state, x, dt, A, Bm, Cm, Dv, z, bias, 1)
         write(out_dir, "selective_state_update", name, {"dt_softplus": np.int64(1)},
               dict(state=state, x=x, dt=dt, A=A, B=Bm, C=Cm, D=Dv, z=z, dt_bias=bias),
-              dict(out=out, state=new), bf16, written)
+              dict(out=out, state=new), dtype, written)
 
 
 def gen_chunk_scan(out_dir, written):
     inf = float("inf")
-    specs = [  # name, B, L, H, P, G, N, chunk, D kind, z, init, lengths, softplus, dt_limit, bf16
+    specs = [  # name, B, L, H, P, G, N, chunk, D kind, z, init, lengths, softplus, dt_limit, dtype
         ("basic_d_per_head", 2, 64, 4, 8, 1, 16, 16, "h", True, False, None, 1, (0.0, inf), False),
         ("l_not_multiple_init", 2, 37, 4, 4, 2, 8, 16, "hp", True, True, None, 1, (0.0, inf), False),
         ("l1", 2, 1, 2, 4, 1, 8, 8, "h", False, True, None, 1, (0.0, inf), False),
@@ -325,13 +387,15 @@ def gen_chunk_scan(out_dir, written):
         ("long_l2500", 1, 2500, 2, 2, 1, 4, 256, "h", False, False, None, 1, (0.0, inf), False),
         ("varlen", 1, 29, 4, 4, 2, 8, 8, "h", True, True, [5, 3, 8, 1, 12], 1, (0.0, inf), False),
         ("bf16_no_softplus", 2, 24, 4, 4, 1, 8, 16, "hp", True, False, None, 0, (0.0, inf), True),
+        ("f16_varlen_init", 1, 45, 4, 8, 2, 16, 16, "h", True, True, [20, 1, 24], 1, (0.0, inf),
+         "float16"),
     ]
-    for i, (name, B, L, H, P, G, N, Q, dk, hz, hi, lens, sp, lim, bf16) in enumerate(specs):
-        c = Case(500 + i, bf16)
+    for i, (name, B, L, H, P, G, N, Q, dk, hz, hi, lens, sp, lim, dtype) in enumerate(specs):
+        c = Case(500 + i, dtype)
         x = c.act(B, L, H, P)
         dt = c.act(B, L, H, lo=-4.0, hi=-1.0) if sp else c.act(B, L, H, lo=0.001, hi=0.1)
         A = -np.exp(c.param(H, lo=0.0, hi=2.5)).astype(np.float32)
-        A = to_bf16(A) if bf16 else A
+        A = c.round(A)
         Bm, Cm = c.act(B, L, G, N, scale=0.5), c.act(B, L, G, N, scale=0.5)
         Dv = None if dk is None else (c.param(H) if dk == "h" else c.param(H, P))
         z = c.act(B, L, H, P) if hz else None
@@ -350,18 +414,18 @@ def gen_chunk_scan(out_dir, written):
               {"chunk_size": np.int64(Q), "dt_softplus": np.int64(sp),
                "dt_limit": np.array(lim, dtype=np.float64)},
               dict(x=x, dt=dt, A=A, B=Bm, C=Cm, D=Dv, z=z, dt_bias=bias, initial_states=init,
-                   seq_idx=seq_idx, cu_seqlens=cu), outputs, bf16, written)
+                   seq_idx=seq_idx, cu_seqlens=cu), outputs, dtype, written)
 
 
 def gen_rmsnorm(out_dir, written):
-    specs = [  # name, shape, group, z, norm_before_gate, bias, bf16
+    specs = [  # name, shape, group, z, norm_before_gate, bias, dtype
         ("plain", (4, 32), None, False, 1, False, False),
         ("gate_after_norm", (2, 3, 24), None, True, 1, True, False),
         ("gate_before_norm_grouped", (5, 32), 8, True, 0, False, False),
         ("bf16_grouped", (3, 64), 16, True, 0, True, True),
     ]
-    for i, (name, shape, gs, hz, nbg, hb, bf16) in enumerate(specs):
-        c = Case(600 + i, bf16)
+    for i, (name, shape, gs, hz, nbg, hb, dtype) in enumerate(specs):
+        c = Case(600 + i, dtype)
         D = shape[-1]
         x = c.act(*shape)
         w = c.param(D, lo=0.5, hi=1.5)
@@ -373,33 +437,102 @@ def gen_rmsnorm(out_dir, written):
         if gs:
             attrs["group_size"] = np.int64(gs)
         write(out_dir, "gated_rmsnorm", name, attrs, dict(x=x, weight=w, bias=bias, z=z),
-              dict(out=out), bf16, written)
+              dict(out=out), dtype, written)
 
 
 def gen_lightning(out_dir, written):
     specs = [("prefill", 2, 4, 32, 16, 16, False, False), ("decode_l1_init", 2, 4, 1, 16, 8, True, False),
              ("prefill_init", 1, 2, 20, 8, 8, True, False), ("bf16", 1, 4, 16, 16, 16, True, True)]
-    for i, (name, B, H, L, K, V, hi, bf16) in enumerate(specs):
-        c = Case(700 + i, bf16)
+    for i, (name, B, H, L, K, V, hi, dtype) in enumerate(specs):
+        c = Case(700 + i, dtype)
         q = c.act(B, H, L, K, scale=1 / np.sqrt(K))
         k = c.act(B, H, L, K, scale=1 / np.sqrt(K))
         v = c.act(B, H, L, V)
         slope = np.array([2.0 ** (-8.0 * (h + 1) / H) for h in range(H)], dtype=np.float32)
-        slope = to_bf16(slope) if bf16 else slope
+        slope = c.round(slope)
         init = c.act(B, H, K, V, scale=0.5) if hi else None
         out, final = ref_lightning(q, k, v, slope, init)
         write(out_dir, "lightning_attention", name, {},
               dict(q=q, k=k, v=v, slope=slope, initial_state=init),
-              dict(out=out, final_state=final), bf16, written)
+              dict(out=out, final_state=final), dtype, written)
+
+
+def slots_for(pages, page_size, first, count):
+    """Slots of positions [first, first + count) of a sequence holding `pages`."""
+    return [pages[p // page_size] * page_size + p % page_size for p in range(first, first + count)]
+
+
+def gen_paged_kv(out_dir, written):
+    # Writes. Each spec: name, pages in the pool, page_size, kv_heads, head_dim, dtype, and
+    # the batch as (page table, first position, tokens) per sequence plus trailing padding
+    # tokens (slot -1, as a CUDA-graph-padded batch). The caches start from random contents
+    # (earlier tokens, stale pages) that every slot not written must keep.
+    specs = [
+        # two prompts over pages out of order, partial last pages (11 = 4+4+3, 6 = 4+2)
+        ("prefill_padding", 9, 4, 2, 6, "float32", [([5, 2, 7], 0, 11), ([3, 8], 0, 6)], 3),
+        # one decode token in the middle of a partly filled page
+        ("decode_t1", 6, 8, 3, 6, "float32", [([4, 1], 10, 1)], 0),
+        # decode batch: a token opening a fresh page, one mid-page, one ending a page
+        ("bf16_decode_batch", 12, 16, 2, 64, "bfloat16",
+         [([7, 3], 16, 1), ([10], 5, 1), ([2, 11, 6], 47, 1)], 1),
+        # chunked prefill continuing mid-page, odd row size (3 x 5 float16 = 30 bytes)
+        ("f16_chunked_prefill", 10, 4, 3, 5, "float16", [([9, 4, 1, 6], 3, 10)], 2),
+    ]
+    for i, (name, P, S, H, D, dtype, seqs, pad) in enumerate(specs):
+        c = Case(800 + i, dtype)
+        slots = []
+        for pages, first, count in seqs:
+            slots += slots_for(pages, S, first, count)
+        slots += [-1] * pad
+        # Interleave the padding so that skipped tokens sit between real ones too.
+        order = c.rng.permutation(len(slots)) if pad else np.arange(len(slots))
+        slot_mapping = np.array(slots, dtype=np.int64)[order]
+        T = len(slot_mapping)
+        key, value = c.act(T, H, D), c.act(T, H, D)
+        key_cache, value_cache = c.act(P, S, H, D), c.act(P, S, H, D)
+        kc, vc = ref_paged_kv_write(key, value, key_cache, value_cache, slot_mapping)
+        write(out_dir, "paged_kv_write", name, {},
+              dict(key=key, value=value, key_cache=key_cache, value_cache=value_cache,
+                   slot_mapping=slot_mapping),
+              dict(key_cache=kc, value_cache=vc), dtype, written)
+    # Gathers. name, pages, page_size, kv_heads, head_dim, dtype, block_tables, seq_lens,
+    # max_len (None: the default, max(seq_lens)). Table entries past a sequence's pages are
+    # padding (0, the dummy page, or -1) and must not be read.
+    specs = [
+        # pages out of order and reused after frees; lengths with partial last pages
+        ("batch_out_of_order", 10, 4, 2, 6, "float32",
+         [[6, 1, 9], [3, 0, 0], [8, 0, 0]], [11, 4, 1], None),
+        # a shared prefix page, an empty sequence, a static max_len above every length
+        ("shared_prefix_max_len", 8, 4, 3, 5, "float32",
+         [[5, 2, -1, -1], [5, 7, 3, -1], [-1, -1, -1, -1]], [7, 10, 0], 16),
+        # full pages only
+        ("bf16_full_pages", 9, 16, 2, 64, "bfloat16", [[4, 8], [1, 7]], [32, 16], None),
+        # one-token sequence next to one a token past a page
+        ("f16_decode_len1", 6, 16, 4, 8, "float16", [[3, 0], [5, 2]], [1, 17], None),
+    ]
+    for i, (name, P, S, H, D, dtype, tables, lens, max_len) in enumerate(specs):
+        c = Case(850 + i, dtype)
+        key_cache, value_cache = c.act(P, S, H, D), c.act(P, S, H, D)
+        block_tables = np.array(tables, dtype=np.int64)
+        seq_lens = np.array(lens, dtype=np.int64)
+        n = max(lens) if max_len is None else max_len
+        key, value = ref_paged_kv_gather(key_cache, value_cache, block_tables, seq_lens, n)
+        write(out_dir, "paged_kv_gather", name, {} if max_len is None else {"max_len": np.int64(n)},
+              dict(key_cache=key_cache, value_cache=value_cache, block_tables=block_tables,
+                   seq_lens=seq_lens),
+              dict(key=key, value=value), dtype, written)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "golden"))
+    ap.add_argument("--only", action="append", default=[], metavar="GLOB",
+                    help="write only files whose op/case.h5 path matches (repeatable)")
     args = ap.parse_args()
+    ONLY.extend(args.only)
     written = []
     for gen in (gen_conv, gen_selective_scan, gen_state_update, gen_chunk_scan, gen_rmsnorm,
-                gen_lightning):
+                gen_lightning, gen_paged_kv):
         gen(args.out, written)
     with open(os.path.join(args.out, "suite.yaml"), "w") as f:
         f.write("# Written by scripts/make_goldens.py\nname: bundled\ncases:\n")
@@ -408,7 +541,8 @@ def main():
         # Made elsewhere (scripts/make_replay_goldens.py, needs torch + transformers).
         if os.path.isdir(os.path.join(args.out, "cache_replay")):
             f.write("  - cache_replay/\n")
-    print(f"wrote {len(written)} golden files to {args.out}")
+    made = [p for p in written if not ONLY or any(fnmatch.fnmatch(p, g) for g in ONLY)]
+    print(f"wrote {len(made)} golden files to {args.out}; suite.yaml lists {len(written)}")
 
 
 if __name__ == "__main__":

@@ -2,12 +2,19 @@
 // (large batch, long L, many heads). Skips, visibly, where no GPU backend can run.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <numeric>
+
 #include "backends.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "ssmkit/compare.hpp"
 #include "ssmkit/error.hpp"
 #include "ssmkit/tolerance.hpp"
 #include "test_util.hpp"
+#ifdef SSMKIT_HAVE_CUDA
+#include "cuda/device_buffer.hpp"
+#include "cuda/paged_kv_device.hpp"
+#endif
 
 namespace ssmkit {
 namespace {
@@ -144,6 +151,137 @@ TEST_F(CudaVsCpu, LightningAttentionLargeHeads) {
   expect_close(g.out, c.out, "lightning_attention", "out");
   expect_close(g.final_state, c.final_state, "lightning_attention", "final_state");
 }
+
+// Paged KV copies at serving sizes: 4096 tokens of 8 KV heads x 128 into 16-token pages at
+// scattered slots (a random permutation, with padding tokens), then a batch gathered through
+// shuffled block tables. Copies must be exact in the cache dtype. A second geometry (one
+// head of 100) has rows that are not a multiple of 16 bytes.
+Tensor in_dtype(Tensor t, DType dtype) { return t.to(dtype).to(DType::float64); }
+
+TEST_F(CudaVsCpu, PagedKvWriteAndGatherLarge) {
+  struct Geometry {
+    std::int64_t heads, head_dim;
+  };
+  for (const Geometry geo : {Geometry{8, 128}, Geometry{1, 100}}) {
+    for (DType dtype : {DType::float32, DType::bfloat16, DType::float16}) {
+      SCOPED_TRACE(std::string(dtype_name(dtype)) + " heads " + std::to_string(geo.heads) +
+                   " x " + std::to_string(geo.head_dim));
+      const std::int64_t T = 4096, page_size = 16, num_pages = 400, H = geo.heads,
+                         D = geo.head_dim;
+      PagedKvWriteParams w;
+      w.num_tokens = T, w.num_pages = num_pages, w.page_size = page_size;
+      w.kv_heads = H, w.head_dim = D, w.input_dtype = dtype;
+      w.key = in_dtype(random_tensor({T, H, D}, rng_), dtype);
+      w.value = in_dtype(random_tensor({T, H, D}, rng_), dtype);
+      w.key_cache = in_dtype(random_tensor({num_pages, page_size, H, D}, rng_), dtype);
+      w.value_cache = in_dtype(random_tensor({num_pages, page_size, H, D}, rng_), dtype);
+      std::vector<std::int64_t> slots(num_pages * page_size);
+      std::iota(slots.begin(), slots.end(), 0);
+      std::shuffle(slots.begin(), slots.end(), rng_);
+      slots.resize(T);
+      for (std::int64_t t = 0; t < T; t += 37) slots[t] = -1;
+      w.slot_mapping = slots;
+      const auto gw = gpu_->paged_kv_write(w), cw = cpu_.paged_kv_write(w);
+      expect_close(gw.key_cache, cw.key_cache, "paged_kv_write", "key_cache", dtype);
+      expect_close(gw.value_cache, cw.value_cache, "paged_kv_write", "value_cache", dtype);
+
+      PagedKvGatherParams g;
+      g.batch = 24, g.num_pages = num_pages, g.page_size = page_size, g.kv_heads = H;
+      g.head_dim = D, g.max_pages_per_seq = 16, g.max_len = 256, g.input_dtype = dtype;
+      g.key_cache = cw.key_cache;
+      g.value_cache = cw.value_cache;
+      std::vector<std::int64_t> pages(num_pages);
+      std::iota(pages.begin(), pages.end(), 0);
+      std::shuffle(pages.begin(), pages.end(), rng_);
+      std::uniform_int_distribution<std::int64_t> length(0, 256);
+      for (std::int64_t b = 0; b < g.batch; ++b) {
+        g.seq_lens.push_back(b == 0 ? 256 : length(rng_));
+        for (std::int64_t i = 0; i < g.max_pages_per_seq; ++i) {
+          g.block_tables.push_back(pages[(b * g.max_pages_per_seq + i) % num_pages]);
+        }
+      }
+      const auto gg = gpu_->paged_kv_gather(g), cg = cpu_.paged_kv_gather(g);
+      expect_close(gg.key, cg.key, "paged_kv_gather", "key", dtype);
+      expect_close(gg.value, cg.value, "paged_kv_gather", "value", dtype);
+    }
+  }
+}
+
+#ifdef SSMKIT_HAVE_CUDA
+// The device entry points on their own, as the benchmarks call them: buffers offset by one
+// element (no 16-byte alignment), a non-default stream, and indices the host never checked
+// (an out-of-range slot and page) that the kernels must skip rather than follow.
+TEST_F(CudaVsCpu, PagedKvLaunchFunctionsUnalignedAndGuarded) {
+  using cuda::DeviceTensor;
+  const std::int64_t pages = 4, page_size = 4, row = 8;  // float16 rows of 16 bytes
+  const std::int64_t slots = pages * page_size;
+  auto host_cache = in_dtype(random_tensor({slots + 1, row}, rng_), DType::float16);
+  auto host_rows = in_dtype(random_tensor({4, row}, rng_), DType::float16);
+  auto cache = DeviceTensor::upload(host_cache, DType::float16);
+  auto values = DeviceTensor::upload(host_cache, DType::float16);
+  auto rows = DeviceTensor::upload(host_rows, DType::float16);
+  auto slot_mapping = DeviceTensor::upload(
+      Tensor::from_vector<std::int64_t>({4}, {3, slots, -1, 9}), DType::int64);
+  cudaStream_t stream;
+  SSMKIT_CUDA_CHECK(cudaStreamCreate(&stream));
+  cuda::PagedKvWriteDeviceArgs w;
+  w.key = rows.data<std::uint16_t>() + 1;  // rows start one element in: 2-byte alignment only
+  w.value = rows.data<std::uint16_t>() + 1;
+  w.key_cache = cache.data<std::uint16_t>() + 1;
+  w.value_cache = values.data<std::uint16_t>() + 1;
+  w.slot_mapping = slot_mapping.data<std::int64_t>();
+  w.num_tokens = 3;  // rows 0..2 of the offset view fit in the 4 uploaded rows
+  w.num_slots = slots;
+  w.row_elements = row;
+  w.dtype = DType::float16;
+  cuda::launch_paged_kv_write(w, stream);
+  SSMKIT_CUDA_CHECK(cudaStreamSynchronize(stream));
+  // Expected: only token 0 lands, at slot 3 of the offset view.
+  Tensor expected = host_cache;
+  auto e = expected.span<double>();
+  const auto r = host_rows.span<double>();
+  for (std::int64_t i = 0; i < row; ++i) e[1 + 3 * row + i] = r[1 + i];
+  EXPECT_TRUE(test::same_bytes(cache.download(), expected));
+
+  auto tables = DeviceTensor::upload(Tensor::from_vector<std::int32_t>({2, 2}, {1, 7, 2, 0}),
+                                     DType::int32);
+  auto lens = DeviceTensor::upload(Tensor::from_vector<std::int32_t>({2}, {6, 3}), DType::int32);
+  DeviceTensor out(DType::float16, {2 * 6 * row + 1});
+  DeviceTensor out_v(DType::float16, {2 * 6 * row + 1});
+  // NaN everywhere the gather owns: the zeros past each sequence must be written, not inherited.
+  const std::size_t view_bytes = 2 * 6 * row * sizeof(std::uint16_t);
+  SSMKIT_CUDA_CHECK(cudaMemset(out.data<std::uint16_t>() + 1, 0xFF, view_bytes));
+  SSMKIT_CUDA_CHECK(cudaMemset(out_v.data<std::uint16_t>() + 1, 0xFF, view_bytes));
+  cuda::PagedKvGatherDeviceArgs g;
+  g.key_cache = cache.data<std::uint16_t>() + 1;
+  g.value_cache = values.data<std::uint16_t>() + 1;
+  g.key = out.data<std::uint16_t>() + 1;
+  g.value = out_v.data<std::uint16_t>() + 1;
+  g.block_tables = tables.data<std::int32_t>();
+  g.seq_lens = lens.data<std::int32_t>();
+  g.batch = 2, g.max_len = 6, g.max_pages_per_seq = 2, g.num_pages = pages;
+  g.page_size = page_size, g.row_elements = row, g.dtype = DType::float16;
+  cuda::launch_paged_kv_gather(g, stream);
+  SSMKIT_CUDA_CHECK(cudaStreamSynchronize(stream));
+  SSMKIT_CUDA_CHECK(cudaStreamDestroy(stream));
+  // Sequence 0: page 1 rows 0-3, then page 7 (outside the pool): zeros; sequence 1: page 2
+  // rows 0-2, then zeros.
+  const Tensor cache_now = cache.download();
+  Tensor want(DType::float64, {2 * 6 * row + 1});
+  auto wv = want.span<double>();
+  for (std::int64_t pos = 0; pos < 4; ++pos) {
+    for (std::int64_t i = 0; i < row; ++i) {
+      wv[1 + pos * row + i] = cache_now.value(1 + (1 * page_size + pos) * row + i);
+    }
+  }
+  for (std::int64_t pos = 0; pos < 3; ++pos) {
+    for (std::int64_t i = 0; i < row; ++i) {
+      wv[1 + (6 + pos) * row + i] = cache_now.value(1 + (2 * page_size + pos) * row + i);
+    }
+  }
+  EXPECT_TRUE(test::same_bytes(out.download(), want));
+}
+#endif  // SSMKIT_HAVE_CUDA
 
 }  // namespace
 }  // namespace ssmkit

@@ -16,6 +16,8 @@ std::unique_ptr<OpCase> make_gated_rmsnorm_case(const GoldenCase&);
 std::unique_ptr<OpCase> make_lightning_attention_case(const GoldenCase&);
 std::unique_ptr<OpCase> make_mamba_cache_replay_case(const GoldenCase&);
 std::unique_ptr<OpCase> make_mamba2_cache_replay_case(const GoldenCase&);
+std::unique_ptr<OpCase> make_paged_kv_write_case(const GoldenCase&);
+std::unique_ptr<OpCase> make_paged_kv_gather_case(const GoldenCase&);
 
 namespace {
 using Factory = std::unique_ptr<OpCase> (*)(const GoldenCase&);
@@ -30,6 +32,8 @@ const std::vector<std::pair<std::string, Factory>>& registry() {
       {"lightning_attention", make_lightning_attention_case},
       {"mamba_cache_replay", make_mamba_cache_replay_case},
       {"mamba2_cache_replay", make_mamba2_cache_replay_case},
+      {"paged_kv_write", make_paged_kv_write_case},
+      {"paged_kv_gather", make_paged_kv_gather_case},
   };
   return ops;
 }

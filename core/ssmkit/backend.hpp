@@ -7,6 +7,7 @@
 #include "ssmkit/ops/chunk_scan.hpp"
 #include "ssmkit/ops/gated_rmsnorm.hpp"
 #include "ssmkit/ops/lightning_attention.hpp"
+#include "ssmkit/ops/paged_kv.hpp"
 #include "ssmkit/ops/selective_scan.hpp"
 
 namespace ssmkit {
@@ -29,6 +30,8 @@ class Backend {
   virtual ChunkScanResult mamba_chunk_scan_combined(const ChunkScanParams& p) = 0;
   virtual GatedRmsNormResult gated_rmsnorm(const GatedRmsNormParams& p) = 0;
   virtual LightningAttentionResult lightning_attention(const LightningAttentionParams& p) = 0;
+  virtual PagedKvWriteResult paged_kv_write(const PagedKvWriteParams& p) = 0;
+  virtual PagedKvGatherResult paged_kv_gather(const PagedKvGatherParams& p) = 0;
 
   // `bench`: the op made resident for repeated timed runs. The default runs the ordinary
   // op call above on the host; device backends override it to keep data on the device.

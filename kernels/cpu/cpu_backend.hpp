@@ -18,6 +18,8 @@ class CpuBackend final : public Backend {
   ChunkScanResult mamba_chunk_scan_combined(const ChunkScanParams& p) override;
   GatedRmsNormResult gated_rmsnorm(const GatedRmsNormParams& p) override;
   LightningAttentionResult lightning_attention(const LightningAttentionParams& p) override;
+  PagedKvWriteResult paged_kv_write(const PagedKvWriteParams& p) override;
+  PagedKvGatherResult paged_kv_gather(const PagedKvGatherParams& p) override;
 };
 
 }  // namespace ssmkit

@@ -23,6 +23,8 @@ class CudaBackend final : public Backend {
   ChunkScanResult mamba_chunk_scan_combined(const ChunkScanParams& p) override;
   GatedRmsNormResult gated_rmsnorm(const GatedRmsNormParams& p) override;
   LightningAttentionResult lightning_attention(const LightningAttentionParams& p) override;
+  PagedKvWriteResult paged_kv_write(const PagedKvWriteParams& p) override;
+  PagedKvGatherResult paged_kv_gather(const PagedKvGatherParams& p) override;
   std::unique_ptr<PreparedOp> prepare(const OpParams& op, const PrepareOptions& options) override;
 
  private:
