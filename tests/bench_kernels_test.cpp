@@ -100,5 +100,20 @@ TEST_F(BenchOnGpu, NormAndLightningThroughPreparedPath) {
                       DType::float32));
 }
 
+TEST_F(BenchOnGpu, ChunkScanAndPagedKvThroughPreparedPath) {
+  expect_matches(make("mamba_chunk_scan_combined",
+                      {{"batch", 2}, {"seqlen", 100}, {"nheads", 4}, {"headdim", 16}, {"ngroups", 2},
+                       {"dstate", 32}, {"chunk_size", 64}},
+                      DType::bfloat16));
+  const std::map<std::string, std::int64_t> kv = {{"kv_heads", 2}, {"head_dim", 64}, {"page_size", 16}};
+  auto with = [&](std::map<std::string, std::int64_t> d) {
+    d.insert(kv.begin(), kv.end());
+    return d;
+  };
+  expect_matches(make("paged_kv_write", with({{"tokens", 100}, {"decode", 0}}), DType::bfloat16));
+  expect_matches(make("paged_kv_write", with({{"tokens", 7}, {"decode", 1}}), DType::float16));
+  expect_matches(make("paged_kv_gather", with({{"batch", 3}, {"seqlen", 40}}), DType::float32));
+}
+
 }  // namespace
 }  // namespace ssmkit

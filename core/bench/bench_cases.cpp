@@ -43,6 +43,18 @@ Tensor random(Shape shape, double lo, double hi, DType dtype, std::uint64_t seed
 
 constexpr DType kParam = DType::float32;
 
+// 0..n-1 in a seeded random order (Fisher-Yates).
+std::vector<std::int64_t> shuffled(std::int64_t n, std::uint64_t seed) {
+  std::vector<std::int64_t> v(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = i;
+  std::uint64_t state = seed;
+  for (std::int64_t i = n - 1; i > 0; --i) {
+    const auto j = static_cast<std::int64_t>(splitmix64(state) % static_cast<std::uint64_t>(i + 1));
+    std::swap(v[static_cast<std::size_t>(i)], v[static_cast<std::size_t>(j)]);
+  }
+  return v;
+}
+
 struct Gen {
   std::uint64_t seed;
   int next = 0;
@@ -170,6 +182,40 @@ OpParams BenchCase::make_params() const {
     p.slope = gen({p.nheads}, 0.05, 1.0, kParam);
     return p;
   }
+  if (op == "paged_kv_write") {
+    // Tokens fill whole pages of a shuffled pool (decode: one token per sequence, each at
+    // its own page), as an engine's page manager leaves them.
+    PagedKvWriteParams p;
+    p.num_tokens = dim("tokens"), p.page_size = dim("page_size"), p.kv_heads = dim("kv_heads");
+    p.head_dim = dim("head_dim"), p.input_dtype = act;
+    const bool decode = dim("decode") != 0;
+    const std::int64_t pages_used = decode ? p.num_tokens : (p.num_tokens + p.page_size - 1) / p.page_size;
+    p.num_pages = pages_used + 1;
+    const auto pages = shuffled(p.num_pages, seed);
+    std::uint64_t rng = seed;
+    for (std::int64_t t = 0; t < p.num_tokens; ++t) {
+      const std::int64_t offset = decode ? static_cast<std::int64_t>(splitmix64(rng) % p.page_size) : t % p.page_size;
+      p.slot_mapping.push_back(pages[decode ? t : t / p.page_size] * p.page_size + offset);
+    }
+    const Shape rows = {p.num_tokens, p.kv_heads, p.head_dim};
+    const Shape cache = {p.num_pages, p.page_size, p.kv_heads, p.head_dim};
+    p.key = gen(rows, -1, 1, act), p.value = gen(rows, -1, 1, act);
+    p.key_cache = gen(cache, -1, 1, act), p.value_cache = gen(cache, -1, 1, act);
+    return p;
+  }
+  if (op == "paged_kv_gather") {
+    PagedKvGatherParams p;
+    p.batch = dim("batch"), p.page_size = dim("page_size"), p.kv_heads = dim("kv_heads");
+    p.head_dim = dim("head_dim"), p.input_dtype = act, p.max_len = dim("seqlen");
+    p.max_pages_per_seq = (p.max_len + p.page_size - 1) / p.page_size;
+    p.num_pages = p.batch * p.max_pages_per_seq + 1;
+    const auto pages = shuffled(p.num_pages, seed);
+    for (std::int64_t i = 0; i < p.batch * p.max_pages_per_seq; ++i) p.block_tables.push_back(pages[i]);
+    p.seq_lens.assign(static_cast<std::size_t>(p.batch), p.max_len);
+    const Shape cache = {p.num_pages, p.page_size, p.kv_heads, p.head_dim};
+    p.key_cache = gen(cache, -1, 1, act), p.value_cache = gen(cache, -1, 1, act);
+    return p;
+  }
   throw std::logic_error("bench: no generator for op " + op);
 }
 
@@ -267,6 +313,34 @@ std::vector<BenchCase> make_cases(const ShapePreset& preset, const SweepOptions&
                     S("group", m.d_inner() / m.ngroups),
                 dt, {}, false);
           }
+        }
+      }
+    }
+    if (preset.attention) {
+      const auto& m = *preset.attention;
+      const std::map<std::string, std::int64_t> kv = {
+          {"kv_heads", m.kv_heads}, {"head_dim", m.head_dim}, {"page_size", m.page_size}};
+      auto with = [&](std::map<std::string, std::int64_t> d) {
+        d.insert(kv.begin(), kv.end());
+        return d;
+      };
+      const std::string kv_shape = S("KVH", m.kv_heads) + " " + S("HD", m.head_dim) + " " + S("page", m.page_size);
+      for (auto B : sweep.batches) {
+        for (auto L : sweep.seqlens) {
+          if (wanted("paged_kv_write")) {
+            add("paged_kv_write", with({{"tokens", B * L}, {"decode", 0}}),
+                S("T", B * L) + " " + kv_shape + " prefill", dt, {}, false);
+          }
+          if (wanted("paged_kv_gather")) {
+            add("paged_kv_gather", with({{"batch", B}, {"seqlen", L}}),
+                S("B", B) + " " + S("L", L) + " " + kv_shape, dt, {}, false);
+          }
+        }
+      }
+      for (auto B : sweep.decode_batches) {
+        if (wanted("paged_kv_write")) {
+          add("paged_kv_write", with({{"tokens", B}, {"decode", 1}}), S("T", B) + " " + kv_shape + " decode",
+              dt, {}, true);
         }
       }
     }

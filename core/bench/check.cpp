@@ -70,6 +70,8 @@ Units units_of(const OpParams& op) {
           [](const ChunkScanParams& p) { return Units{p.batch, p.nheads, p.nheads / p.ngroups, "heads"}; },
           [](const GatedRmsNormParams& p) { return Units{1, p.rows, p.rows, "rows"}; },
           [](const LightningAttentionParams& p) { return Units{p.batch, p.nheads, p.nheads, "heads"}; },
+          [](const PagedKvWriteParams&) { return Units{}; },
+          [](const PagedKvGatherParams&) { return Units{}; },
           [](const MemoryCopyParams&) { return Units{}; },
       },
       op);
@@ -78,7 +80,8 @@ Units units_of(const OpParams& op) {
 bool sliceable(const OpParams& op) {
   if (const auto* p = std::get_if<SelectiveStateUpdateParams>(&op)) return p->state_batch_indices.empty();
   if (const auto* p = std::get_if<ChunkScanParams>(&op)) return p->seq_idx.empty() && p->cu_seqlens.empty();
-  return true;
+  // Paged KV ops are copies: the reference is cheap, so the whole result is compared.
+  return !std::holds_alternative<PagedKvWriteParams>(op) && !std::holds_alternative<PagedKvGatherParams>(op);
 }
 
 DType tolerance_dtype(const OpParams& op) {
@@ -180,6 +183,7 @@ OpParams slice_params(const OpParams& op, const Slice& s) {
             return p;
           },
           [&](MemoryCopyParams p) -> OpParams { return p; },
+          [&](auto p) -> OpParams { return p; },  // paged KV: never sliced
       },
       op);
 }

@@ -28,6 +28,8 @@ std::string op_name(const OpParams& op) {
           [](const ChunkScanParams&) { return std::string("mamba_chunk_scan_combined"); },
           [](const GatedRmsNormParams&) { return std::string("gated_rmsnorm"); },
           [](const LightningAttentionParams&) { return std::string("lightning_attention"); },
+          [](const PagedKvWriteParams&) { return std::string("paged_kv_write"); },
+          [](const PagedKvGatherParams&) { return std::string("paged_kv_gather"); },
           [](const MemoryCopyParams&) { return std::string("memory_copy"); },
       },
       op);
@@ -55,6 +57,13 @@ NamedTensors named_outputs(const LightningAttentionResult& r) {
   return {{"out", r.out}, {"final_state", r.final_state}};
 }
 
+NamedTensors named_outputs(const PagedKvWriteResult& r) {
+  return {{"key_cache", r.key_cache}, {"value_cache", r.value_cache}};
+}
+NamedTensors named_outputs(const PagedKvGatherResult& r) {
+  return {{"key", r.key}, {"value", r.value}};
+}
+
 NamedTensors run_op(Backend& backend, const OpParams& op) {
   return std::visit(
       Overloaded{
@@ -73,6 +82,8 @@ NamedTensors run_op(Backend& backend, const OpParams& op) {
           [&](const LightningAttentionParams& p) {
             return named_outputs(backend.lightning_attention(p));
           },
+          [&](const PagedKvWriteParams& p) { return named_outputs(backend.paged_kv_write(p)); },
+          [&](const PagedKvGatherParams& p) { return named_outputs(backend.paged_kv_gather(p)); },
           [&](const MemoryCopyParams& p) {
             std::vector<std::byte> src(static_cast<std::size_t>(p.bytes), std::byte{1});
             std::vector<std::byte> dst(src.size());

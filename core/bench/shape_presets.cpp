@@ -27,6 +27,7 @@ std::vector<ShapePreset> presets() {
     p.source = "nvidia/Nemotron-H-8B-Base-8K config: mamba_num_heads 128, mamba_head_dim 64, "
                   "ssm_state_size 128, n_groups 8, conv_kernel 4, chunk_size 256";
     p.mamba2 = Mamba2Shape{128, 64, 128, 8, 4, 256};
+    p.attention = AttentionShape{8, 128, 16};  // its attention layers: 32 heads, 8 KV heads
     list.push_back(p);
   }
   {
@@ -43,6 +44,7 @@ std::vector<ShapePreset> presets() {
     p.mamba1 = Mamba1Shape{128, 16, 4};
     p.mamba2 = Mamba2Shape{4, 16, 32, 2, 4, 64};
     p.lightning = LightningShape{2, 32, 32};
+    p.attention = AttentionShape{2, 32, 16};
     list.push_back(p);
   }
   return list;
@@ -68,7 +70,7 @@ ShapePreset shape_preset(const std::string& name) {
 std::vector<std::string> bench_op_names() {
   return {"causal_conv1d",          "causal_conv1d_update",      "selective_scan",
           "selective_state_update", "mamba_chunk_scan_combined", "gated_rmsnorm",
-          "lightning_attention"};
+          "lightning_attention",    "paged_kv_write",            "paged_kv_gather"};
 }
 
 }  // namespace ssmkit::bench

@@ -110,6 +110,26 @@ Traffic traffic(const OpParams& op) {
                 "flops = B*H*L*K*V*5 (recurrent form: decay, k v^T fma, q.S fma)";
             return t;
           },
+          [](const PagedKvWriteParams& p) {
+            const double a = act_bytes(p.input_dtype), T = p.num_tokens,
+                         row = static_cast<double>(p.kv_heads * p.head_dim);
+            Traffic t;
+            t.bytes = 2 * (2 * a * T * row) + 8.0 * T;
+            t.formula = "bytes = a*(key + value) read + a*(their cache rows) written + 8*slot_mapping";
+            return t;
+          },
+          [](const PagedKvGatherParams& p) {
+            const double a = act_bytes(p.input_dtype), row = static_cast<double>(p.kv_heads * p.head_dim);
+            double tokens = 0;
+            for (auto len : p.seq_lens) tokens += static_cast<double>(len);
+            Traffic t;
+            t.bytes = 2 * a * tokens * row + 2 * a * static_cast<double>(p.batch * p.max_len) * row +
+                      4.0 * static_cast<double>(p.block_tables.size() + p.seq_lens.size());
+            t.formula =
+                "bytes = a*(cached K and V rows of every sequence) read + a*(K, V (batch, max_len)) "
+                "written + 4*(block_tables + seq_lens)";
+            return t;
+          },
           [](const MemoryCopyParams& p) {
             Traffic t;
             t.bytes = 2.0 * static_cast<double>(p.bytes);

@@ -107,9 +107,14 @@ std::unique_ptr<PreparedOp> CudaBackend::prepare(const OpParams& op,
     std::unique_ptr<PreparedOp> operator()(const SelectiveStateUpdateParams& p) const {
       return make<cuda::SelectiveStateUpdateBinding>(p, o);
     }
-    std::unique_ptr<PreparedOp> operator()(const ChunkScanParams&) const {
-      throw BackendUnavailable(
-          "cuda: mamba_chunk_scan_combined has no device-resident launcher in this build");
+    std::unique_ptr<PreparedOp> operator()(const ChunkScanParams& p) const {
+      return make<cuda::ChunkScanBinding>(p, o);
+    }
+    std::unique_ptr<PreparedOp> operator()(const PagedKvWriteParams& p) const {
+      return make<cuda::PagedKvWriteBinding>(p, o);
+    }
+    std::unique_ptr<PreparedOp> operator()(const PagedKvGatherParams& p) const {
+      return make<cuda::PagedKvGatherBinding>(p, o);
     }
     std::unique_ptr<PreparedOp> operator()(const GatedRmsNormParams& p) const {
       return make<cuda::GatedRmsNormBinding>(p, o);

@@ -179,6 +179,113 @@ LightningAttentionResult LightningAttentionBinding::result() const {
   return {b_[out_].download(), b_[final_].download()};
 }
 
+// ---- mamba_chunk_scan_combined -----------------------------------------------------------
+
+ChunkScanBinding::ChunkScanBinding(const ChunkScanParams& p) {
+  const DType act = activation_dtype(p.input_dtype);
+  x_ = b_.input(p.x, act);
+  dt_ = b_.input(p.dt, act);
+  A_ = b_.input(p.A, DType::float32);
+  B_ = b_.input(p.B, act);
+  C_ = b_.input(p.C, act);
+  D_ = b_.input(p.D, DType::float32);
+  z_ = b_.input(p.z, act);
+  bias_ = b_.input(p.dt_bias, DType::float32);
+  init_ = b_.input(p.initial_states, DType::float32);
+  const auto nseq = static_cast<std::int64_t>(p.cu_seqlens.size()) - 1;
+  if (!p.seq_idx.empty()) {
+    seq_idx_ = b_.input(Tensor::from_vector<std::int64_t>({p.batch, p.seqlen}, p.seq_idx), DType::int64);
+  }
+  if (nseq > 0) {
+    cu_ = b_.input(Tensor::from_vector<std::int64_t>({nseq + 1}, p.cu_seqlens), DType::int64);
+    varlen_ = b_.output(DType::float32, {nseq, p.nheads, p.headdim, p.dstate});
+  }
+  out_ = b_.output(act, {p.batch, p.seqlen, p.nheads, p.headdim});
+  final_ = b_.output(DType::float32, {p.batch, p.nheads, p.headdim, p.dstate});
+  proto_.dtype = act;
+  proto_.batch = static_cast<int>(p.batch), proto_.seqlen = p.seqlen;
+  proto_.nheads = static_cast<int>(p.nheads), proto_.headdim = static_cast<int>(p.headdim);
+  proto_.ngroups = static_cast<int>(p.ngroups), proto_.dstate = static_cast<int>(p.dstate);
+  proto_.dt_softplus = p.dt_softplus;
+  proto_.dt_min = static_cast<float>(p.dt_min), proto_.dt_max = static_cast<float>(p.dt_max);
+  proto_.nseq = nseq > 0 ? nseq : 0;
+}
+ChunkScanDeviceArgs ChunkScanBinding::args() const {
+  auto a = proto_;
+  a.x = b_.ptr(x_), a.dt = b_.ptr(dt_), a.A = b_.ptr<float>(A_), a.B = b_.ptr(B_), a.C = b_.ptr(C_);
+  a.D = b_.ptr<float>(D_), a.z = b_.ptr(z_), a.dt_bias = b_.ptr<float>(bias_);
+  a.initial_states = b_.ptr<float>(init_);
+  a.seq_idx = seq_idx_ >= 0 ? b_.ptr<std::int64_t>(seq_idx_) : nullptr;
+  a.cu_seqlens = cu_ >= 0 ? b_.ptr<std::int64_t>(cu_) : nullptr;
+  a.out = b_.ptr(out_), a.final_states = b_.ptr<float>(final_);
+  a.varlen_states = varlen_ >= 0 ? b_.ptr<float>(varlen_) : nullptr;
+  return a;
+}
+ChunkScanResult ChunkScanBinding::result() const {
+  ChunkScanResult r{b_[out_].download(), b_[final_].download(), {}};
+  if (varlen_ >= 0) r.varlen_states = b_[varlen_].download();
+  return r;
+}
+
+// ---- paged KV ------------------------------------------------------------------------------
+
+namespace {
+Tensor indices(std::vector<std::int64_t> v) {
+  const auto n = static_cast<std::int64_t>(v.size());
+  return Tensor::from_vector<std::int64_t>({n}, v);
+}
+}  // namespace
+
+PagedKvWriteBinding::PagedKvWriteBinding(const PagedKvWriteParams& p) {
+  check_paged_kv_write(p, "paged_kv_write");
+  const DType act = activation_dtype(p.input_dtype);
+  key_ = b_.input(p.key, act);
+  value_ = b_.input(p.value, act);
+  key_cache_ = b_.input(p.key_cache, act);
+  value_cache_ = b_.input(p.value_cache, act);
+  slots_ = b_.input(indices(p.slot_mapping), DType::int64);
+  proto_.num_tokens = p.num_tokens, proto_.num_slots = p.num_pages * p.page_size;
+  proto_.row_elements = p.kv_heads * p.head_dim, proto_.dtype = act;
+}
+PagedKvWriteDeviceArgs PagedKvWriteBinding::args() const {
+  auto a = proto_;
+  a.key = b_.ptr(key_), a.value = b_.ptr(value_), a.key_cache = b_.ptr(key_cache_);
+  a.value_cache = b_.ptr(value_cache_), a.slot_mapping = b_.ptr<std::int64_t>(slots_);
+  return a;
+}
+PagedKvWriteResult PagedKvWriteBinding::result() const {
+  return {b_[key_cache_].download(), b_[value_cache_].download()};
+}
+
+PagedKvGatherBinding::PagedKvGatherBinding(const PagedKvGatherParams& p) {
+  check_paged_kv_gather(p, "paged_kv_gather");
+  const DType act = activation_dtype(p.input_dtype);
+  key_cache_ = b_.input(p.key_cache, act);
+  value_cache_ = b_.input(p.value_cache, act);
+  // vLLM's int32 tables; entries past a sequence's pages are never read, clamp them to -1.
+  std::vector<std::int64_t> tables = p.block_tables;
+  for (auto& page : tables) {
+    if (page < 0 || page >= p.num_pages) page = -1;
+  }
+  tables_ = b_.input(indices(tables), DType::int32);
+  lens_ = b_.input(indices(p.seq_lens), DType::int32);
+  key_ = b_.output(act, {p.batch, p.max_len, p.kv_heads, p.head_dim});
+  value_ = b_.output(act, {p.batch, p.max_len, p.kv_heads, p.head_dim});
+  proto_.batch = p.batch, proto_.max_len = p.max_len, proto_.max_pages_per_seq = p.max_pages_per_seq;
+  proto_.num_pages = p.num_pages, proto_.page_size = p.page_size;
+  proto_.row_elements = p.kv_heads * p.head_dim, proto_.dtype = act;
+}
+PagedKvGatherDeviceArgs PagedKvGatherBinding::args() const {
+  auto a = proto_;
+  a.key_cache = b_.ptr(key_cache_), a.value_cache = b_.ptr(value_cache_);
+  a.block_tables = b_.ptr<std::int32_t>(tables_), a.seq_lens = b_.ptr<std::int32_t>(lens_);
+  a.key = b_.ptr(key_), a.value = b_.ptr(value_);
+  return a;
+}
+PagedKvGatherResult PagedKvGatherBinding::result() const {
+  return {b_[key_].download(), b_[value_].download()};
+}
+
 // ---- memory copy -----------------------------------------------------------------------
 
 MemoryCopyBinding::MemoryCopyBinding(const MemoryCopyParams& p)

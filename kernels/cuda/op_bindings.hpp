@@ -7,9 +7,11 @@
 #include <vector>
 
 #include "causal_conv1d_device.hpp"
+#include "chunk_scan_device.hpp"
 #include "device_buffer.hpp"
 #include "gated_rmsnorm_device.hpp"
 #include "lightning_attention_device.hpp"
+#include "paged_kv_device.hpp"
 #include "selective_scan_device.hpp"
 #include "selective_state_update_device.hpp"
 #include "ssmkit/bench/op_params.hpp"
@@ -122,6 +124,50 @@ class LightningAttentionBinding {
   LightningAttentionDeviceArgs proto_;
   BufferSet b_;
   int q_ = -1, k_ = -1, v_ = -1, slope_ = -1, init_ = -1, out_ = -1, final_ = -1;
+};
+
+class ChunkScanBinding {
+ public:
+  explicit ChunkScanBinding(const ChunkScanParams& p);
+  void launch(cudaStream_t s) const { launch_chunk_scan(args(), s); }
+  ChunkScanDeviceArgs args() const;
+  ChunkScanResult result() const;
+  NamedTensors outputs() const { return named_outputs(result()); }
+
+ private:
+  ChunkScanDeviceArgs proto_;
+  BufferSet b_;
+  int x_ = -1, dt_ = -1, A_ = -1, B_ = -1, C_ = -1, D_ = -1, z_ = -1, bias_ = -1, init_ = -1,
+      seq_idx_ = -1, cu_ = -1, out_ = -1, final_ = -1, varlen_ = -1;
+};
+
+// The cache is written in place, as an engine's is.
+class PagedKvWriteBinding {
+ public:
+  explicit PagedKvWriteBinding(const PagedKvWriteParams& p);
+  void launch(cudaStream_t s) const { launch_paged_kv_write(args(), s); }
+  PagedKvWriteDeviceArgs args() const;
+  PagedKvWriteResult result() const;
+  NamedTensors outputs() const { return named_outputs(result()); }
+
+ private:
+  PagedKvWriteDeviceArgs proto_;
+  BufferSet b_;
+  int key_ = -1, value_ = -1, key_cache_ = -1, value_cache_ = -1, slots_ = -1;
+};
+
+class PagedKvGatherBinding {
+ public:
+  explicit PagedKvGatherBinding(const PagedKvGatherParams& p);
+  void launch(cudaStream_t s) const { launch_paged_kv_gather(args(), s); }
+  PagedKvGatherDeviceArgs args() const;
+  PagedKvGatherResult result() const;
+  NamedTensors outputs() const { return named_outputs(result()); }
+
+ private:
+  PagedKvGatherDeviceArgs proto_;
+  BufferSet b_;
+  int key_cache_ = -1, value_cache_ = -1, tables_ = -1, lens_ = -1, key_ = -1, value_ = -1;
 };
 
 // The bandwidth reference: one device-to-device copy.

@@ -23,6 +23,9 @@ struct Mamba2Shape {
 struct LightningShape {
   std::int64_t nheads = 0, key_dim = 0, value_dim = 0;
 };
+struct AttentionShape {  // the paged KV cache of the attention layers
+  std::int64_t kv_heads = 0, head_dim = 0, page_size = 16;
+};
 
 // One model's mixer-layer shapes; the ops benchmarked are those its layers run.
 struct ShapePreset {
@@ -31,6 +34,7 @@ struct ShapePreset {
   std::optional<Mamba1Shape> mamba1;
   std::optional<Mamba2Shape> mamba2;
   std::optional<LightningShape> lightning;
+  std::optional<AttentionShape> attention;
 };
 
 std::vector<std::string> preset_names();

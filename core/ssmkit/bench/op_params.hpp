@@ -9,6 +9,7 @@
 #include "ssmkit/ops/chunk_scan.hpp"
 #include "ssmkit/ops/gated_rmsnorm.hpp"
 #include "ssmkit/ops/lightning_attention.hpp"
+#include "ssmkit/ops/paged_kv.hpp"
 #include "ssmkit/ops/selective_scan.hpp"
 
 namespace ssmkit {
@@ -23,7 +24,8 @@ struct MemoryCopyParams {
 
 using OpParams = std::variant<CausalConv1dParams, CausalConv1dUpdateParams, SelectiveScanParams,
                               SelectiveStateUpdateParams, ChunkScanParams, GatedRmsNormParams,
-                              LightningAttentionParams, MemoryCopyParams>;
+                              LightningAttentionParams, PagedKvWriteParams, PagedKvGatherParams,
+                              MemoryCopyParams>;
 
 // The golden-file op name ("selective_scan", ...; "memory_copy" for the copy).
 std::string op_name(const OpParams& op);
@@ -36,6 +38,8 @@ NamedTensors named_outputs(const SelectiveStateUpdateResult& r);
 NamedTensors named_outputs(const ChunkScanResult& r);
 NamedTensors named_outputs(const GatedRmsNormResult& r);
 NamedTensors named_outputs(const LightningAttentionResult& r);
+NamedTensors named_outputs(const PagedKvWriteResult& r);
+NamedTensors named_outputs(const PagedKvGatherResult& r);
 
 // Calls the backend's op (host tensors in and out). A memory copy is done on the host.
 NamedTensors run_op(Backend& backend, const OpParams& op);
