@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -23,7 +24,7 @@ struct BenchArgs {
   std::vector<std::string> dtypes, state_dtypes;
   int copies = 0;  // 0: enough for one pass to touch kPassBytes
   bool check = true, graph = true, list = false;
-  double check_flops = 3e8;
+  double check_flops = 1e8;
   std::string json_path;
 };
 
@@ -84,6 +85,14 @@ class Runner {
   bool activate(BenchRow& row) {
     op_.reset();
     active_ = &row;
+    const auto start = std::chrono::steady_clock::now();
+    struct SetupTime {  // how long inputs, upload and check took, for the report
+      BenchRow& row;
+      std::chrono::steady_clock::time_point start;
+      ~SetupTime() {
+        row.setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
+    } setup_time{row, start};
     try {
       const OpParams params = row.bench_case.op == "memory_copy"
                                   ? OpParams{MemoryCopyParams{row.copy_bytes}}
@@ -275,7 +284,7 @@ void add_bench_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("!--no-check", args->check, "skip the comparison with the CPU reference");
   cmd->add_flag("!--no-graph", args->graph, "do not also time decode ops as CUDA graph replays");
   cmd->add_option("--check-flops", args->check_flops,
-                  "reference work per check; larger checks more batch rows/heads (default 3e8)")
+                  "reference work per check; larger checks more batch rows/heads (default 1e8)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--list", args->list, "print the benchmark names and exit");
   cmd->add_option("--json", args->json_path, "write every row as JSON to FILE");

@@ -128,6 +128,7 @@ void write_bench_json(const std::string& path, const BenchReport& report) {
       continue;
     }
     row["timer"] = r.timer;
+    row["setup_s"] = r.setup_seconds;
     row["copies"] = r.copies;
     row["passes"] = r.samples.size();
     row["median_s"] = r.median();

@@ -22,6 +22,7 @@ struct BenchRow {
   std::optional<bench::CheckResult> check;
   std::string check_note;  // why there is no check ("CPU reference", "--no-check")
   std::string skip;        // why the row did not run
+  double setup_seconds = 0.0;  // generating inputs, uploading, checking
 
   std::string name() const;
   double median() const;

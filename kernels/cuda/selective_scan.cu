@@ -76,7 +76,7 @@ __global__ __launch_bounds__(kChannels* kSplit) void scan_tiled(const Args a) {
       for (int e = 0; e < kVec; ++e) {
         u_s[r][tv + e] = to_float(uv.v[e]);
         const float dt = to_float(dv.v[e]) + bias;
-        dt_s[r][tv + e] = a.delta_softplus ? softplus(dt) : dt;
+        dt_s[r][tv + e] = a.delta_softplus ? fast_softplus(dt) : dt;
         gate_s[r][tv + e] = z ? silu(to_float(zv.v[e])) : 1.f;
       }
     }

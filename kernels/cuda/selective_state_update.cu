@@ -22,7 +22,7 @@ __device__ __forceinline__ RowInputs row_inputs(const Args& a, long long b, int 
   const long long row = bh * a.headdim + p;
   float dt = to_float(static_cast<const T*>(a.dt)[a.dt_per_head ? bh : row]);
   if (a.dt_bias) dt += a.dt_bias[a.dt_bias_per_head ? h : h * a.headdim + p];
-  if (a.dt_softplus) dt = softplus(dt);
+  if (a.dt_softplus) dt = fast_softplus(dt);
   return {dt, to_float(static_cast<const T*>(a.x)[row])};
 }
 
@@ -100,11 +100,24 @@ __global__ __launch_bounds__(128) void state_update_tiled(const Args a) {
       Cv[v][e] = to_float(cc.v[e]);
     }
   }
+  // Each of a row's kTPR threads computes the scalars (softplus and all) of different rows
+  // and hands them to the others: computing every row in every thread cost more than the
+  // state arithmetic itself.
   RowInputs in[kRPT];
+  RowInputs mine[(kRPT + kTPR - 1) / kTPR] = {};
 #pragma unroll
   for (int r = 0; r < kRPT; ++r) {
-    const int p = min(p_first + r * Tl::kRowsPerPass, P - 1);  // tail rows compute, never store
-    in[r] = row_inputs<T>(a, b, h, p);
+    if (r % kTPR == sub) {
+      const int p = min(p_first + r * Tl::kRowsPerPass, P - 1);  // tail rows compute, never store
+      mine[r / kTPR] = row_inputs<T>(a, b, h, p);
+    }
+  }
+  const int group_lane0 = (threadIdx.x % 32) - sub;
+#pragma unroll
+  for (int r = 0; r < kRPT; ++r) {
+    const int src = group_lane0 + r % kTPR;
+    in[r].dt = __shfl_sync(0xffffffffu, mine[r / kTPR].dt, src);
+    in[r].x = __shfl_sync(0xffffffffu, mine[r / kTPR].x, src);
   }
   const float a_head = a.a_per_head ? a.A[h] * kLog2e : 0.f;
 
