@@ -100,24 +100,25 @@ __global__ __launch_bounds__(128) void state_update_tiled(const Args a) {
       Cv[v][e] = to_float(cc.v[e]);
     }
   }
-  // Each of a row's kTPR threads computes the scalars (softplus and all) of different rows
-  // and hands them to the others: computing every row in every thread cost more than the
-  // state arithmetic itself.
-  RowInputs in[kRPT];
-  RowInputs mine[(kRPT + kTPR - 1) / kTPR] = {};
+  // A row's kTPR threads split the work of its scalars (loads, softplus): thread `sub`
+  // computes rows sub, sub + kTPR, ... (mod kRPT; every thread, no divergence, so the loads
+  // of all rows are in flight together) and the others read them by shuffle. Computing
+  // every row in every thread cost more than the state arithmetic itself.
+  constexpr int kOwn = kRPT > kTPR ? kRPT / kTPR : 1;
+  RowInputs mine[kOwn];
 #pragma unroll
-  for (int r = 0; r < kRPT; ++r) {
-    if (r % kTPR == sub) {
-      const int p = min(p_first + r * Tl::kRowsPerPass, P - 1);  // tail rows compute, never store
-      mine[r / kTPR] = row_inputs<T>(a, b, h, p);
-    }
+  for (int j = 0; j < kOwn; ++j) {
+    const int r = (sub + j * kTPR) % kRPT;
+    const int p = min(p_first + r * Tl::kRowsPerPass, P - 1);  // tail rows compute, never store
+    mine[j] = row_inputs<T>(a, b, h, p);
   }
   const int group_lane0 = (threadIdx.x % 32) - sub;
+  RowInputs in[kRPT];
 #pragma unroll
   for (int r = 0; r < kRPT; ++r) {
     const int src = group_lane0 + r % kTPR;
-    in[r].dt = __shfl_sync(0xffffffffu, mine[r / kTPR].dt, src);
-    in[r].x = __shfl_sync(0xffffffffu, mine[r / kTPR].x, src);
+    in[r].dt = __shfl_sync(0xffffffffu, mine[r / kTPR % kOwn].dt, src);
+    in[r].x = __shfl_sync(0xffffffffu, mine[r / kTPR % kOwn].x, src);
   }
   const float a_head = a.a_per_head ? a.A[h] * kLog2e : 0.f;
 
