@@ -22,6 +22,10 @@ class CudaPreparedOp final : public PreparedOp {
     SSMKIT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     SSMKIT_CUDA_CHECK(cudaEventCreate(&start_));
     SSMKIT_CUDA_CHECK(cudaEventCreate(&stop_));
+    // Uploads, clones and the NaN poison of the outputs went through the legacy default
+    // stream, which does not order against a non-blocking one: finish them before any
+    // launch, or a late memset overwrites what the first kernel wrote.
+    SSMKIT_CUDA_CHECK(cudaDeviceSynchronize());
     if (options.graph) capture();
   }
   ~CudaPreparedOp() override {
