@@ -43,7 +43,7 @@ template <> struct StateVec<__nv_bfloat16> { static constexpr int value = 8; };
 // 16-byte vectors; kTPR consecutive lanes share a row and each thread owns the same vector
 // slice of kRPT rows, so B and C (per group) are loaded once per thread and every state
 // byte is read and written exactly once, 16 bytes per access, kRPT*kVPT accesses in flight.
-template <class T, class S, int kN, int kRowsPerThread>
+template <class T, class S, int kN>
 struct Tiling {
   static constexpr int kVec = StateVec<S>::value;
   static constexpr int kVecsPerRow = kN / kVec;
@@ -51,13 +51,13 @@ struct Tiling {
   static constexpr int kVPT = kVecsPerRow / kTPR;  // vectors per thread and row
   static constexpr int kThreads = 128;
   static constexpr int kRowsPerPass = kThreads / kTPR;
-  static constexpr int kRPT = kRowsPerThread;
+  static constexpr int kRPT = 4;  // rows per thread
   static constexpr int kRows = kRowsPerPass * kRPT;
 };
 
-template <class T, class S, int kN, int kRowsPerThread>
+template <class T, class S, int kN>
 __global__ __launch_bounds__(128) void state_update_tiled(const Args a) {
-  using Tl = Tiling<T, S, kN, kRowsPerThread>;
+  using Tl = Tiling<T, S, kN>;
   constexpr int kVec = Tl::kVec, kVPT = Tl::kVPT, kTPR = Tl::kTPR, kRPT = Tl::kRPT;
   const long long b = blockIdx.z;
   const int h = blockIdx.y;
@@ -196,29 +196,12 @@ __global__ void state_update_generic(const Args a) {
   if (lane == 0) out[row] = from_float<T>(finish_output<T>(a, row, h, p, part, in.x));
 }
 
-// Four rows per thread keep four 16-byte loads in flight per thread; when that leaves too
-// few blocks to fill the GPU (small batches: one decode step of one sequence), one row per
-// thread gives four times the blocks and a shorter chain of latencies.
 template <class T, class S, int kN>
 void launch_tiled(const Args& a, cudaStream_t stream) {
-  using Tl4 = Tiling<T, S, kN, 4>;
-  using Tl1 = Tiling<T, S, kN, 1>;
-  const long long blocks4 = (a.headdim + Tl4::kRows - 1) / Tl4::kRows * a.nheads * a.batch;
-  static const long long enough_blocks = [] {  // a few blocks per SM
-    int device = 0, sms = 0;
-    SSMKIT_CUDA_CHECK(cudaGetDevice(&device));
-    SSMKIT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    return 4LL * sms;
-  }();
-  if (blocks4 >= enough_blocks) {
-    const dim3 grid(static_cast<unsigned>((a.headdim + Tl4::kRows - 1) / Tl4::kRows),
-                    static_cast<unsigned>(a.nheads), static_cast<unsigned>(a.batch));
-    state_update_tiled<T, S, kN, 4><<<grid, Tl4::kThreads, 0, stream>>>(a);
-  } else {
-    const dim3 grid(static_cast<unsigned>((a.headdim + Tl1::kRows - 1) / Tl1::kRows),
-                    static_cast<unsigned>(a.nheads), static_cast<unsigned>(a.batch));
-    state_update_tiled<T, S, kN, 1><<<grid, Tl1::kThreads, 0, stream>>>(a);
-  }
+  using Tl = Tiling<T, S, kN>;
+  const dim3 grid(static_cast<unsigned>((a.headdim + Tl::kRows - 1) / Tl::kRows),
+                  static_cast<unsigned>(a.nheads), static_cast<unsigned>(a.batch));
+  state_update_tiled<T, S, kN><<<grid, Tl::kThreads, 0, stream>>>(a);
 }
 
 template <class T, class S>
