@@ -1,6 +1,3 @@
-#include <cstdlib>
-#include <string>
-
 #include "cuda_check.hpp"
 #include "dispatch.cuh"
 #include "element.cuh"
@@ -160,14 +157,6 @@ void launch_tiled(const Args& a, cudaStream_t stream) {
   (vec ? vec_kernel : scalar_kernel)<<<grid, kChannels * kSplit, 0, stream>>>(a);
 }
 
-// Tuning knob for the benchmark runs: threads per channel (1 or 2).
-int scan_split() {
-  static const int split = [] {
-    const char* v = std::getenv("SSMKIT_SCAN_SPLIT");
-    return v && std::string(v) == "1" ? 1 : 2;
-  }();
-  return split;
-}
 
 // Any shape: one warp per (batch, channel), lane l holding states n = l, l+32, ...
 template <class T>
@@ -228,11 +217,9 @@ void launch_selective_scan(const Args& a, cudaStream_t stream) {
     const bool tiled = a.dstate == 16 && a.seqlen > 0 && (a.dim / a.ngroups) % kChannels == 0 &&
                        a.batch <= 65535;
     if (tiled) {
-      if (scan_split() == 1) {
-        launch_tiled<T, 1>(a, stream);
-      } else {
-        launch_tiled<T, 2>(a, stream);
-      }
+      // Two threads per channel measured 762 us against 938 us for one (mamba-2.8b, B=8,
+      // L=2048, bf16): twice the warps hide more latency than the per-step overhead costs.
+      launch_tiled<T, 2>(a, stream);
     } else {
       constexpr int kBlock = 128;
       scan_generic<T><<<blocks_for(a.batch * a.dim * 32, kBlock), kBlock, 0, stream>>>(a);
