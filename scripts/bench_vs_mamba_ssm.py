@@ -72,8 +72,6 @@ def import_mamba_ssm(src, extra_paths):
     return mods, notes
 
 
-TORCH_DTYPES = {}
-
 
 def tdtype(name):
     import torch
