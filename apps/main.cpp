@@ -3,6 +3,7 @@
 
 #include "budget_command.hpp"
 #include "ssmkit/error.hpp"
+#include "bench_command.hpp"
 #include "validate_command.hpp"
 #include "replay_command.hpp"
 #include "sweep_command.hpp"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   ssmkit::app::add_budget_command(app, &exit_code);
   ssmkit::app::add_replay_command(app, &exit_code);
   ssmkit::app::add_sweep_command(app, &exit_code);
+  ssmkit::app::add_bench_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

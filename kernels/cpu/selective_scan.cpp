@@ -59,6 +59,10 @@ SelectiveStateUpdateResult CpuBackend::selective_state_update(
   const double* z = cpu::data_or_null(p.z);
   const double* dt_bias = cpu::data_or_null(p.dt_bias);
   double* out = r.out.span<double>().data();
+  // Per-head layouts (see the params) read one value for every channel of a head.
+  const bool dt_per_head = p.dt.rank() == 2, a_per_head = p.A.rank() == 1;
+  const bool d_per_head = p.D.defined() && p.D.rank() == 1;
+  const bool bias_per_head = p.dt_bias.defined() && p.dt_bias.rank() == 1;
   for (std::int64_t b = 0; b < Bsz; ++b) {
     const std::int64_t slot = p.state_batch_indices.empty() ? b : p.state_batch_indices[b];
     if (slot == p.pad_slot_id) continue;
@@ -66,15 +70,17 @@ SelectiveStateUpdateResult CpuBackend::selective_state_update(
       const std::int64_t g = h / heads_per_group;
       for (std::int64_t q = 0; q < P; ++q) {
         const std::int64_t i = (b * H + h) * P + q;
-        double dt = dt_in[i] + (dt_bias ? dt_bias[h * P + q] : 0.0);
+        double dt = dt_in[dt_per_head ? b * H + h : i] +
+                    (dt_bias ? dt_bias[bias_per_head ? h : h * P + q] : 0.0);
         if (p.dt_softplus) dt = cpu::softplus(dt);
         double* s = state + ((slot * H + h) * P + q) * N;
         double y = 0.0;
         for (std::int64_t n = 0; n < N; ++n) {
-          s[n] = s[n] * std::exp(dt * A[(h * P + q) * N + n]) + dt * Bm[(b * G + g) * N + n] * x[i];
+          const double a = A[a_per_head ? h : (h * P + q) * N + n];
+          s[n] = s[n] * std::exp(dt * a) + dt * Bm[(b * G + g) * N + n] * x[i];
           y += s[n] * Cm[(b * G + g) * N + n];
         }
-        if (Dv) y += Dv[h * P + q] * x[i];
+        if (Dv) y += Dv[d_per_head ? h : h * P + q] * x[i];
         if (z) y *= cpu::silu(z[i]);
         out[i] = y;
       }

@@ -1,117 +1,166 @@
-#include "cuda_backend.hpp"
-#include "device_buffer.hpp"
+#include "causal_conv1d_device.hpp"
+#include "cuda_check.hpp"
 #include "dispatch.cuh"
 #include "element.cuh"
 
-namespace ssmkit {
+namespace ssmkit::cuda {
 namespace {
 
-using cuda::DeviceTensor;
+using ConvArgs = CausalConv1dDeviceArgs;
+using UpdateArgs = CausalConv1dUpdateDeviceArgs;
 
 // The extended sequence [initial_states (W-1 columns) | x (L columns)] of one channel.
 template <class T>
 __device__ __forceinline__ float ext_at(const T* x_row, const T* init_row, int W, long long e) {
-  if (e >= W - 1) return cuda::to_float(x_row[e - (W - 1)]);
-  return init_row ? cuda::to_float(init_row[e]) : 0.f;
+  if (e >= W - 1) return to_float(x_row[e - (W - 1)]);
+  return init_row ? to_float(init_row[e]) : 0.f;
 }
 
-template <class T>
-__global__ void conv1d_fwd(const T* __restrict__ x, const float* __restrict__ weight,
-                           const float* __restrict__ bias, const T* __restrict__ init,
-                           T* __restrict__ out, long long rows, int D, long long L, int W,
-                           bool silu) {
+// The bandwidth kernel: each thread makes kVec consecutive outputs of one channel from one
+// 16-byte load of x plus the previous vector (the W-1 inputs before it; that load hits the
+// cache line its neighbour thread brought in), so x is read from memory once.
+template <class T, int kW>
+__global__ __launch_bounds__(256) void conv1d_vec(const ConvArgs a) {
+  constexpr int kVec = 16 / static_cast<int>(sizeof(T));
+  static_assert(kW - 1 <= kVec, "the halo must fit in one vector");
+  const long long vecs_per_row = a.seqlen / kVec;
   const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
-  if (i >= rows * L) return;
+  if (i >= a.batch * a.dim * vecs_per_row) return;
+  const long long row = i / vecs_per_row, tv = i % vecs_per_row;
+  const long long d = row % a.dim;
+  const T* x_row = static_cast<const T*>(a.x) + row * a.seqlen;
+  const auto cur = load_array<kVec>(x_row + tv * kVec);
+  float ext[kVec + kW - 1];
+  if (tv > 0) {
+    const auto prev = load_array<kVec>(x_row + (tv - 1) * kVec);
+#pragma unroll
+    for (int j = 0; j < kW - 1; ++j) ext[j] = to_float(prev.v[kVec - (kW - 1) + j]);
+  } else {
+    const T* init = static_cast<const T*>(a.initial_states);
+#pragma unroll
+    for (int j = 0; j < kW - 1; ++j) ext[j] = init ? to_float(init[row * (kW - 1) + j]) : 0.f;
+  }
+#pragma unroll
+  for (int e = 0; e < kVec; ++e) ext[kW - 1 + e] = to_float(cur.v[e]);
+  float w[kW];
+#pragma unroll
+  for (int k = 0; k < kW; ++k) w[k] = a.weight[d * kW + k];
+  const float bias = a.bias ? a.bias[d] : 0.f;
+  Array<T, kVec> o;
+#pragma unroll
+  for (int e = 0; e < kVec; ++e) {
+    float acc = bias;
+#pragma unroll
+    for (int k = 0; k < kW; ++k) acc = fmaf(w[k], ext[e + k], acc);
+    o.v[e] = from_float<T>(a.silu ? silu(acc) : acc);
+  }
+  store_array<kVec>(static_cast<T*>(a.out) + row * a.seqlen + tv * kVec, o);
+}
+
+// Any length and width: one thread per output.
+template <class T>
+__global__ void conv1d_generic(const ConvArgs a) {
+  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
+  const long long L = a.seqlen;
+  if (i >= a.batch * a.dim * L) return;
   const long long row = i / L, t = i % L;
-  const int d = static_cast<int>(row % D);
-  const T* x_row = x + row * L;
+  const long long d = row % a.dim;
+  const int W = static_cast<int>(a.width);
+  const T* x_row = static_cast<const T*>(a.x) + row * L;
+  const T* init = static_cast<const T*>(a.initial_states);
   const T* init_row = init ? init + row * (W - 1) : nullptr;
-  float acc = cuda::load_or(bias, d, 0.f);
-  for (int w = 0; w < W; ++w) acc += weight[d * W + w] * ext_at(x_row, init_row, W, t + w);
-  out[i] = cuda::from_float<T>(silu ? cuda::silu(acc) : acc);
+  float acc = load_or(a.bias, d, 0.f);
+  for (int w = 0; w < W; ++w) acc += a.weight[d * W + w] * ext_at(x_row, init_row, W, t + w);
+  static_cast<T*>(a.out)[i] = from_float<T>(a.silu ? silu(acc) : acc);
 }
 
 // conv_state keeps the last W columns of the extended sequence, final_states the last W-1.
 template <class T>
-__global__ void conv1d_states(const T* __restrict__ x, const T* __restrict__ init,
-                              T* __restrict__ conv_state, T* __restrict__ final_states,
-                              long long rows, long long L, int W) {
+__global__ void conv1d_states(const ConvArgs a) {
   const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
-  if (i >= rows * W) return;
+  const int W = static_cast<int>(a.width);
+  if (i >= a.batch * a.dim * W) return;
   const long long row = i / W;
   const int k = static_cast<int>(i % W);
-  const T* x_row = x + row * L;
+  const T* x_row = static_cast<const T*>(a.x) + row * a.seqlen;
+  const T* init = static_cast<const T*>(a.initial_states);
   const T* init_row = init ? init + row * (W - 1) : nullptr;
-  conv_state[i] = cuda::from_float<T>(ext_at(x_row, init_row, W, L - 1 + k));
-  if (k < W - 1) final_states[row * (W - 1) + k] = cuda::from_float<T>(ext_at(x_row, init_row, W, L + k));
+  if (a.conv_state) {
+    static_cast<T*>(a.conv_state)[i] = from_float<T>(ext_at(x_row, init_row, W, a.seqlen - 1 + k));
+  }
+  if (a.final_states && k < W - 1) {
+    static_cast<T*>(a.final_states)[row * (W - 1) + k] =
+        from_float<T>(ext_at(x_row, init_row, W, a.seqlen + k));
+  }
 }
 
+// One thread per (batch, channel) row: reads its whole window before writing, so the new
+// state may overwrite the old one in place.
 template <class T>
-__global__ void conv1d_update(const T* __restrict__ x, const T* __restrict__ state,
-                              const float* __restrict__ weight, const float* __restrict__ bias,
-                              T* __restrict__ out, T* __restrict__ new_state, long long rows,
-                              int D, int L, int W, int S, bool silu) {
+__global__ void conv1d_update(const UpdateArgs a) {
   const long long row = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
-  if (row >= rows) return;
-  const int d = static_cast<int>(row % D);
+  if (row >= a.batch * a.dim) return;
+  const long long d = row % a.dim;
+  const int L = static_cast<int>(a.seqlen), W = static_cast<int>(a.width);
+  const int S = static_cast<int>(a.state_len);
+  const T* x = static_cast<const T*>(a.x);
+  const T* state = static_cast<const T*>(a.conv_state);
+  T* out = static_cast<T*>(a.out);
+  T* new_state = static_cast<T*>(a.new_state);
   // The window is [cached S columns | L new columns]; token t sits at column S + t.
   auto window = [&](int e) {
-    return e < S ? cuda::to_float(state[row * S + e]) : cuda::to_float(x[row * L + (e - S)]);
+    return e < S ? to_float(state[row * S + e]) : to_float(x[row * L + (e - S)]);
   };
   for (int t = 0; t < L; ++t) {
-    float acc = cuda::load_or(bias, d, 0.f);
-    for (int w = 0; w < W; ++w) acc += weight[d * W + w] * window(S + t - (W - 1) + w);
-    out[row * L + t] = cuda::from_float<T>(silu ? cuda::silu(acc) : acc);
+    float acc = load_or(a.bias, d, 0.f);
+    for (int w = 0; w < W; ++w) acc += a.weight[d * W + w] * window(S + t - (W - 1) + w);
+    out[row * L + t] = from_float<T>(a.silu ? silu(acc) : acc);
   }
-  for (int k = 0; k < S; ++k) new_state[row * S + k] = cuda::from_float<T>(window(L + k));
+  for (int k = 0; k < S; ++k) new_state[row * S + k] = from_float<T>(window(L + k));
+}
+
+template <class T, int kW>
+void launch_vec(const ConvArgs& a, cudaStream_t stream) {
+  constexpr int kVec = 16 / static_cast<int>(sizeof(T));
+  constexpr int kBlock = 256;
+  conv1d_vec<T, kW><<<blocks_for(a.batch * a.dim * (a.seqlen / kVec), kBlock), kBlock, 0,
+                      stream>>>(a);
 }
 
 }  // namespace
 
-CausalConv1dResult CudaBackend::causal_conv1d(const CausalConv1dParams& p) {
-  const DType act = cuda::activation_dtype(p.input_dtype);
-  const long long rows = p.batch * p.dim;
-  auto x = DeviceTensor::upload(p.x, act);
-  auto init = DeviceTensor::upload(p.initial_states, act);
-  auto weight = DeviceTensor::upload(p.weight, DType::float32);
-  auto bias = DeviceTensor::upload(p.bias, DType::float32);
-  DeviceTensor out(act, {p.batch, p.dim, p.seqlen});
-  DeviceTensor conv_state(act, {p.batch, p.dim, p.width});
-  DeviceTensor final_states(act, {p.batch, p.dim, p.width - 1});
-  cuda::dispatch_activation(act, [&](auto tag) {
+void launch_causal_conv1d(const ConvArgs& a, cudaStream_t stream) {
+  if (a.batch == 0 || a.dim == 0 || a.seqlen == 0) return;
+  dispatch_activation(a.act_dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
+    constexpr int kVec = 16 / static_cast<int>(sizeof(T));
     constexpr int kBlock = 256;
-    conv1d_fwd<T><<<cuda::blocks_for(rows * p.seqlen, kBlock), kBlock>>>(
-        x.data<T>(), weight.data<float>(), bias.data<float>(), init.data<T>(), out.data<T>(),
-        rows, static_cast<int>(p.dim), p.seqlen, static_cast<int>(p.width), p.silu);
+    const bool vec = a.seqlen % kVec == 0;
+    if (vec && a.width == 4) {
+      launch_vec<T, 4>(a, stream);
+    } else if (vec && a.width == 3) {
+      launch_vec<T, 3>(a, stream);
+    } else if (vec && a.width == 2) {
+      launch_vec<T, 2>(a, stream);
+    } else {
+      conv1d_generic<T><<<blocks_for(a.batch * a.dim * a.seqlen, kBlock), kBlock, 0, stream>>>(a);
+    }
     SSMKIT_CHECK_LAUNCH("causal_conv1d");
-    conv1d_states<T><<<cuda::blocks_for(rows * p.width, kBlock), kBlock>>>(
-        x.data<T>(), init.data<T>(), conv_state.data<T>(), final_states.data<T>(), rows,
-        p.seqlen, static_cast<int>(p.width));
-    SSMKIT_CHECK_LAUNCH("causal_conv1d states");
+    if (a.conv_state || a.final_states) {
+      conv1d_states<T><<<blocks_for(a.batch * a.dim * a.width, kBlock), kBlock, 0, stream>>>(a);
+      SSMKIT_CHECK_LAUNCH("causal_conv1d states");
+    }
   });
-  return {out.download(), final_states.download(), conv_state.download()};
 }
 
-CausalConv1dUpdateResult CudaBackend::causal_conv1d_update(const CausalConv1dUpdateParams& p) {
-  const DType act = cuda::activation_dtype(p.input_dtype);
-  const long long rows = p.batch * p.dim;
-  auto x = DeviceTensor::upload(p.x, act);
-  auto state = DeviceTensor::upload(p.conv_state, act);
-  auto weight = DeviceTensor::upload(p.weight, DType::float32);
-  auto bias = DeviceTensor::upload(p.bias, DType::float32);
-  DeviceTensor out(act, {p.batch, p.dim, p.seqlen});
-  DeviceTensor new_state(act, {p.batch, p.dim, p.state_len});
-  cuda::dispatch_activation(act, [&](auto tag) {
+void launch_causal_conv1d_update(const UpdateArgs& a, cudaStream_t stream) {
+  if (a.batch == 0 || a.dim == 0) return;
+  dispatch_activation(a.act_dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     constexpr int kBlock = 128;
-    conv1d_update<T><<<cuda::blocks_for(rows, kBlock), kBlock>>>(
-        x.data<T>(), state.data<T>(), weight.data<float>(), bias.data<float>(), out.data<T>(),
-        new_state.data<T>(), rows, static_cast<int>(p.dim), static_cast<int>(p.seqlen),
-        static_cast<int>(p.width), static_cast<int>(p.state_len), p.silu);
+    conv1d_update<T><<<blocks_for(a.batch * a.dim, kBlock), kBlock, 0, stream>>>(a);
     SSMKIT_CHECK_LAUNCH("causal_conv1d_update");
   });
-  return {out.download(), new_state.download()};
 }
 
-}  // namespace ssmkit
+}  // namespace ssmkit::cuda

@@ -7,8 +7,9 @@ namespace ssmkit {
 
 // Hopper (sm_90) kernels. Activations (x, dt, B, C, z, u, delta, q, k, v) run in the
 // golden's input dtype (float64 inputs as float32), parameters (A, D, biases, weights,
-// slopes) and recurrent states in float32, arithmetic in float32. Outputs come back in the
-// activation dtype, states in float32.
+// slopes) and recurrent states in float32 (selective_state_update: float32 or bfloat16, as
+// the params' state_dtype says), arithmetic in float32. Outputs come back in the activation
+// dtype, states in their own.
 class CudaBackend final : public Backend {
  public:
   CudaBackend();  // picks the current device; throws BackendUnavailable without one
@@ -24,6 +25,7 @@ class CudaBackend final : public Backend {
   LightningAttentionResult lightning_attention(const LightningAttentionParams& p) override;
   PagedKvWriteResult paged_kv_write(const PagedKvWriteParams& p) override;
   PagedKvGatherResult paged_kv_gather(const PagedKvGatherParams& p) override;
+  std::unique_ptr<PreparedOp> prepare(const OpParams& op, const PrepareOptions& options) override;
 
  private:
   std::string description_;

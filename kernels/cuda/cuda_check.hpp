@@ -24,14 +24,23 @@ namespace ssmkit::cuda {
     }                                                                                   \
   } while (0)
 
+namespace ssmkit::cuda {
+// True on this thread while launches are being captured into a CUDA graph, where waiting
+// for the device is not allowed (the graph is checked when it is replayed instead).
+inline bool& graph_capture_active() {
+  thread_local bool active = false;
+  return active;
+}
+}  // namespace ssmkit::cuda
+
 // After every launch: configuration errors always; in debug builds also wait for the
 // kernel so that a fault is reported against the op that caused it.
 #ifdef NDEBUG
 #define SSMKIT_CHECK_LAUNCH(op_name) SSMKIT_CUDA_CHECK(cudaGetLastError())
 #else
-#define SSMKIT_CHECK_LAUNCH(op_name)              \
-  do {                                            \
-    SSMKIT_CUDA_CHECK(cudaGetLastError());        \
-    SSMKIT_CUDA_CHECK(cudaDeviceSynchronize());   \
+#define SSMKIT_CHECK_LAUNCH(op_name)                                                   \
+  do {                                                                                 \
+    SSMKIT_CUDA_CHECK(cudaGetLastError());                                             \
+    if (!::ssmkit::cuda::graph_capture_active()) SSMKIT_CUDA_CHECK(cudaDeviceSynchronize()); \
   } while (0)
 #endif

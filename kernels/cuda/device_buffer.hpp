@@ -36,6 +36,16 @@ class DeviceTensor {
     return host.to(DType::float64);
   }
 
+  // An independent device copy (the rotating input sets of a benchmark).
+  DeviceTensor clone() const {
+    if (!defined()) return {};
+    DeviceTensor d(dtype_, shape_);
+    SSMKIT_CUDA_CHECK(cudaMemcpy(d.ptr_, ptr_, bytes_, cudaMemcpyDeviceToDevice));
+    return d;
+  }
+  std::size_t bytes() const { return bytes_; }
+  const Shape& shape() const { return shape_; }
+
   ~DeviceTensor() {
     if (ptr_) cudaFree(ptr_);  // nothing useful to do with an error during unwinding
   }

@@ -28,13 +28,18 @@ struct SelectiveStateUpdateParams {
   std::int64_t state_slots = 0;  // leading size of `state` (== batch without indices)
   bool dt_softplus = false;
   DType input_dtype = DType::float32;
+  // The dtype a backend keeps the state in (float32 or bfloat16); the reference computes in
+  // float64 whatever it says.
+  DType state_dtype = DType::float32;
   Tensor state;       // (state_slots, nheads, headdim, dstate)
-  Tensor x, dt;       // (batch, nheads, headdim)
-  Tensor A;           // (nheads, headdim, dstate)
+  Tensor x;           // (batch, nheads, headdim)
+  // Mamba2 keeps dt, A, D and dt_bias per head: each may drop its headdim/dstate axes.
+  Tensor dt;          // (batch, nheads, headdim) or (batch, nheads)
+  Tensor A;           // (nheads, headdim, dstate) or (nheads)
   Tensor B, C;        // (batch, ngroups, dstate)
-  Tensor D;           // (nheads, headdim) or undefined
+  Tensor D;           // (nheads, headdim) or (nheads) or undefined
   Tensor z;           // (batch, nheads, headdim) or undefined
-  Tensor dt_bias;     // (nheads, headdim) or undefined
+  Tensor dt_bias;     // (nheads, headdim) or (nheads) or undefined
   // Which state slot each batch row updates (engines keep states in a slot pool); empty
   // means row b updates slot b. A row whose index is `pad_slot_id` is skipped.
   std::vector<std::int64_t> state_batch_indices;

@@ -1,0 +1,167 @@
+#include "bench_report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "ssmkit/error.hpp"
+
+namespace ssmkit::app {
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string check_cell(const BenchRow& r) {
+  if (!r.check) return r.check_note.empty() ? "-" : r.check_note;
+  if (!r.check->passed) return "FAIL: " + r.check->message;
+  double worst = 0.0;
+  for (const auto& o : r.check->outputs) worst = std::max(worst, o.comparison.rel_l2_error);
+  return "ok (rel " + fmt("%.1e", worst) + "; " + r.check->slice + ")";
+}
+
+}  // namespace
+
+std::string BenchRow::name() const {
+  return bench_case.name + "/" + backend + (graph ? "/graph" : "");
+}
+
+double BenchRow::quantile(double q) const {
+  if (samples.empty()) return NAN;
+  std::vector<double> s = samples;
+  std::sort(s.begin(), s.end());
+  const double pos = q * static_cast<double>(s.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const auto hi = std::min(lo + 1, s.size() - 1);
+  return s[lo] + (s[hi] - s[lo]) * (pos - static_cast<double>(lo));
+}
+double BenchRow::median() const { return quantile(0.5); }
+
+std::optional<double> BenchReport::copy_bandwidth(const std::string& backend) const {
+  for (const auto& r : rows) {
+    if (r.backend == backend && r.bench_case.op == "memory_copy" && !r.samples.empty()) {
+      return r.traffic.bytes / r.median();
+    }
+  }
+  return std::nullopt;
+}
+
+int BenchReport::failed_checks() const {
+  int n = 0;
+  for (const auto& r : rows) n += (r.check && !r.check->passed) ? 1 : 0;
+  return n;
+}
+
+void print_markdown(std::ostream& out, const BenchReport& report) {
+  out << "\n## ssmkit bench\n\n";
+  for (const auto& b : report.backends) out << "- backend: " << b << '\n';
+  for (const auto& b : report.backends) {
+    const std::string name = b.substr(0, b.find(' '));
+    if (auto bw = report.copy_bandwidth(name)) {
+      out << "- " << name << " copy bandwidth (read + write): " << fmt("%.0f", *bw / 1e9) << " GB/s\n";
+    }
+  }
+  out << "- time: median per call over the timed passes (spread: 10th..90th percentile); "
+         "GB/s: bytes floor / median; % BW: of the copy bandwidth above\n\n";
+  out << "| backend | op | preset | shape | dtype | timer | median us | p10..p90 us | MB | GB/s | "
+         "GFLOP/s | % BW | check |\n";
+  out << "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|\n";
+  for (const auto& r : report.rows) {
+    const auto& c = r.bench_case;
+    std::string dtype = std::string(dtype_name(c.dtype));
+    if (c.state_dtype) dtype += ", state " + std::string(dtype_name(*c.state_dtype));
+    if (c.op == "memory_copy") dtype = "-";
+    out << "| " << r.backend << " | " << c.op << " | " << c.preset << " | " << c.shape << " | "
+        << dtype << " | ";
+    if (!r.skip.empty()) {
+      out << "SKIP | | | | | | | " << r.skip << " |\n";
+      continue;
+    }
+    const double med = r.median();
+    const auto bw = report.copy_bandwidth(r.backend);
+    const double gbs = r.traffic.bytes / med / 1e9;
+    out << r.timer << (r.copies > 1 ? " x" + std::to_string(r.copies) : "") << " | "
+        << fmt("%.2f", med * 1e6) << " | " << fmt("%.2f", r.quantile(0.1) * 1e6) << ".."
+        << fmt("%.2f", r.quantile(0.9) * 1e6) << " | " << fmt("%.1f", r.traffic.bytes / 1e6)
+        << " | " << fmt("%.0f", gbs) << " | " << fmt("%.1f", r.traffic.flops / med / 1e9) << " | "
+        << (bw ? fmt("%.0f%%", 100.0 * gbs * 1e9 / *bw) : std::string("-")) << " | "
+        << check_cell(r) << " |\n";
+  }
+  out << '\n';
+  for (const auto& [what, why] : report.skipped) out << "SKIP " << what << ": " << why << '\n';
+  int checked = 0, failed = 0;
+  for (const auto& r : report.rows) {
+    checked += r.check ? 1 : 0;
+    failed += (r.check && !r.check->passed) ? 1 : 0;
+  }
+  out << "checks: " << checked - failed << " passed, " << failed << " failed\n";
+}
+
+void write_bench_json(const std::string& path, const BenchReport& report) {
+  using nlohmann::json;
+  json j;
+  j["command"] = report.command;
+  j["backends"] = report.backends;
+  j["skipped"] = json::array();
+  for (const auto& [what, why] : report.skipped) j["skipped"].push_back({{"what", what}, {"reason", why}});
+  for (const auto& b : report.backends) {
+    const std::string name = b.substr(0, b.find(' '));
+    if (auto bw = report.copy_bandwidth(name)) j["copy_bandwidth_bytes_per_s"][name] = *bw;
+  }
+  j["rows"] = json::array();
+  for (const auto& r : report.rows) {
+    const auto& c = r.bench_case;
+    json row = {{"name", r.name()}, {"backend", r.backend}, {"op", c.op}, {"preset", c.preset},
+                {"shape", c.shape}, {"dims", c.dims}, {"dtype", std::string(dtype_name(c.dtype))},
+                {"graph", r.graph}};
+    if (c.state_dtype) row["state_dtype"] = std::string(dtype_name(*c.state_dtype));
+    if (!r.skip.empty()) {
+      row["skip"] = r.skip;
+      if (r.traffic.bytes > 0) row["bytes"] = r.traffic.bytes, row["flops"] = r.traffic.flops;
+      j["rows"].push_back(row);
+      continue;
+    }
+    row["timer"] = r.timer;
+    row["setup_s"] = r.setup_seconds;
+    row["copies"] = r.copies;
+    row["passes"] = r.samples.size();
+    row["median_s"] = r.median();
+    row["p10_s"] = r.quantile(0.1);
+    row["p90_s"] = r.quantile(0.9);
+    row["min_s"] = r.quantile(0.0);
+    row["bytes"] = r.traffic.bytes;
+    row["flops"] = r.traffic.flops;
+    row["formula"] = r.traffic.formula;
+    row["bytes_per_s"] = r.traffic.bytes / r.median();
+    row["flops_per_s"] = r.traffic.flops / r.median();
+    if (auto bw = report.copy_bandwidth(r.backend)) row["fraction_of_copy_bandwidth"] = r.traffic.bytes / r.median() / *bw;
+    if (r.check) {
+      json chk = {{"passed", r.check->passed}, {"compared", r.check->slice},
+                  {"atol", r.check->tolerance.atol}, {"rtol", r.check->tolerance.rtol},
+                  {"message", r.check->message}};
+      for (const auto& o : r.check->outputs) {
+        chk["outputs"][o.name] = {{"max_abs_error", o.comparison.max_abs_error},
+                                  {"rel_l2_error", o.comparison.rel_l2_error},
+                                  {"mismatches", o.comparison.mismatches},
+                                  {"nonfinite", o.comparison.nonfinite},
+                                  {"elements", o.comparison.elements}};
+      }
+      row["check"] = chk;
+    } else {
+      row["check"] = {{"passed", nullptr}, {"note", r.check_note}};
+    }
+    j["rows"].push_back(row);
+  }
+  std::ofstream f(path);
+  if (!f) throw InputError(path, "--json", "cannot open the file for writing");
+  f << j.dump(2) << '\n';
+  if (!f) throw InputError(path, "--json", "writing failed");
+}
+
+}  // namespace ssmkit::app

@@ -1,0 +1,16 @@
+#pragma once
+// The two implementations behind launch_chunk_scan (chunk_scan.cu picks one).
+#include "chunk_scan_device.hpp"
+
+namespace ssmkit::cuda {
+
+// Exact float32 token recurrence, any shape with dstate <= 256: the path for float32
+// activations (tensor-core products would miss the float32 tolerance) and the fallback for
+// shapes the chunked kernel does not tile.
+void launch_chunk_scan_recurrent(const ChunkScanDeviceArgs& a, cudaStream_t stream);
+
+// Chunked SSD kernel with bf16/fp16 tensor-core products and the running state on chip.
+bool chunk_scan_ssd_supports(const ChunkScanDeviceArgs& a);
+void launch_chunk_scan_ssd(const ChunkScanDeviceArgs& a, cudaStream_t stream);
+
+}  // namespace ssmkit::cuda

@@ -1,0 +1,136 @@
+// CudaBackend::prepare: input sets resident on the device, timed with CUDA events on a
+// stream of their own, optionally replayed as one CUDA graph per pass.
+#include <stdexcept>
+#include <vector>
+
+#include "cuda_backend.hpp"
+#include "op_bindings.hpp"
+#include "ssmkit/error.hpp"
+
+namespace ssmkit {
+namespace {
+
+template <class Binding>
+class CudaPreparedOp final : public PreparedOp {
+ public:
+  template <class Params>
+  CudaPreparedOp(const Params& p, const PrepareOptions& options) {
+    const int copies = options.copies < 1 ? 1 : options.copies;
+    sets_.reserve(static_cast<std::size_t>(copies));
+    sets_.emplace_back(p);
+    for (int i = 1; i < copies; ++i) sets_.push_back(sets_.front());  // device-side copies
+    SSMKIT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    SSMKIT_CUDA_CHECK(cudaEventCreate(&start_));
+    SSMKIT_CUDA_CHECK(cudaEventCreate(&stop_));
+    // Uploads, clones and the NaN poison of the outputs went through the legacy default
+    // stream, which does not order against a non-blocking one: finish them before any
+    // launch, or a late memset overwrites what the first kernel wrote.
+    SSMKIT_CUDA_CHECK(cudaDeviceSynchronize());
+    if (options.graph) capture();
+  }
+  ~CudaPreparedOp() override {
+    if (exec_) cudaGraphExecDestroy(exec_);
+    if (graph_) cudaGraphDestroy(graph_);
+    cudaEventDestroy(start_);
+    cudaEventDestroy(stop_);
+    cudaStreamDestroy(stream_);
+  }
+  CudaPreparedOp(const CudaPreparedOp&) = delete;
+  CudaPreparedOp& operator=(const CudaPreparedOp&) = delete;
+
+  int copies() const override { return static_cast<int>(sets_.size()); }
+  void run(int copy) override {
+    sets_.at(static_cast<std::size_t>(copy)).launch(stream_);
+    SSMKIT_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+  double time_pass() override {
+    SSMKIT_CUDA_CHECK(cudaEventRecord(start_, stream_));
+    if (exec_) {
+      SSMKIT_CUDA_CHECK(cudaGraphLaunch(exec_, stream_));
+    } else {
+      for (const auto& set : sets_) set.launch(stream_);
+    }
+    SSMKIT_CUDA_CHECK(cudaEventRecord(stop_, stream_));
+    SSMKIT_CUDA_CHECK(cudaEventSynchronize(stop_));
+    float ms = 0.f;
+    SSMKIT_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+    return ms * 1e-3;
+  }
+  NamedTensors outputs(int copy) override {
+    SSMKIT_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    return sets_.at(static_cast<std::size_t>(copy)).outputs();
+  }
+  std::string timer() const override { return exec_ ? "cuda graph replay" : "cuda events"; }
+
+ private:
+  // One pass over every input set, captured once; each replay is one launch from the host.
+  void capture() {
+    SSMKIT_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    cuda::graph_capture_active() = true;
+    try {
+      for (const auto& set : sets_) set.launch(stream_);
+    } catch (...) {
+      cuda::graph_capture_active() = false;
+      cudaGraph_t broken = nullptr;
+      cudaStreamEndCapture(stream_, &broken);
+      if (broken) cudaGraphDestroy(broken);
+      throw;
+    }
+    cuda::graph_capture_active() = false;
+    SSMKIT_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph_));
+    SSMKIT_CUDA_CHECK(cudaGraphInstantiate(&exec_, graph_, 0));
+  }
+
+  std::vector<Binding> sets_;
+  cudaStream_t stream_ = nullptr;
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+  cudaGraph_t graph_ = nullptr;
+  cudaGraphExec_t exec_ = nullptr;
+};
+
+template <class Binding, class Params>
+std::unique_ptr<PreparedOp> make(const Params& p, const PrepareOptions& options) {
+  return std::make_unique<CudaPreparedOp<Binding>>(p, options);
+}
+
+}  // namespace
+
+std::unique_ptr<PreparedOp> CudaBackend::prepare(const OpParams& op,
+                                                 const PrepareOptions& options) {
+  struct Visitor {
+    const PrepareOptions& o;
+    std::unique_ptr<PreparedOp> operator()(const CausalConv1dParams& p) const {
+      return make<cuda::CausalConv1dBinding>(p, o);
+    }
+    std::unique_ptr<PreparedOp> operator()(const CausalConv1dUpdateParams& p) const {
+      return make<cuda::CausalConv1dUpdateBinding>(p, o);
+    }
+    std::unique_ptr<PreparedOp> operator()(const SelectiveScanParams& p) const {
+      return make<cuda::SelectiveScanBinding>(p, o);
+    }
+    std::unique_ptr<PreparedOp> operator()(const SelectiveStateUpdateParams& p) const {
+      return make<cuda::SelectiveStateUpdateBinding>(p, o);
+    }
+    std::unique_ptr<PreparedOp> operator()(const ChunkScanParams& p) const {
+      return make<cuda::ChunkScanBinding>(p, o);
+    }
+    std::unique_ptr<PreparedOp> operator()(const PagedKvWriteParams& p) const {
+      return make<cuda::PagedKvWriteBinding>(p, o);
+    }
+    std::unique_ptr<PreparedOp> operator()(const PagedKvGatherParams& p) const {
+      return make<cuda::PagedKvGatherBinding>(p, o);
+    }
+    std::unique_ptr<PreparedOp> operator()(const GatedRmsNormParams& p) const {
+      return make<cuda::GatedRmsNormBinding>(p, o);
+    }
+    std::unique_ptr<PreparedOp> operator()(const LightningAttentionParams& p) const {
+      return make<cuda::LightningAttentionBinding>(p, o);
+    }
+    std::unique_ptr<PreparedOp> operator()(const MemoryCopyParams& p) const {
+      return make<cuda::MemoryCopyBinding>(p, o);
+    }
+  };
+  return std::visit(Visitor{options}, op);
+}
+
+}  // namespace ssmkit

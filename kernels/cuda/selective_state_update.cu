@@ -1,0 +1,241 @@
+#include <stdexcept>
+#include <string>
+
+#include "cuda_check.hpp"
+#include "dispatch.cuh"
+#include "element.cuh"
+#include "selective_state_update_device.hpp"
+
+namespace ssmkit::cuda {
+namespace {
+
+using Args = SelectiveStateUpdateDeviceArgs;
+
+// Per-row scalars of the recurrence: dt after bias/softplus, x, and the row's layout offsets.
+struct RowInputs {
+  float dt, x;
+};
+
+template <class T>
+__device__ __forceinline__ RowInputs row_inputs(const Args& a, long long b, int h, int p) {
+  const long long bh = b * a.nheads + h;
+  const long long row = bh * a.headdim + p;
+  float dt = to_float(static_cast<const T*>(a.dt)[a.dt_per_head ? bh : row]);
+  if (a.dt_bias) dt += a.dt_bias[a.dt_bias_per_head ? h : h * a.headdim + p];
+  if (a.dt_softplus) dt = fast_softplus(dt);
+  return {dt, to_float(static_cast<const T*>(a.x)[row])};
+}
+
+template <class T>
+__device__ __forceinline__ float finish_output(const Args& a, long long row, int h, int p,
+                                               float y, float x) {
+  if (a.D) y += a.D[a.d_per_head ? h : h * a.headdim + p] * x;
+  if (a.z) y *= silu(to_float(static_cast<const T*>(a.z)[row]));
+  return y;
+}
+
+template <class S>
+struct StateVec;  // how many state elements one 16-byte access holds
+template <> struct StateVec<float> { static constexpr int value = 4; };
+template <> struct StateVec<__nv_bfloat16> { static constexpr int value = 8; };
+
+// The bandwidth kernel. A row (b, h, p) of the state is N contiguous elements split into
+// 16-byte vectors; kTPR consecutive lanes share a row and each thread owns the same vector
+// slice of kRPT rows, so B and C (per group) are loaded once per thread and every state
+// byte is read and written exactly once, 16 bytes per access, kRPT*kVPT accesses in flight.
+template <class T, class S, int kN>
+struct Tiling {
+  static constexpr int kVec = StateVec<S>::value;
+  static constexpr int kVecsPerRow = kN / kVec;
+  static constexpr int kTPR = kVecsPerRow < 32 ? kVecsPerRow : 32;
+  static constexpr int kVPT = kVecsPerRow / kTPR;  // vectors per thread and row
+  static constexpr int kThreads = 128;
+  static constexpr int kRowsPerPass = kThreads / kTPR;
+  static constexpr int kRPT = 4;  // rows per thread
+  static constexpr int kRows = kRowsPerPass * kRPT;
+};
+
+template <class T, class S, int kN>
+__global__ __launch_bounds__(128) void state_update_tiled(const Args a) {
+  using Tl = Tiling<T, S, kN>;
+  constexpr int kVec = Tl::kVec, kVPT = Tl::kVPT, kTPR = Tl::kTPR, kRPT = Tl::kRPT;
+  const long long b = blockIdx.z;
+  const int h = blockIdx.y;
+  const int sub = threadIdx.x % kTPR;
+  const int p_first = blockIdx.x * Tl::kRows + threadIdx.x / kTPR;
+  const int P = static_cast<int>(a.headdim);
+  const long long slot = a.state_batch_indices ? a.state_batch_indices[b] : b;
+  T* out = static_cast<T*>(a.out);
+  if (slot == a.pad_slot_id) {
+#pragma unroll
+    for (int r = 0; r < kRPT; ++r) {
+      const int p = p_first + r * Tl::kRowsPerPass;
+      if (p < P && sub == 0) out[(b * a.nheads + h) * P + p] = from_float<T>(0.f);
+    }
+    return;
+  }
+  const long long g = h / (a.nheads / a.ngroups);
+  const T* Bg = static_cast<const T*>(a.B) + (b * a.ngroups + g) * kN;
+  const T* Cg = static_cast<const T*>(a.C) + (b * a.ngroups + g) * kN;
+  S* state_head = static_cast<S*>(a.state) + (slot * a.nheads + h) * P * kN;
+
+  Array<S, kVec> s[kRPT][kVPT];
+#pragma unroll
+  for (int r = 0; r < kRPT; ++r) {
+    const int p = p_first + r * Tl::kRowsPerPass;
+#pragma unroll
+    for (int v = 0; v < kVPT; ++v) {
+      if (p < P) s[r][v] = load_array<kVec>(state_head + p * kN + (sub + v * kTPR) * kVec);
+    }
+  }
+  float Bv[kVPT][kVec], Cv[kVPT][kVec];
+#pragma unroll
+  for (int v = 0; v < kVPT; ++v) {
+    const int n0 = (sub + v * kTPR) * kVec;
+    const auto bb = load_array<kVec>(Bg + n0);
+    const auto cc = load_array<kVec>(Cg + n0);
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) {
+      Bv[v][e] = to_float(bb.v[e]);
+      Cv[v][e] = to_float(cc.v[e]);
+    }
+  }
+  // A row's kTPR threads split the work of its scalars (loads, softplus): thread `sub`
+  // computes rows sub, sub + kTPR, ... (mod kRPT; every thread, no divergence, so the loads
+  // of all rows are in flight together) and the others read them by shuffle. Computing
+  // every row in every thread cost more than the state arithmetic itself.
+  constexpr int kOwn = kRPT > kTPR ? kRPT / kTPR : 1;
+  RowInputs mine[kOwn];
+#pragma unroll
+  for (int j = 0; j < kOwn; ++j) {
+    const int r = (sub + j * kTPR) % kRPT;
+    const int p = min(p_first + r * Tl::kRowsPerPass, P - 1);  // tail rows compute, never store
+    mine[j] = row_inputs<T>(a, b, h, p);
+  }
+  const int group_lane0 = (threadIdx.x % 32) - sub;
+  RowInputs in[kRPT];
+#pragma unroll
+  for (int r = 0; r < kRPT; ++r) {
+    const int src = group_lane0 + r % kTPR;
+    in[r].dt = __shfl_sync(0xffffffffu, mine[r / kTPR % kOwn].dt, src);
+    in[r].x = __shfl_sync(0xffffffffu, mine[r / kTPR % kOwn].x, src);
+  }
+  const float a_head = a.a_per_head ? a.A[h] * kLog2e : 0.f;
+
+#pragma unroll
+  for (int r = 0; r < kRPT; ++r) {
+    const int p = p_first + r * Tl::kRowsPerPass;
+    const int pc = min(p, P - 1);
+    const float dtx = in[r].dt * in[r].x;
+    const float decay_head = fast_exp2(in[r].dt * a_head);
+    float part = 0.f;
+#pragma unroll
+    for (int v = 0; v < kVPT; ++v) {
+      const int n0 = (sub + v * kTPR) * kVec;
+      float decay[kVec];
+      if (a.a_per_head) {
+#pragma unroll
+        for (int e = 0; e < kVec; ++e) decay[e] = decay_head;
+      } else {
+        const auto av = load_array<kVec>(a.A + (static_cast<long long>(h) * P + pc) * kN + n0);
+#pragma unroll
+        for (int e = 0; e < kVec; ++e) decay[e] = fast_exp2(in[r].dt * av.v[e] * kLog2e);
+      }
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) {
+        const float nv = to_float(s[r][v].v[e]) * decay[e] + dtx * Bv[v][e];
+        s[r][v].v[e] = from_float<S>(nv);
+        part += nv * Cv[v][e];
+      }
+    }
+#pragma unroll
+    for (int offset = kTPR / 2; offset > 0; offset >>= 1) {
+      part += __shfl_xor_sync(0xffffffffu, part, offset);
+    }
+    if (p < P) {
+#pragma unroll
+      for (int v = 0; v < kVPT; ++v) {
+        store_array<kVec>(state_head + p * kN + (sub + v * kTPR) * kVec, s[r][v]);
+      }
+      if (sub == 0) {
+        const long long row = (b * a.nheads + h) * P + p;
+        out[row] = from_float<T>(finish_output<T>(a, row, h, p, part, in[r].x));
+      }
+    }
+  }
+}
+
+// Any dstate: one warp per row, lanes striding over the state.
+template <class T, class S>
+__global__ void state_update_generic(const Args a) {
+  const long long row = (blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  const long long H = a.nheads, P = a.headdim, N = a.dstate;
+  if (row >= a.batch * H * P) return;
+  const long long b = row / (H * P);
+  const int h = static_cast<int>((row / P) % H), p = static_cast<int>(row % P);
+  const long long g = h / (H / a.ngroups);
+  const long long slot = a.state_batch_indices ? a.state_batch_indices[b] : b;
+  T* out = static_cast<T*>(a.out);
+  if (slot == a.pad_slot_id) {
+    if (lane == 0) out[row] = from_float<T>(0.f);
+    return;
+  }
+  const RowInputs in = row_inputs<T>(a, b, h, p);
+  S* s = static_cast<S*>(a.state) + ((slot * H + h) * P + p) * N;
+  const T* Bv = static_cast<const T*>(a.B) + (b * a.ngroups + g) * N;
+  const T* Cv = static_cast<const T*>(a.C) + (b * a.ngroups + g) * N;
+  float part = 0.f;
+  for (long long n = lane; n < N; n += 32) {
+    const float A = a.a_per_head ? a.A[h] : a.A[(h * P + p) * N + n];
+    const float v = to_float(s[n]) * expf(in.dt * A) + in.dt * to_float(Bv[n]) * in.x;
+    s[n] = from_float<S>(v);
+    part += v * to_float(Cv[n]);
+  }
+  part = warp_sum(part);
+  if (lane == 0) out[row] = from_float<T>(finish_output<T>(a, row, h, p, part, in.x));
+}
+
+template <class T, class S, int kN>
+void launch_tiled(const Args& a, cudaStream_t stream) {
+  using Tl = Tiling<T, S, kN>;
+  const dim3 grid(static_cast<unsigned>((a.headdim + Tl::kRows - 1) / Tl::kRows),
+                  static_cast<unsigned>(a.nheads), static_cast<unsigned>(a.batch));
+  state_update_tiled<T, S, kN><<<grid, Tl::kThreads, 0, stream>>>(a);
+}
+
+template <class T, class S>
+void launch_for_state(const Args& a, cudaStream_t stream) {
+  const bool grid_fits = a.batch <= 65535 && a.nheads <= 65535;
+  switch (grid_fits ? a.dstate : 0) {
+    case 16: return launch_tiled<T, S, 16>(a, stream);
+    case 32: return launch_tiled<T, S, 32>(a, stream);
+    case 64: return launch_tiled<T, S, 64>(a, stream);
+    case 128: return launch_tiled<T, S, 128>(a, stream);
+    case 256: return launch_tiled<T, S, 256>(a, stream);
+    default: {
+      constexpr int kBlock = 128;
+      const long long threads = a.batch * a.nheads * a.headdim * 32;
+      state_update_generic<T, S><<<blocks_for(threads, kBlock), kBlock, 0, stream>>>(a);
+    }
+  }
+}
+
+}  // namespace
+
+void launch_selective_state_update(const Args& a, cudaStream_t stream) {
+  if (a.batch == 0 || a.nheads == 0 || a.headdim == 0) return;
+  dispatch_activation(a.act_dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    switch (a.state_dtype) {
+      case DType::float32: launch_for_state<T, float>(a, stream); break;
+      case DType::bfloat16: launch_for_state<T, __nv_bfloat16>(a, stream); break;
+      default:
+        throw std::invalid_argument("cuda: selective_state_update has no kernel for state dtype " +
+                                    std::string(dtype_name(a.state_dtype)));
+    }
+  });
+  SSMKIT_CHECK_LAUNCH("selective_state_update");
+}
+
+}  // namespace ssmkit::cuda

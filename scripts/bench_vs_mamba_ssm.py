@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""ssmkit's kernels against mamba_ssm's, same shapes, same GPU, same run.
+
+For a GPU machine with PyTorch and Triton. Runs `ssmkit bench --json` (the binary given),
+then times mamba_ssm's kernel for every CUDA row of that report on identical shapes and
+dtypes, with the same number of rotating input sets and the same timer (CUDA events
+around one pass over the sets; CUDA-graph replay where ssmkit's row was a graph replay),
+and prints one table of ratios.
+
+mamba_ssm may be installed, or given as a source checkout (--mamba-ssm-src). From source
+its Triton kernels import without the compiled extension; ops that need the extension
+(selective_scan_fn: selective_scan_cuda; causal_conv1d: the causal-conv1d package) are
+reported as unavailable, row by row, never dropped.
+
+    python3 scripts/bench_vs_mamba_ssm.py --ssmkit .device/bench/ssmkit \\
+        --mamba-ssm-src .device/bench/mamba_src --out $OUT -- --preset mamba2-2.7b
+"""
+import argparse
+import importlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import types
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ssmkit", required=True, help="the ssmkit binary")
+    ap.add_argument("--mamba-ssm-src", help="directory holding the mamba_ssm package (a source checkout)")
+    ap.add_argument("--python-path", action="append", default=[],
+                    help="extra directories for pure-python dependencies (einops) if not installed")
+    ap.add_argument("--out", default=".", help="where to write the ssmkit JSON and the comparison")
+    ap.add_argument("--passes", type=int, default=50, help="timed passes per mamba_ssm row (median)")
+    ap.add_argument("bench_args", nargs=argparse.REMAINDER, help="after --: arguments for ssmkit bench")
+    args = ap.parse_args()
+    if args.bench_args and args.bench_args[0] == "--":
+        args.bench_args = args.bench_args[1:]
+    return args
+
+
+def import_mamba_ssm(src, extra_paths):
+    """mamba_ssm's Triton modules, without running the package __init__ (which imports the
+    compiled extension). Returns (modules, notes) where notes say what is unavailable."""
+    for p in extra_paths:
+        sys.path.insert(0, p)
+    notes = {}
+    if src:
+        pkg_dir = os.path.join(src, "mamba_ssm")
+        if not os.path.isdir(pkg_dir):
+            sys.exit(f"bench_vs_mamba_ssm: {pkg_dir} is not a mamba_ssm package directory")
+        sys.path.insert(0, src)
+        pkg = types.ModuleType("mamba_ssm")
+        pkg.__path__ = [pkg_dir]
+        sys.modules["mamba_ssm"] = pkg
+    mods = {}
+    for key, name in [("ssu", "mamba_ssm.ops.triton.selective_state_update"),
+                      ("ssd", "mamba_ssm.ops.triton.ssd_combined"),
+                      ("norm", "mamba_ssm.ops.triton.layernorm_gated"),
+                      ("scan", "mamba_ssm.ops.selective_scan_interface")]:
+        try:
+            mods[key] = importlib.import_module(name)
+        except Exception as e:  # noqa: BLE001 - every reason is reported
+            notes[key] = f"unavailable: import {name} failed: {type(e).__name__}: {e}"
+    if "scan" in mods and getattr(mods["scan"], "selective_scan_cuda", None) is None:
+        notes["scan"] = "unavailable: no compiled extension (selective_scan_cuda)"
+    try:
+        mods["conv"] = importlib.import_module("causal_conv1d")
+    except Exception:  # noqa: BLE001
+        notes["conv"] = "unavailable: causal-conv1d is not installed (compiled extension)"
+    return mods, notes
+
+
+
+def tdtype(name):
+    import torch
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def rand(shape, lo, hi, dtype, gen):
+    import torch
+    return (torch.rand(shape, generator=gen, device="cuda", dtype=torch.float32) * (hi - lo) + lo).to(dtype)
+
+
+def make_call(row, mods, notes, gen):
+    """(callable taking an input-set index, bytes it moves per the row) or (None, reason)."""
+    import torch
+    from einops import repeat
+    op, d = row["op"], row["dims"]
+    act = tdtype(row["dtype"])
+    copies = row.get("copies", 1)
+    f32 = torch.float32
+    sets = []
+    if op == "selective_state_update":
+        if "ssu" in notes:
+            return None, notes["ssu"]
+        fn = mods["ssu"].selective_state_update
+        B, H, P, N, G = d["batch"], d["nheads"], d["headdim"], d["dstate"], d["ngroups"]
+        sdt = tdtype(row.get("state_dtype", "float32"))
+        for _ in range(copies):
+            if d["per_head"]:
+                # Mamba2's call: per-head dt, A, D, dt_bias broadcast with stride 0.
+                A = repeat(rand((H,), -8, -1, f32, gen), "h -> h p n", p=P, n=N)
+                dt = repeat(rand((B, H), -4, -1, act, gen), "b h -> b h p", p=P)
+                D = repeat(rand((H,), -1, 1, f32, gen), "h -> h p", p=P)
+                bias = repeat(rand((H,), 0, 0.5, f32, gen), "h -> h p", p=P)
+                s = dict(state=rand((B, H, P, N), -1, 1, sdt, gen), x=rand((B, H, P), -1, 1, act, gen), dt=dt, A=A,
+                         B=rand((B, G, N), -1, 1, act, gen), C=rand((B, G, N), -1, 1, act, gen), D=D,
+                         z=rand((B, H, P), -1, 1, act, gen), dt_bias=bias)
+            else:  # Mamba1 layout (batch, dim, dstate)
+                Dm = P
+                s = dict(state=rand((B, Dm, N), -1, 1, sdt, gen), x=rand((B, Dm), -1, 1, act, gen),
+                         dt=rand((B, Dm), -4, -1, act, gen), A=rand((Dm, N), -2, -0.1, f32, gen),
+                         B=rand((B, N), -1, 1, act, gen), C=rand((B, N), -1, 1, act, gen),
+                         D=rand((Dm,), -1, 1, f32, gen), z=rand((B, Dm), -1, 1, act, gen),
+                         dt_bias=rand((Dm,), 0, 0.5, f32, gen))
+            sets.append(s)
+        return (lambda k: fn(**sets[k], dt_softplus=True)), None
+    if op == "mamba_chunk_scan_combined":
+        if "ssd" in notes:
+            return None, notes["ssd"]
+        fn = mods["ssd"].mamba_chunk_scan_combined
+        B, L, H, P, N, G, Q = (d[k] for k in ("batch", "seqlen", "nheads", "headdim", "dstate", "ngroups", "chunk_size"))
+        for _ in range(copies):
+            sets.append(dict(x=rand((B, L, H, P), -1, 1, act, gen), dt=rand((B, L, H), -4, -1, act, gen),
+                             A=rand((H,), -8, -1, f32, gen), B=rand((B, L, G, N), -1, 1, act, gen),
+                             C=rand((B, L, G, N), -1, 1, act, gen), D=rand((H,), -1, 1, f32, gen),
+                             z=rand((B, L, H, P), -1, 1, act, gen), dt_bias=rand((H,), 0, 0.5, f32, gen)))
+        return (lambda k: fn(chunk_size=Q, dt_softplus=True, return_final_states=True, **sets[k])), None
+    if op == "selective_scan":
+        if "scan" in notes:
+            return None, notes["scan"]
+        fn = mods["scan"].selective_scan_fn
+        B, Dm, L, N = d["batch"], d["dim"], d["seqlen"], d["dstate"]
+        for _ in range(copies):
+            sets.append(dict(u=rand((B, Dm, L), -1, 1, act, gen), delta=rand((B, Dm, L), -4, -1, act, gen),
+                             A=rand((Dm, N), -2, -0.1, f32, gen), B=rand((B, 1, N, L), -1, 1, act, gen),
+                             C=rand((B, 1, N, L), -1, 1, act, gen), D=rand((Dm,), -1, 1, f32, gen),
+                             z=rand((B, Dm, L), -1, 1, act, gen), delta_bias=rand((Dm,), 0, 0.5, f32, gen)))
+        return (lambda k: fn(**sets[k], delta_softplus=True, return_last_state=True)), None
+    if op in ("causal_conv1d", "causal_conv1d_update"):
+        if "conv" in notes:
+            return None, notes["conv"]
+        conv = mods["conv"]
+        B, Dm, W = d["batch"], d["dim"], d["width"]
+        for _ in range(copies):
+            w, b = rand((Dm, W), -0.5, 0.5, f32, gen).to(act), rand((Dm,), -0.1, 0.1, f32, gen).to(act)
+            if op == "causal_conv1d":
+                sets.append(dict(x=rand((B, Dm, d["seqlen"]), -1, 1, act, gen), weight=w, bias=b))
+            else:
+                sets.append(dict(x=rand((B, Dm), -1, 1, act, gen), conv_state=rand((B, Dm, d["state_len"]), -1, 1, act, gen),
+                                 weight=w, bias=b))
+        if op == "causal_conv1d":
+            return (lambda k: conv.causal_conv1d_fn(**sets[k], activation="silu")), None
+        return (lambda k: conv.causal_conv1d_update(**sets[k], activation="silu")), None
+    if op == "gated_rmsnorm":
+        if "norm" in notes:
+            return None, notes["norm"]
+        fn = mods["norm"].rmsnorm_fn
+        R, Dm, gs = d["rows"], d["dim"], d["group_size"]
+        for _ in range(copies):
+            sets.append(dict(x=rand((R, Dm), -1, 1, act, gen), z=rand((R, Dm), -1, 1, act, gen),
+                             weight=rand((Dm,), 0.5, 1.5, f32, gen)))
+        return (lambda k: fn(sets[k]["x"], sets[k]["weight"], None, z=sets[k]["z"], eps=1e-5, group_size=gs,
+                             norm_before_gate=False)), None
+    return None, "no mamba_ssm counterpart"
+
+
+def time_call(call, copies, passes, graph):
+    """Median seconds per call: CUDA events around one pass over the input sets (as a
+    CUDA graph replay when `graph`), after warm-up (Triton compiles and autotunes there)."""
+    import torch
+    for _ in range(3):
+        for k in range(copies):
+            call(k)
+    torch.cuda.synchronize()
+    replay = None
+    if graph:
+        g = torch.cuda.CUDAGraph()
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for k in range(copies):  # capture needs a warm call on the side stream first
+                call(k)
+            torch.cuda.synchronize()
+            with torch.cuda.graph(g, stream=s):
+                for k in range(copies):
+                    call(k)
+        torch.cuda.current_stream().wait_stream(s)
+        replay = g.replay
+    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    samples = []
+    for _ in range(passes):
+        start.record()
+        if replay:
+            replay()
+        else:
+            for k in range(copies):
+                call(k)
+        stop.record()
+        stop.synchronize()
+        samples.append(start.elapsed_time(stop) * 1e-3 / copies)
+    return statistics.median(samples)
+
+
+def main():
+    args = parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    report_path = os.path.join(args.out, "ssmkit_bench.json")
+    cmd = [args.ssmkit, "bench", "--backend", "cuda", "--json", report_path] + args.bench_args
+    print("+ " + " ".join(cmd), flush=True)
+    log_path = os.path.join(args.out, "ssmkit_bench.log")
+    with open(log_path, "w") as log:  # straight to the file: a killed run still leaves it
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+    ssmkit_output = open(log_path).read()
+    if proc.returncode not in (0, 1) or not os.path.exists(report_path):
+        print(ssmkit_output[-4000:])
+        sys.exit(f"bench_vs_mamba_ssm: ssmkit bench exited {proc.returncode}")
+    report = json.load(open(report_path))
+
+    import torch
+    mods, notes = import_mamba_ssm(args.mamba_ssm_src, args.python_path)
+    gen = torch.Generator(device="cuda")
+    gen.manual_seed(0)
+    bw = report.get("copy_bandwidth_bytes_per_s", {}).get("cuda")
+    results = []
+    for row in report["rows"]:
+        if row["backend"] != "cuda" or row["op"] in ("memory_copy", "lightning_attention"):
+            continue
+        # Rows ssmkit skipped (no kernel yet) still get mamba_ssm's time, for reference.
+        entry = {"name": row["name"], "op": row["op"], "preset": row["preset"], "shape": row["shape"],
+                 "dtype": row["dtype"] + (", state " + row["state_dtype"] if "state_dtype" in row else ""),
+                 "timer": row.get("timer", "cuda graph replay" if row.get("graph") else "cuda events"),
+                 "ssmkit_s": row.get("median_s"), "ssmkit_skip": row.get("skip"), "bytes": row.get("bytes"),
+                 "ssmkit_check": row.get("check", {}).get("passed")}
+        try:
+            call, why = make_call(row, mods, notes, gen)
+            if call is None:
+                entry["mamba_ssm"] = why
+            else:
+                entry["mamba_ssm_s"] = time_call(call, row.get("copies", 1), args.passes, row.get("graph", False))
+        except Exception as e:  # noqa: BLE001 - reported in the row
+            entry["mamba_ssm"] = f"error: {type(e).__name__}: {e}"[:160]
+        finally:
+            torch.cuda.empty_cache()
+        results.append(entry)
+
+    lines = ["| op | preset | shape | dtype | timer | ssmkit us | mamba_ssm us | speedup (mamba_ssm / ssmkit) "
+             "| ssmkit % BW | mamba_ssm % BW | ssmkit check |",
+             "|---|---|---|---|---|---:|---:|---:|---:|---:|---|"]
+    for e in results:
+        ours = e["ssmkit_s"]
+        pct = (lambda t: f"{100 * e['bytes'] / t / bw:.0f}%" if bw and e["bytes"] else "-")
+        ours_cell = f"{ours * 1e6:.2f}" if ours else "skip: " + str(e["ssmkit_skip"])[:60]
+        if "mamba_ssm_s" in e:
+            theirs = e["mamba_ssm_s"]
+            cells = [f"{theirs * 1e6:.2f}", f"{theirs / ours:.2f}x" if ours else "-",
+                     pct(ours) if ours else "-", pct(theirs)]
+        else:
+            cells = [e["mamba_ssm"], "-", pct(ours) if ours else "-", "-"]
+        check = {True: "ok", False: "FAIL", None: "not checked"}[e["ssmkit_check"]]
+        lines.append("| " + " | ".join([e["op"], e["preset"], e["shape"], e["dtype"], e["timer"],
+                                         ours_cell] + cells + [check]) + " |")
+    header = [f"GPU: {torch.cuda.get_device_name()}; torch {torch.__version__}; "
+              f"copy bandwidth {bw / 1e9:.0f} GB/s" if bw else "copy bandwidth: not measured",
+              "command: " + report.get("command", " ".join(cmd)), ""]
+    table = "\n".join(header + lines)
+    with open(os.path.join(args.out, "vs_mamba_ssm.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(args.out, "vs_mamba_ssm.json"), "w") as f:
+        json.dump({"notes": notes, "rows": results}, f, indent=2)
+    print(ssmkit_output[-6000:])
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

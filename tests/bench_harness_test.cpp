@@ -1,0 +1,198 @@
+// The bench harness without a GPU: case generation, the byte formulas, the check's slicing
+// (a slice of the reference equals the reference of the slice), and the command line.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cpu/cpu_backend.hpp"
+#include "ssmkit/bench/bench_case.hpp"
+#include "ssmkit/bench/check.hpp"
+#include "ssmkit/error.hpp"
+#include "test_util.hpp"
+
+namespace ssmkit {
+namespace {
+
+using bench::BenchCase;
+
+std::vector<BenchCase> tiny_cases(DType dtype = DType::bfloat16) {
+  bench::SweepOptions sweep;
+  sweep.batches = {3};
+  sweep.seqlens = {70};
+  sweep.decode_batches = {5};
+  sweep.dtypes = {dtype};
+  return bench::make_cases(bench::shape_preset("tiny"), sweep);
+}
+
+TEST(BenchCases, TinyPresetCoversEveryOpWithUniqueNames) {
+  std::set<std::string> ops, names;
+  for (const auto& c : tiny_cases()) {
+    ops.insert(c.op);
+    EXPECT_TRUE(names.insert(c.name).second) << "duplicate " << c.name;
+  }
+  for (const auto& op : bench::bench_op_names()) EXPECT_TRUE(ops.count(op)) << op;
+  EXPECT_THROW(bench::shape_preset("mamba-99b"), InputError);
+}
+
+TEST(BenchCases, InputsAreRepresentableNonZeroAndDeterministic) {
+  for (const auto& c : tiny_cases()) {
+    if (c.op != "selective_scan") continue;
+    const auto a = std::get<SelectiveScanParams>(c.make_params());
+    const auto b = std::get<SelectiveScanParams>(c.make_params());
+    EXPECT_TRUE(test::same_bytes(a.u, b.u));
+    for (double v : a.u.span<double>()) {
+      EXPECT_NE(v, 0.0);
+      EXPECT_EQ(v, round_to_dtype(v, DType::bfloat16));
+    }
+    for (double v : a.A.span<double>()) EXPECT_EQ(v, round_to_dtype(v, DType::float32));
+  }
+}
+
+TEST(BenchTraffic, StateUpdateCountsTheStateTwiceAndPerHeadParametersOnce) {
+  SelectiveStateUpdateParams p;
+  p.batch = 64, p.nheads = 80, p.headdim = 64, p.dstate = 128, p.ngroups = 1;
+  p.input_dtype = DType::bfloat16, p.state_dtype = DType::float32;
+  p.x = Tensor(DType::float64, {64, 80, 64});
+  p.z = p.x;
+  p.dt = Tensor(DType::float64, {64, 80});
+  p.A = Tensor(DType::float64, {80});
+  p.D = Tensor(DType::float64, {80});
+  p.dt_bias = Tensor(DType::float64, {80});
+  p.B = Tensor(DType::float64, {64, 1, 128});
+  p.C = p.B;
+  const double state = 64.0 * 80 * 64 * 128 * 4 * 2;
+  const double acts = 2.0 * (64 * 80 * 64 * 3 + 64 * 80 + 2 * 64 * 128);  // x, z, out; dt; B, C
+  const double params = 4.0 * 80 * 3;
+  EXPECT_DOUBLE_EQ(bench::traffic(p).bytes, state + acts + params);
+}
+
+// The check cuts inputs and outputs to one batch row and a few units; the reference on the
+// cut inputs must equal the cut of the full reference, for every op.
+TEST(BenchCheck, SliceOfReferenceEqualsReferenceOfSlice) {
+  CpuBackend cpu;
+  for (DType dtype : {DType::float32, DType::bfloat16}) {
+    for (const auto& c : tiny_cases(dtype)) {
+      const OpParams params = c.make_params();
+      const NamedTensors full = run_op(cpu, params);
+      const double flops = bench::traffic(params).flops;
+      const bench::Slice s = bench::choose_slice(params, flops / 20);
+      if (c.op == "paged_kv_write" || c.op == "paged_kv_gather") {  // copies: always whole
+        EXPECT_TRUE(s.whole) << c.name;
+        continue;
+      }
+      ASSERT_FALSE(s.whole) << c.name;
+      ASSERT_GE(s.count, 1);
+      const NamedTensors cut = bench::slice_outputs(params, full, s);
+      const NamedTensors ref = run_op(cpu, bench::slice_params(params, s));
+      ASSERT_EQ(cut.size(), ref.size()) << c.name;
+      for (const auto& [name, t] : ref) {
+        ASSERT_EQ(cut.at(name).shape(), t.shape()) << c.name << " " << name;
+        EXPECT_LT(test::max_abs_diff(cut.at(name), t), 1e-12) << c.name << " " << name;
+      }
+    }
+  }
+}
+
+TEST(BenchCheck, PassesTheReferenceAndFailsAPerturbedOutput) {
+  CpuBackend cpu;
+  for (const auto& c : tiny_cases(DType::float32)) {
+    const OpParams params = c.make_params();
+    NamedTensors outputs = run_op(cpu, params);
+    const auto ok = bench::check_outputs(params, outputs, cpu, 1e5);
+    EXPECT_TRUE(ok.passed) << c.name << ": " << ok.message;
+    // Ten times the tolerance on every element (bfloat16 states get bfloat16 tolerances),
+    // and at least 1e-3 (the exact copies have none).
+    const Tolerance tol = ok.tolerance;
+    const double rel = std::max(10 * tol.rtol, 1e-3), abs = std::max(10 * tol.atol, 1e-3);
+    for (auto& [name, t] : outputs) {
+      for (double& v : t.span<double>()) v = v * (1 + rel) + abs;
+    }
+    const auto bad = bench::check_outputs(params, outputs, cpu, 1e5);
+    EXPECT_FALSE(bad.passed) << c.name;
+  }
+}
+
+TEST(BenchCheck, PerHeadStateUpdateLayoutMatchesTheExpandedOne) {
+  for (const auto& c : tiny_cases(DType::float32)) {
+    if (c.op != "selective_state_update" || c.dims.at("per_head") == 0) continue;
+    const auto p = std::get<SelectiveStateUpdateParams>(c.make_params());
+    SelectiveStateUpdateParams e = p;
+    const auto H = p.nheads, P = p.headdim, N = p.dstate;
+    e.A = Tensor(DType::float64, {H, P, N});
+    e.D = Tensor(DType::float64, {H, P});
+    e.dt_bias = Tensor(DType::float64, {H, P});
+    e.dt = Tensor(DType::float64, {p.batch, H, P});
+    for (std::int64_t h = 0; h < H; ++h) {
+      for (std::int64_t q = 0; q < P; ++q) {
+        e.D.span<double>()[h * P + q] = p.D.span<double>()[h];
+        e.dt_bias.span<double>()[h * P + q] = p.dt_bias.span<double>()[h];
+        for (std::int64_t n = 0; n < N; ++n) e.A.span<double>()[(h * P + q) * N + n] = p.A.span<double>()[h];
+        for (std::int64_t b = 0; b < p.batch; ++b) {
+          e.dt.span<double>()[(b * H + h) * P + q] = p.dt.span<double>()[b * H + h];
+        }
+      }
+    }
+    CpuBackend cpu;
+    const auto r1 = cpu.selective_state_update(p), r2 = cpu.selective_state_update(e);
+    EXPECT_TRUE(test::same_bytes(r1.out, r2.out));
+    EXPECT_TRUE(test::same_bytes(r1.state, r2.state));
+  }
+}
+
+// ---- the command line ------------------------------------------------------------------
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v ? v : fallback;
+}
+
+std::pair<int, std::string> run_ssmkit(const std::string& args) {
+  const std::string cmd = env_or("SSMKIT_BINARY", SSMKIT_BINARY) + " " + args + " 2>&1";
+  std::string out;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return {-1, ""};
+  std::array<char, 4096> buf;
+  while (std::fgets(buf.data(), buf.size(), pipe)) out += buf.data();
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(BenchCommand, CpuTinyRunWritesTableAndJson) {
+  test::TempDir dir;
+  const auto json_path = dir / "bench.json";
+  const auto [code, out] = run_ssmkit(
+      "bench --backend all --preset tiny --op selective_state_update,causal_conv1d --batch 2 "
+      "--seqlen 64 --decode-batch 3 --benchmark_min_time=0.001 --json '" + json_path.string() + "'");
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("| cpu | selective_state_update | tiny |"), std::string::npos) << out;
+  EXPECT_NE(out.find("| cpu | memory_copy |"), std::string::npos) << out;
+  std::ifstream f(json_path);
+  const auto j = nlohmann::json::parse(f);
+  int cases = 0;
+  for (const auto& row : j.at("rows")) {
+    if (row.at("backend") != "cpu" || row.at("op") == "memory_copy") continue;
+    ++cases;
+    EXPECT_GT(row.at("median_s").get<double>(), 0.0);
+    EXPECT_GT(row.at("bytes").get<double>(), 0.0);
+    EXPECT_EQ(row.at("check").at("note"), "CPU reference");
+  }
+  EXPECT_EQ(cases, 1 /*conv*/ * 2 /*mamba1, mamba2 widths*/ + 2 * 2 /*ssu: 2 layouts x 2 states*/);
+  // Without a GPU build or device, the report says why cuda did not run.
+  if (out.find("| cuda |") == std::string::npos) EXPECT_NE(out.find("SKIP cuda"), std::string::npos) << out;
+}
+
+TEST(BenchCommand, BadArgumentsExitTwo) {
+  EXPECT_EQ(run_ssmkit("bench --backend cpu --preset mamba-99b").first, 2);
+  EXPECT_EQ(run_ssmkit("bench --backend cpu --op not_an_op").first, 2);
+  EXPECT_EQ(run_ssmkit("bench --backend cpu --batch 0").first, 2);
+  EXPECT_EQ(run_ssmkit("bench --backend cpu --frobnicate").first, 2);
+  EXPECT_EQ(run_ssmkit("bench --backend cpu --state-dtype float16").first, 2);
+}
+
+}  // namespace
+}  // namespace ssmkit
