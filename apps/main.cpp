@@ -1,12 +1,12 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "budget_command.hpp"
-#include "ssmkit/error.hpp"
 #include "bench_command.hpp"
-#include "validate_command.hpp"
+#include "budget_command.hpp"
 #include "replay_command.hpp"
+#include "ssmkit/error.hpp"
 #include "sweep_command.hpp"
+#include "validate_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"ssmkit: validate and benchmark state-space model caches and scan kernels"};
