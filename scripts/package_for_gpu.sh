@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${SSMKIT_BUILD_DIR:-build}
 command -v patchelf >/dev/null || { echo "package_for_gpu: needs patchelf (apt-get install patchelf)" >&2; exit 2; }
-rm -rf .device && mkdir -p .device/lib
+rm -rf .device/lib .device/ssmkit .device/ssmkit_tests && mkdir -p .device/lib
 cp "$build/apps/ssmkit" "$build/tests/ssmkit_tests" .device/
 for bin in .device/ssmkit .device/ssmkit_tests; do
   ldd "$bin" | awk '/=> \//{print $3}' |
