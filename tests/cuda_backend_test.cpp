@@ -348,6 +348,7 @@ class CudaVsCpuChunkScan : public CudaVsCpu {
     both(g.final_states, c.final_states, "final_states");
     if (!s.cu_seqlens.empty()) both(g.varlen_states, c.varlen_states, "varlen_states");
   }
+  void check_large(const ChunkScanParams& p, const std::vector<std::int64_t>& heads);
 };
 
 // The heads `heads` of a float64 tensor whose axis `axis` indexes heads.
@@ -371,31 +372,37 @@ Tensor take_heads(const Tensor& t, int axis, const std::vector<std::int64_t>& he
   return r;
 }
 
-// Mamba2-2.7B's mixer (80 heads x 64, dstate 128, one group) over 4096 tokens. The float64
-// reference costs about a minute for all heads, so it checks 8 heads spread over the 80; all
-// 80 are checked against the GPU's float32 token recurrence (the float32 path) on the same
-// bf16-valued inputs.
-TEST_F(CudaVsCpuChunkScan, Mamba2_2_7bShapesLongSequenceBf16) {
-  const ChunkScanShape s{.batch = 1, .seqlen = 4096, .nheads = 80, .headdim = 64, .ngroups = 1,
-                         .dstate = 128, .dtype = DType::bfloat16};
-  const ChunkScanParams p = random_chunk_scan(s, rng_);
+// Sizes where the float64 reference over all heads costs minutes: all heads are checked
+// against the GPU's float32 token recurrence (the float32 path, a separate kernel) on the same
+// bf16-valued inputs, and the heads `heads` against the float64 reference.
+void CudaVsCpuChunkScan::check_large(const ChunkScanParams& p,
+                                     const std::vector<std::int64_t>& heads) {
   const char* op = "mamba_chunk_scan_combined";
+  const DType dtype = p.input_dtype;
+  auto both = [&](const Tensor& gt, const Tensor& rt, const char* what) {
+    expect_close(gt, rt, op, what, dtype);
+    const Comparison cmp = compare(gt, rt, default_tolerance(op, dtype));
+    EXPECT_LT(cmp.rel_l2_error, 1e-2) << what;
+    std::printf("  %-40s rel_l2 %.2e  max_abs %.2e\n", what, cmp.rel_l2_error, cmp.max_abs_error);
+  };
   const auto g = gpu_->mamba_chunk_scan_combined(p);
   ChunkScanParams exact = p;
   exact.input_dtype = DType::float32;
   const auto r = gpu_->mamba_chunk_scan_combined(exact);
-  for (const auto& [gt, rt, what] : {std::tuple{&g.out, &r.out, "out vs float32 recurrence"},
-                                     std::tuple{&g.final_states, &r.final_states,
-                                                "final_states vs float32 recurrence"}}) {
-    expect_close(*gt, *rt, op, what, s.dtype);
-    const Comparison cmp = compare(*gt, *rt, default_tolerance(op, s.dtype));
-    EXPECT_LT(cmp.rel_l2_error, 1e-2) << what;
-    std::printf("  %-36s rel_l2 %.2e  max_abs %.2e\n", what, cmp.rel_l2_error,
-                cmp.max_abs_error);
+  both(g.out, r.out, "out vs float32 recurrence");
+  both(g.final_states, r.final_states, "final_states vs float32 recurrence");
+  if (!p.cu_seqlens.empty()) {
+    both(g.varlen_states, r.varlen_states, "varlen_states vs float32 recurrence");
   }
-  const std::vector<std::int64_t> heads = {0, 11, 22, 37, 45, 58, 66, 79};
   ChunkScanParams sub = p;
   sub.nheads = static_cast<std::int64_t>(heads.size());
+  sub.ngroups = 1;  // the chosen heads all read group 0 (checked below)
+  for (const auto h : heads) ASSERT_EQ(h / (p.nheads / p.ngroups), 0) << "head outside group 0";
+  auto group0 = [&](const Tensor& t) {
+    return take_heads(t, 2, std::vector<std::int64_t>{0});
+  };
+  sub.B = group0(p.B);
+  sub.C = group0(p.C);
   sub.x = take_heads(p.x, 2, heads);
   sub.z = take_heads(p.z, 2, heads);
   sub.dt = take_heads(p.dt, 2, heads);
@@ -404,13 +411,41 @@ TEST_F(CudaVsCpuChunkScan, Mamba2_2_7bShapesLongSequenceBf16) {
   sub.dt_bias = take_heads(p.dt_bias, 0, heads);
   sub.initial_states = take_heads(p.initial_states, 1, heads);
   const auto c = cpu_.mamba_chunk_scan_combined(sub);
-  expect_close(take_heads(g.out, 2, heads), c.out, op, "out (8 heads) vs float64", s.dtype);
-  expect_close(take_heads(g.final_states, 1, heads), c.final_states, op,
-               "final_states (8 heads) vs float64", s.dtype);
-  const Comparison cmp = compare(take_heads(g.out, 2, heads), c.out, default_tolerance(op, s.dtype));
-  EXPECT_LT(cmp.rel_l2_error, 1e-2);
-  std::printf("  %-36s rel_l2 %.2e  max_abs %.2e\n", "out (8 heads) vs float64",
-              cmp.rel_l2_error, cmp.max_abs_error);
+  both(take_heads(g.out, 2, heads), c.out, "out (some heads) vs float64");
+  both(take_heads(g.final_states, 1, heads), c.final_states, "final_states (some heads) vs float64");
+  if (!p.cu_seqlens.empty()) {
+    both(take_heads(g.varlen_states, 1, heads), c.varlen_states,
+         "varlen_states (some heads) vs float64");
+  }
+}
+
+// Mamba2-2.7B's mixer (80 heads x 64, dstate 128, one group) over 4096 tokens.
+TEST_F(CudaVsCpuChunkScan, Mamba2_2_7bShapesLongSequenceBf16) {
+  const ChunkScanShape s{.batch = 1, .seqlen = 4096, .nheads = 80, .headdim = 64, .ngroups = 1,
+                         .dstate = 128, .dtype = DType::bfloat16};
+  check_large(random_chunk_scan(s, rng_), {0, 11, 22, 37, 45, 58, 66, 79});
+}
+
+// More (batch, head) pairs than resident blocks, so that (given the workspace) the kernel may
+// run each sequence as two halves handing the state over (on an H100: 320 pairs, 264 resident
+// blocks): sequence resets just before, at and after the midpoint token 352.
+TEST_F(CudaVsCpuChunkScan, ManyPairsSeqIdxAcrossTheMidpoint) {
+  ChunkScanShape s{.batch = 4, .seqlen = 700, .nheads = 80, .headdim = 64, .ngroups = 1,
+                   .dstate = 128, .dtype = DType::bfloat16};
+  for (std::int64_t b = 0; b < 4; ++b) {
+    const std::int64_t cut = 350 + b;  // 350, 351, 352 (the second half's first token), 353
+    for (std::int64_t t = 0; t < 700; ++t) s.seq_idx.push_back(t < 100 + b ? 0 : t < cut ? 1 : 2);
+  }
+  check_large(random_chunk_scan(s, rng_), {0, 5, 41, 79});
+}
+
+// The same with packed sequences and varlen states (batch 1, 288 heads): a sequence ending on
+// the first half's last token (287), a one-token sequence at the second half's first (288).
+TEST_F(CudaVsCpuChunkScan, ManyHeadsVarlenAcrossTheMidpoint) {
+  const ChunkScanShape s{.batch = 1, .seqlen = 600, .nheads = 288, .headdim = 64, .ngroups = 4,
+                         .dstate = 64, .dtype = DType::bfloat16,
+                         .cu_seqlens = {0, 100, 288, 289, 300, 450, 600}};
+  check_large(random_chunk_scan(s, rng_), {0, 17, 71});
 }
 
 TEST_F(CudaVsCpuChunkScan, EightGroupsFp16NoDLimitedDt) {

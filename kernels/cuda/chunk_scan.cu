@@ -13,7 +13,15 @@ void require(bool ok, const char* what) {
   if (!ok) throw std::invalid_argument(std::string("launch_chunk_scan: ") + what);
 }
 
+bool runs_ssd(const ChunkScanDeviceArgs& a) {
+  return a.dtype != DType::float32 && chunk_scan_ssd_supports(a);
+}
+
 }  // namespace
+
+std::size_t chunk_scan_workspace_bytes(const ChunkScanDeviceArgs& a) {
+  return runs_ssd(a) ? chunk_scan_ssd_workspace_bytes(a) : 0;
+}
 
 void launch_chunk_scan(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
   require(a.dtype == DType::float32 || a.dtype == DType::bfloat16 || a.dtype == DType::float16,
@@ -25,7 +33,7 @@ void launch_chunk_scan(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
           "x, dt, A, B, C, out and final_states are required");
   require(!a.cu_seqlens || (a.seq_idx && a.batch == 1 && a.nseq > 0 && a.varlen_states),
           "cu_seqlens needs seq_idx, batch 1, nseq > 0 and varlen_states");
-  if (a.dtype != DType::float32 && chunk_scan_ssd_supports(a)) {
+  if (runs_ssd(a)) {
     launch_chunk_scan_ssd(a, stream);
   } else {
     launch_chunk_scan_recurrent(a, stream);
@@ -87,6 +95,10 @@ ChunkScanResult CudaBackend::mamba_chunk_scan_combined(const ChunkScanParams& p)
   a.out = out.data<void>();
   a.final_states = final_states.data<float>();
   a.varlen_states = varlen_states.data<float>();
+  const auto ws_floats = static_cast<std::int64_t>((cuda::chunk_scan_workspace_bytes(a) + 3) / 4);
+  DeviceTensor workspace;
+  if (ws_floats > 0) workspace = DeviceTensor(DType::float32, {ws_floats});
+  a.workspace = workspace.data<void>();
   cuda::launch_chunk_scan(a, nullptr);
 
   ChunkScanResult r{out.download(), final_states.download(), {}};

@@ -4,6 +4,7 @@
 // core/ssmkit/ops/chunk_scan.hpp; every tensor is contiguous in the layout given there.
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 
@@ -38,11 +39,21 @@ struct ChunkScanDeviceArgs {
   void* out = nullptr;             // (batch, seqlen, nheads, headdim), dtype
   float* final_states = nullptr;   // (batch, nheads, headdim, dstate)
   float* varlen_states = nullptr;  // (nseq, nheads, headdim, dstate) when cu_seqlens is set
+
+  // chunk_scan_workspace_bytes(args) bytes of device memory, or null. With it, sequences may
+  // run as two halves that hand the state over, which shortens the last wave when there are
+  // more (batch, head) pairs than resident blocks; without it the result is the same, slower.
+  void* workspace = nullptr;
 };
 
-// Enqueues the scan on `stream`: no host transfer, no synchronisation, no workspace. The
-// result does not depend on ChunkScanParams::chunk_size, so the kernel picks its own chunk.
-// Throws std::invalid_argument for shapes it cannot run and the CUDA error of a failed launch.
+// Device bytes the caller may allocate for `workspace` (0 when the kernel has no use for it).
+// Depends on the shape and dtype only.
+std::size_t chunk_scan_workspace_bytes(const ChunkScanDeviceArgs& args);
+
+// Enqueues the scan on `stream`: no host transfer, no synchronisation (a small memset of the
+// workspace's flags when it is used). The result does not depend on ChunkScanParams::chunk_size,
+// so the kernel picks its own chunk. Throws std::invalid_argument for shapes it cannot run and
+// the CUDA error of a failed launch.
 void launch_chunk_scan(const ChunkScanDeviceArgs& args, cudaStream_t stream);
 
 }  // namespace ssmkit::cuda

@@ -11,6 +11,7 @@ void launch_chunk_scan_recurrent(const ChunkScanDeviceArgs& a, cudaStream_t stre
 
 // Chunked SSD kernel with bf16/fp16 tensor-core products and the running state on chip.
 bool chunk_scan_ssd_supports(const ChunkScanDeviceArgs& a);
+std::size_t chunk_scan_ssd_workspace_bytes(const ChunkScanDeviceArgs& a);
 void launch_chunk_scan_ssd(const ChunkScanDeviceArgs& a, cudaStream_t stream);
 
 }  // namespace ssmkit::cuda

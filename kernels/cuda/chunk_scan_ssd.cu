@@ -1,18 +1,23 @@
 // Chunked Mamba2 scan (SSD, Dao & Gu 2024, section 6) in one pass: one block per
 // (batch row, head, 64-channel slice of the head) walks the sequence chunk by chunk with the
 // (64 x N) float32 state in registers, so nothing but the inputs, the outputs and the final
-// states touches device memory. Per chunk of kQ tokens, with a = cumsum(dt * A):
+// states touches device memory (and, when the grid is split into two half-sequence segments,
+// the midpoint state, handed from the first half's block to the second's). Per chunk of kQ tokens, with a = cumsum(dt * A):
 //   M[i][j] = (C_i . B_j) exp(a_i - a_j) dt_j            (j <= i, same sequence)
 //   y_i     = exp(a_i) S C_i + sum_j M[i][j] x_j          (then + D x_i, * silu(z_i))
 //   S      <- exp(a_end) S + sum_j exp(a_end - a_j) dt_j x_j B_j^T
-// all three as bf16/fp16 tensor-core products with float32 accumulation. The block's four
-// warps each own 16 head channels (rows of S and of y^T). Tokens where the sequence id
-// changes cut the mask and the carry; varlen states are the state at each sequence's last
-// token, reached by applying the state update up to that token first.
+// all three as bf16/fp16 tensor-core products with float32 accumulation. Eight warps: warp
+// (r, c) owns state rows 16r..16r+15 and state columns in half c of N, so each thread keeps
+// N/4 state values and two blocks (16 warps) share an SM. The y contribution through the
+// state is summed over the two halves in shared memory. Tokens where the sequence id changes
+// cut the mask and the carry; varlen states are the state at each sequence's last token,
+// reached by applying the state update up to that token first.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "chunk_scan_internal.hpp"
 #include "chunk_scan_mma.cuh"
@@ -29,19 +34,25 @@ using mma::smem_addr;
 using mma::swizzled;
 using mma::SwizzledLane;
 
-constexpr int kQ = 64;         // tokens per chunk (the kernel's own; see the notes)
-constexpr int kP = 64;         // head channels per block: 4 warps x 16 rows
-constexpr int kThreads = 128;
+constexpr int kQ = 32;           // tokens per chunk (the kernel's own; see the notes)
+constexpr int kP = 64;           // head channels per block: 4 row groups x 16
+constexpr int kThreads = 256;    // 8 warps: 4 row groups x 2 halves of N
 constexpr int kYPitch = kP + 4;  // floats per staged output row; the pad spreads banks
+constexpr int kMPitch = kQ + 8;  // bf16 per row of M; 80-byte rows keep ldmatrix conflict-free
 
-// Per-chunk scalars, written by warp 0 one chunk ahead (double-buffered).
+// Per-chunk scalars, written by the prep warp one chunk ahead (double-buffered). Its lane t
+// prepares token t.
 struct ChunkInfo {
-  float acum[kQ];       // inclusive cumsum of dt * A within the chunk
-  float dt[kQ];         // processed dt; 0 past the sequence end, which masks those tokens out
-  int seg[kQ];          // sequence changes since the chunk start: 0 = the carried state's
-  int events[kQ];       // positions of the varlen sequence ends inside the chunk
-  int nevents;          // how many
-  int first_event;      // index in cu_seqlens of the first of them
+  float acum[kQ];   // inclusive cumsum of dt * A within the chunk
+  float dt[kQ];     // processed dt; 0 past the sequence end, which masks those tokens out
+  float cexp[kQ];   // exp(acum) where the token continues the carried state's sequence, else 0
+  float wend[kQ];   // exp(acum_end - acum) dt: the token's weight in the chunk-end state
+  int seg[kQ];      // sequence changes since the chunk start: 0 = the carried state's
+  int events[kQ];   // positions of the varlen sequence ends inside the chunk
+  int nevents;      // how many
+  int first_event;  // index in cu_seqlens of the first of them
+  float carry_end;  // the carried state's factor in the chunk-end state
+  int pad;
   std::int64_t seq[kQ + 1];  // raw sequence ids of the token before the chunk and its tokens
 };
 
@@ -51,10 +62,10 @@ struct Layout {
   static constexpr int kBCBytes = kQ * kN * 2;
   static constexpr int kStageBytes = kXBytes + 2 * kBCBytes;
   static constexpr int kMOffset = 2 * kStageBytes;
-  static constexpr int kYOffset = kMOffset + kQ * kQ * 2;
-  static constexpr int kInfoOffset = kYOffset + kQ * kYPitch * 4;
+  static constexpr int kYOffset = kMOffset + kQ * kMPitch * 2;
+  static constexpr int kDOffset = kYOffset + 2 * kQ * kYPitch * 4;
+  static constexpr int kInfoOffset = kDOffset + kP * 4;
   static constexpr int kBytes = kInfoOffset + 2 * static_cast<int>(sizeof(ChunkInfo)) + 16;
-  static constexpr int kMinBlocks = kN <= 128 ? 2 : 1;
 };
 
 __device__ __forceinline__ float process_dt(float v, float bias, const ChunkScanDeviceArgs& a) {
@@ -64,27 +75,34 @@ __device__ __forceinline__ float process_dt(float v, float bias, const ChunkScan
 }
 
 template <class T, int kN>
-__global__ void __launch_bounds__(kThreads, Layout<kN>::kMinBlocks)
-    chunk_scan_ssd(const ChunkScanDeviceArgs a) {
+__global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
+    chunk_scan_ssd(const ChunkScanDeviceArgs a, const int segments) {
   using L = Layout<kN>;
-  constexpr int kNChunks = kN / 8;  // 16-byte chunks per B/C row
-  constexpr int kNT = kN / 8;       // n-tiles of the state
-  constexpr int kXChunks = kP / 8;  // 16-byte chunks per x row
-  constexpr int kEpi = kQ * kXChunks / kThreads;  // output vectors per thread and chunk
+  constexpr int kNChunks = kN / 8;   // 16-byte chunks per B/C row
+  constexpr int kHalf = kN / 2;      // state columns per warp
+  constexpr int kNT = kHalf / 8;     // their n-tiles
+  constexpr int kXChunks = kP / 8;   // 16-byte chunks per x row
+  static_assert(kQ * kXChunks == kThreads, "one x vector per thread");
+  static_assert(kThreads % kNChunks == 0, "B/C rows split evenly over the block");
   extern __shared__ __align__(128) unsigned char smem[];
   const std::uint32_t smem_base = smem_addr(smem);
   auto* info = reinterpret_cast<ChunkInfo*>(smem + L::kInfoOffset);
   auto* varlen_next = reinterpret_cast<int*>(smem + L::kInfoOffset + 2 * sizeof(ChunkInfo));
   auto* ystage = reinterpret_cast<float*>(smem + L::kYOffset);
+  auto* d_s = reinterpret_cast<float*>(smem + L::kDOffset);
   const std::uint32_t m_base = smem_base + L::kMOffset;
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int g = lane / 4, tq = lane % 4;
+  const int wr = warp % 4, wc = warp / 4;  // row group, half of N
   const int H = a.nheads, P = a.headdim, N = a.dstate, G = a.ngroups;
   const int Lseq = static_cast<int>(a.seqlen);
   const int ptiles = (P + kP - 1) / kP;
-  const int ptile = blockIdx.x % ptiles, h = blockIdx.x / ptiles;
-  const int b = blockIdx.y;
+  // Block = (segment, batch row, head, channel tile), the segment slowest: every first-half
+  // block has a lower index than any second-half block, which waits for its first half.
+  const int units = a.batch * H * ptiles;
+  const int unit = blockIdx.x % units, seg = blockIdx.x / units;
+  const int b = unit / (H * ptiles), h = unit % (H * ptiles) / ptiles, ptile = unit % ptiles;
   const int p0 = ptile * kP, grp = h / (H / G);
   // Per-block bases; a token's row is base + t * stride.
   const long long row0 = static_cast<long long>(b) * Lseq;
@@ -100,65 +118,65 @@ __global__ void __launch_bounds__(kThreads, Layout<kN>::kMinBlocks)
   const float A = a.A[h];
   const float bias = load_or(a.dt_bias, h, 0.f);
   const int nchunks = (Lseq + kQ - 1) / kQ;
+  const int c_begin = seg == 0 ? 0 : nchunks / 2;
+  const int c_end = segments == 2 && seg == 0 ? nchunks / 2 : nchunks;
+  // Split sequences hand the state at the midpoint over through the workspace: a 64 x N
+  // float32 tile per unit, then one ready flag per unit.
+  float* handoff = nullptr;
+  unsigned* ready = nullptr;
+  if (segments == 2) {
+    auto* ws = static_cast<float*>(a.workspace);
+    handoff = ws + static_cast<long long>(unit) * kP * N;
+    ready = reinterpret_cast<unsigned*>(ws + static_cast<long long>(units) * kP * N) + unit;
+  }
+
+  if (tid < kP) d_s[tid] = (a.D && p0 + tid < P) ? a.D[h * P + p0 + tid] : 0.f;
+  // M's block above the diagonal is never computed; zero it once so every read is defined.
+  for (int k = tid; k < kQ * kMPitch / 2; k += kThreads) {
+    reinterpret_cast<std::uint32_t*>(smem + L::kMOffset)[k] = 0;
+  }
 
   // ---- asynchronous loads of one chunk's x, B, C tiles (zero-filled past L, P and N) ----
   auto load_chunk = [&](int c) {
     const std::uint32_t stage = smem_base + static_cast<std::uint32_t>(c & 1) * L::kStageBytes;
     const int start = c * kQ, len = min(kQ, Lseq - start);
     {
-      // Rows advance by kThreads / kXChunks per step; one running pointer per thread.
-      constexpr int kRowStep = kThreads / kXChunks;
-      const int r0 = tid / kXChunks, ch = tid % kXChunks;
-      const bool ch_ok = p0 + ch * 8 < P;
-      const T* src = x_bh + (start + r0) * xstride + ch * 8;
-#pragma unroll
-      for (int k = 0; k < kQ / kRowStep; ++k) {
-        const int r = r0 + k * kRowStep;
-        const bool ok = r < len && ch_ok;
-        cp_async_16(stage + swizzled(r, ch, kXChunks), ok ? src : x_bh, ok);
-        src += kRowStep * xstride;
-      }
+      const int r = tid / kXChunks, ch = tid % kXChunks;
+      const bool ok = r < len && p0 + ch * 8 < P;
+      cp_async_16(stage + swizzled(r, ch, kXChunks),
+                  ok ? x_bh + (start + r) * xstride + ch * 8 : x_bh, ok);
     }
-    {
-      constexpr int kRowStep = kThreads / kNChunks > 0 ? kThreads / kNChunks : 1;
-      static_assert(kThreads % kNChunks == 0, "B/C rows split evenly over the block");
-      const int r0 = tid / kNChunks, ch = tid % kNChunks;
-      const bool ch_ok = ch * 8 < N;
-      long long off = (start + r0) * bstride + ch * 8;
+    constexpr int kRowStep = kThreads / kNChunks;
+    const int r0 = tid / kNChunks, ch = tid % kNChunks;
+    const bool ch_ok = ch * 8 < N;
+    long long off = (start + r0) * bstride + ch * 8;
 #pragma unroll
-      for (int k = 0; k < kQ / kRowStep; ++k) {
-        const int r = r0 + k * kRowStep;
-        const bool ok = r < len && ch_ok;
-        const std::uint32_t dst = stage + L::kXBytes + swizzled(r, ch, kNChunks);
-        cp_async_16(dst, ok ? B_bg + off : B_bg, ok);
-        cp_async_16(dst + L::kBCBytes, ok ? C_bg + off : C_bg, ok);
-        off += kRowStep * bstride;
-      }
+    for (int k = 0; k < kQ / kRowStep; ++k) {
+      const int r = r0 + k * kRowStep;
+      const bool ok = r < len && ch_ok;
+      const std::uint32_t dst = stage + L::kXBytes + swizzled(r, ch, kNChunks);
+      cp_async_16(dst, ok ? B_bg + off : B_bg, ok);
+      cp_async_16(dst + L::kBCBytes, ok ? C_bg + off : C_bg, ok);
+      off += kRowStep * bstride;
     }
   };
 
-  // ---- warp 0: dt, its cumsum, sequence segments and varlen ends of one chunk ----
-  // The raw dt of tokens 2 lane, 2 lane + 1 stays in flight in registers until the chunk is
-  // prepared (converting it now would wait for the load); the sequence ids travel to shared
-  // memory by cp.async so that no 64-bit value stays live across the iteration.
-  T raw_dt[2];
+  // ---- the prep warp: per-token scalars of one chunk ----
+  // The raw dt stays in flight in a register until the chunk is prepared (converting it now
+  // would wait for the load); sequence ids travel to shared memory by cp.async.
+  T raw_dt;
   auto prep_load = [&](int c) {
-    const int start = c * kQ;
-#pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      const int t = start + 2 * lane + e;
-      raw_dt[e] = t < Lseq ? dt_bh[static_cast<long long>(t) * H] : T(0.f);
-    }
+    const int t = c * kQ + lane;
+    raw_dt = t < Lseq ? dt_bh[static_cast<long long>(t) * H] : T(0.f);
     if (seq_b) {
       const std::uint32_t dst = smem_addr(&info[c & 1].seq[0]);
-#pragma unroll
-      for (int e = 0; e < 3; ++e) {
-        const int j = 2 * lane + e - 1;  // -1 .. 64: the token before the chunk, then its tokens
-        if ((e < 2 || lane == 31) && start + j < Lseq) {
-          const int t = max(start + j, 0);
-          asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(dst + (j + 1) * 8),
-                       "l"(seq_b + t));
-        }
+      if (t < Lseq) {
+        asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(dst + (lane + 1) * 8),
+                     "l"(seq_b + t));
+      }
+      if (lane == 0) {
+        asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(dst),
+                     "l"(seq_b + max(t - 1, 0)));
       }
     }
     mma::cp_async_commit();
@@ -166,35 +184,33 @@ __global__ void __launch_bounds__(kThreads, Layout<kN>::kMinBlocks)
   auto prep_finish = [&](int c) {
     ChunkInfo& ci = info[c & 1];
     const int start = c * kQ, len = min(kQ, Lseq - start);
-    const int j0 = 2 * lane, j1 = j0 + 1;
-    const float d0 = j0 < len ? process_dt(to_float(raw_dt[0]), bias, a) : 0.f;
-    const float d1 = j1 < len ? process_dt(to_float(raw_dt[1]), bias, a) : 0.f;
-    const float pair = d0 * A + d1 * A;
-    float incl = pair;
+    const int j = lane;
+    const float d = j < len ? process_dt(to_float(raw_dt), bias, a) : 0.f;
+    float acum = d * A;
 #pragma unroll
     for (int o = 1; o < 32; o *= 2) {
-      const float up = __shfl_up_sync(0xffffffffu, incl, o);
-      if (lane >= o) incl += up;
+      const float up = __shfl_up_sync(0xffffffffu, acum, o);
+      if (lane >= o) acum += up;
     }
-    ci.dt[j0] = d0;
-    ci.dt[j1] = d1;
-    ci.acum[j0] = incl - pair + d0 * A;
-    ci.acum[j1] = incl;
-    int ch0 = 0, ch1 = 0;
-    if (seq_b) {
-      ch0 = j0 < len && ci.seq[j0 + 1] != ci.seq[j0];
-      ch1 = j1 < len && ci.seq[j1 + 1] != ci.seq[j0 + 1];
-    }
-    int cnt = ch0 + ch1;
+    int seg = 0;
+    if (seq_b) {  // without sequence ids every token continues the carried state
+      seg = j < len && ci.seq[j + 1] != ci.seq[j];
 #pragma unroll
-    for (int o = 1; o < 32; o *= 2) {
-      const int up = __shfl_up_sync(0xffffffffu, cnt, o);
-      if (lane >= o) cnt += up;
+      for (int o = 1; o < 32; o *= 2) {
+        const int up = __shfl_up_sync(0xffffffffu, seg, o);
+        if (lane >= o) seg += up;
+      }
     }
-    ci.seg[j0] = cnt - ch1;
-    ci.seg[j1] = cnt;
+    const float acum_end = __shfl_sync(0xffffffffu, acum, len - 1);
+    const int seg_end = __shfl_sync(0xffffffffu, seg, len - 1);
+    ci.acum[j] = acum;
+    ci.dt[j] = d;
+    ci.seg[j] = seg;
+    ci.cexp[j] = seg == 0 ? __expf(acum) : 0.f;
+    ci.wend[j] = (j < len && seg == seg_end) ? __expf(acum_end - acum) * d : 0.f;
     if (lane == 0) {
-      int next = c == 0 ? 0 : *varlen_next;
+      ci.carry_end = seg_end == 0 ? __expf(acum_end) : 0.f;
+      int next = *varlen_next;
       ci.nevents = 0;
       ci.first_event = next;
       while (a.cu_seqlens && next < a.nseq) {
@@ -207,16 +223,29 @@ __global__ void __launch_bounds__(kThreads, Layout<kN>::kMinBlocks)
     }
   };
 
-  // ---- the running state: rows p0 + 16 warp + {g, g+8}, columns 8 nt + 2 tq + {0, 1} ----
-  const int prow = p0 + warp * 16 + g;
+  // ---- the running state: rows p0 + 16 wr + {g, g+8}, columns kHalf wc + 8 nt + 2 tq + {0,1}
+  const int prow = p0 + wr * 16 + g, ncol0 = wc * kHalf + 2 * tq;
+  if (seg == 1) {
+    if (tid == 0) {
+      unsigned flag = 0;
+      for (;;) {
+        asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(flag) : "l"(ready) : "memory");
+        if (flag) break;
+        __nanosleep(256);
+      }
+    }
+    __syncthreads();
+  }
   float S[kNT][4];
 #pragma unroll
   for (int nt = 0; nt < kNT; ++nt) {
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
-      const int p = prow + 8 * e, n = nt * 8 + 2 * tq;
+      const int p = prow + 8 * e, n = ncol0 + nt * 8;
       float2 v = make_float2(0.f, 0.f);
-      if (a.initial_states && p < P && n < N) {
+      if (seg == 1 && p < P && n < N) {
+        v = __ldcg(reinterpret_cast<const float2*>(handoff + (p - p0) * N + n));
+      } else if (a.initial_states && p < P && n < N) {
         v = *reinterpret_cast<const float2*>(a.initial_states +
                                              ((static_cast<long long>(b) * H + h) * P + p) * N + n);
       }
@@ -224,108 +253,128 @@ __global__ void __launch_bounds__(kThreads, Layout<kN>::kMinBlocks)
       S[nt][2 * e + 1] = v.y;
     }
   }
-  auto store_state = [&](float* dst) {
+  auto store_state = [&](float* dst, int row0) {  // dst row r holds channel row0 + r
 #pragma unroll
     for (int nt = 0; nt < kNT; ++nt) {
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        const int p = prow + 8 * e, n = nt * 8 + 2 * tq;
+        const int p = prow + 8 * e, n = ncol0 + nt * 8;
         if (p < P && n < N) {
-          *reinterpret_cast<float2*>(dst + static_cast<long long>(p) * N + n) =
+          *reinterpret_cast<float2*>(dst + static_cast<long long>(p - row0) * N + n) =
               make_float2(S[nt][2 * e], S[nt][2 * e + 1]);
         }
       }
     }
   };
 
-  // Epilogue mapping: thread handles channels p0 + 8 ech .. +7 of kEpi tokens.
-  const int ech = tid % kXChunks;
+  // Epilogue mapping: thread handles channels p0 + 8 ech .. +7 of token ei.
+  const int ei = tid / kXChunks, ech = tid % kXChunks;
   const bool ech_ok = p0 + ech * 8 < P;
+  // Lane addresses into this warp's half of a B/C tile: the half starts hc chunks into each
+  // row; whole 8-chunk groups move the tile, the rest joins the lane's chunk (kN = 64).
+  const int hc = wc * kHalf / 8;
+  auto half_lane = [&](std::uint32_t tile, int lane_row, int lane_chunk) {
+    return SwizzledLane<kNChunks>(tile + static_cast<std::uint32_t>(hc & ~7) * 16, lane_row,
+                                  lane_chunk + (hc & 7));
+  };
 
-  if (warp == 0) prep_load(0);
-  load_chunk(0);
+  // Warp 7, idle while warps 0-5 compute M, prepares chunk c + 1 then, from raw dt and
+  // sequence ids it requested a whole chunk earlier.
+  constexpr int kPrepWarp = 7;
+  if (warp == kPrepWarp) {
+    if (lane == 0) {  // varlen sequences that end before this segment
+      int next = 0;
+      while (a.cu_seqlens && next < a.nseq && a.cu_seqlens[next + 1] <= c_begin * kQ) ++next;
+      *varlen_next = next;
+    }
+    prep_load(c_begin);
+  }
+  load_chunk(c_begin);
   mma::cp_async_commit();
-  if (warp == 0) {
+  if (warp == kPrepWarp) {
     mma::cp_async_wait_all();
     __syncwarp();
-    prep_finish(0);
+    prep_finish(c_begin);
+    if (c_begin + 1 < c_end) prep_load(c_begin + 1);
   }
 
-  for (int c = 0; c < nchunks; ++c) {
+  for (int c = c_begin; c < c_end; ++c) {
     const int start = c * kQ, len = min(kQ, Lseq - start);
     const std::uint32_t xs = smem_base + static_cast<std::uint32_t>(c & 1) * L::kStageBytes;
     const std::uint32_t bs = xs + L::kXBytes, cs = bs + L::kBCBytes;
     const ChunkInfo& ci = info[c & 1];
     mma::cp_async_wait_all();
     __syncthreads();  // chunk c's tiles and info visible; everyone is done with chunk c-1
-    if (c + 1 < nchunks) {
-      if (warp == 0) prep_load(c + 1);
+    if (c + 1 < c_end) {
       load_chunk(c + 1);
       mma::cp_async_commit();
     }
+    uint4 zr = make_uint4(0, 0, 0, 0);  // z of this thread's output, in flight until the end
+    if (z_bh && ei < len && ech_ok) {
+      zr = __ldcs(reinterpret_cast<const uint4*>(z_bh + (start + ei) * xstride + ech * 8));
+    }
 
-    // Lane address patterns: A operands (row-major 16x16), B operands stored [n][k].
-    const SwizzledLane<kNChunks> c_as_a(cs, lane % 16, lane / 16);
-    const SwizzledLane<kNChunks> c_as_b(cs, lane % 8 + 8 * (lane / 16), (lane / 8) % 2);
-    const SwizzledLane<kNChunks> b_as_b(bs, lane % 8 + 8 * (lane / 16), (lane / 8) % 2);
-
-    // ---- M = (C B^T) o decay, rows 16 warp .. +15, causal columns only ----
-    {
-      float acc[8][4] = {};
+    // ---- M = (C B^T) o decay on the causal 16x16 blocks (0,0), (1,0), (1,1): warps 0-5,
+    // one 16x8 tile each ----
+    if (warp < 6) {
+      const int bi = warp < 2 ? 0 : 1, bj = warp < 4 ? 0 : 1, nt = warp % 2;
+      const SwizzledLane<kNChunks> c_as_a(cs, lane % 16, lane / 16);
+      const SwizzledLane<kNChunks> b_as_b(bs, lane % 8, lane / 8);  // rows j, 4 k chunks
+      float acc[4] = {}, acc2[4] = {};  // two chains of K steps instead of one
+      const std::uint32_t a_off = bi * 16 * kNChunks * 16;
+      const std::uint32_t b_off = (bj * 16 + nt * 8) * kNChunks * 16;
 #pragma unroll
-      for (int kk = 0; kk < kN / 16; ++kk) {
-        std::uint32_t af[4];
-        ldmatrix_x4(af, c_as_a.at(0, 2 * kk) + warp * 16 * kNChunks * 16);
-#pragma unroll
-        for (int jp = 0; jp < 4; ++jp) {
-          if (jp <= warp) {
-            std::uint32_t bf[4];
-            ldmatrix_x4(bf, b_as_b.at(16 * jp, 2 * kk));
-            mma::mma_16816<T>(acc[2 * jp], af, bf[0], bf[1]);
-            mma::mma_16816<T>(acc[2 * jp + 1], af, bf[2], bf[3]);
-          }
-        }
+      for (int kk = 0; kk < kN / 16; kk += 2) {
+        std::uint32_t af0[4], af1[4], bf[4];
+        ldmatrix_x4(af0, c_as_a.at(0, 2 * kk) + a_off);
+        ldmatrix_x4(af1, c_as_a.at(0, 2 * kk + 2) + a_off);
+        ldmatrix_x4(bf, b_as_b.at(0, 2 * kk) + b_off);
+        mma::mma_16816<T>(acc, af0, bf[0], bf[1]);
+        mma::mma_16816<T>(acc2, af1, bf[2], bf[3]);
       }
 #pragma unroll
-      for (int jt = 0; jt < 8; ++jt) {
-        if (jt / 2 <= warp) {
+      for (int e = 0; e < 2; ++e) {
+        const int i = bi * 16 + g + 8 * e;
+        const float acum_i = ci.acum[i];
+        const int seg_i = ci.seg[i];
+        float m[2];
 #pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const int i = warp * 16 + g + 8 * e;
-            float m[2];
-#pragma unroll
-            for (int q = 0; q < 2; ++q) {
-              const int j = jt * 8 + 2 * tq + q;
-              const bool on = j <= i && ci.seg[i] == ci.seg[j];
-              m[q] = on ? acc[jt][2 * e + q] * __expf(ci.acum[i] - ci.acum[j]) * ci.dt[j] : 0.f;
-            }
-            const std::uint32_t addr = m_base + swizzled(i, jt, kQ / 8) + tq * 4;
-            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(mma::pack2<T>(m[0], m[1]))
-                         : "memory");
-          }
+        for (int q = 0; q < 2; ++q) {
+          const int j = bj * 16 + nt * 8 + 2 * tq + q;
+          const float decay = __expf(fminf(acum_i - ci.acum[j], 0.f)) * ci.dt[j];
+          const float keep = (j <= i && seg_i == ci.seg[j]) ? 1.f : 0.f;
+          m[q] = (acc[2 * e + q] + acc2[2 * e + q]) * decay * keep;
         }
+        const std::uint32_t addr = m_base + (i * kMPitch + bj * 16 + nt * 8 + 2 * tq) * 2;
+        asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(mma::pack2<T>(m[0], m[1]))
+                     : "memory");
       }
+    } else if (warp == kPrepWarp && c + 1 < c_end) {
+      prep_finish(c + 1);
+      if (c + 2 < c_end) prep_load(c + 2);
     }
     __syncthreads();  // M visible
 
-    // ---- y^T (16 channels x kQ tokens): carried state through C, then M x ----
-    const SwizzledLane<kQ / 8> m_as_b(m_base, lane % 8 + 8 * (lane / 16), (lane / 8) % 2);
+    // ---- y^T (16 channels x kQ tokens): this half's carried-state part, plus M x for the
+    // token tiles of parity wc ----
     std::uint32_t xf[kQ / 16][4];  // x^T fragments: channels x tokens
 #pragma unroll
     for (int ks = 0; ks < kQ / 16; ++ks) {
       ldmatrix_x4_trans(xf[ks], xs + swizzled(16 * ks + lane % 8 + 8 * (lane / 16),
-                                              2 * warp + (lane / 8) % 2, kXChunks));
+                                              2 * wr + (lane / 8) % 2, kXChunks));
     }
     {
-      float acc[8][4] = {};
+      const SwizzledLane<kNChunks> c_as_b = half_lane(cs, lane % 8 + 8 * (lane / 16),
+                                                      (lane / 8) % 2);
+      float acc[kQ / 8][4] = {};
 #pragma unroll
-      for (int kk = 0; kk < kN / 16; ++kk) {
+      for (int kk = 0; kk < kHalf / 16; ++kk) {
         const std::uint32_t sf[4] = {
             mma::pack2<T>(S[2 * kk][0], S[2 * kk][1]), mma::pack2<T>(S[2 * kk][2], S[2 * kk][3]),
             mma::pack2<T>(S[2 * kk + 1][0], S[2 * kk + 1][1]),
             mma::pack2<T>(S[2 * kk + 1][2], S[2 * kk + 1][3])};
 #pragma unroll
-        for (int ip = 0; ip < 4; ++ip) {
+        for (int ip = 0; ip < kQ / 16; ++ip) {
           std::uint32_t bf[4];
           ldmatrix_x4(bf, c_as_b.at(16 * ip, 2 * kk));
           mma::mma_16816<T>(acc[2 * ip], sf, bf[0], bf[1]);
@@ -333,60 +382,48 @@ __global__ void __launch_bounds__(kThreads, Layout<kN>::kMinBlocks)
         }
       }
 #pragma unroll
-      for (int it = 0; it < 8; ++it) {
+      for (int it = 0; it < kQ / 8; ++it) {
 #pragma unroll
         for (int q = 0; q < 2; ++q) {
-          const int i = it * 8 + 2 * tq + q;
-          const float f = ci.seg[i] == 0 ? __expf(ci.acum[i]) : 0.f;
+          const float f = ci.cexp[it * 8 + 2 * tq + q];
           acc[it][q] *= f;
           acc[it][2 + q] *= f;
         }
       }
-#pragma unroll
-      for (int ip = 0; ip < 4; ++ip) {
-#pragma unroll
-        for (int ks = 0; ks <= ip; ++ks) {
-          std::uint32_t bf[4];
-          ldmatrix_x4(bf, m_as_b.at(16 * ip, 2 * ks));
-          mma::mma_16816<T>(acc[2 * ip], xf[ks], bf[0], bf[1]);
-          mma::mma_16816<T>(acc[2 * ip + 1], xf[ks], bf[2], bf[3]);
-        }
+      // M x for token tiles wc (one k-step) and wc + 2 (two): rows i of M, all kQ columns j
+      // as four 8x8 matrices. Branching on the warp-uniform wc keeps acc indices static.
+      auto mx = [&](auto parity) {
+        constexpr int kLo = decltype(parity)::value, kHi = kLo + 2;
+        std::uint32_t bf[4];
+        ldmatrix_x4(bf, m_base + ((kLo * 8 + lane % 8) * kMPitch + (lane / 8) * 8) * 2);
+        mma::mma_16816<T>(acc[kLo], xf[0], bf[0], bf[1]);
+        ldmatrix_x4(bf, m_base + ((kHi * 8 + lane % 8) * kMPitch + (lane / 8) * 8) * 2);
+        mma::mma_16816<T>(acc[kHi], xf[0], bf[0], bf[1]);
+        mma::mma_16816<T>(acc[kHi], xf[1], bf[2], bf[3]);
+      };
+      if (wc == 0) {
+        mx(std::integral_constant<int, 0>{});
+      } else {
+        mx(std::integral_constant<int, 1>{});
       }
 #pragma unroll
-      for (int it = 0; it < 8; ++it) {
+      for (int it = 0; it < kQ / 8; ++it) {
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
 #pragma unroll
           for (int q = 0; q < 2; ++q) {
-            ystage[(it * 8 + 2 * tq + q) * kYPitch + warp * 16 + g + 8 * e] = acc[it][2 * e + q];
+            ystage[(wc * kQ + it * 8 + 2 * tq + q) * kYPitch + wr * 16 + g + 8 * e] =
+                acc[it][2 * e + q];
           }
         }
       }
     }
 
-    // z of this chunk's outputs, in flight while the state advances.
-    uint4 zr[kEpi];
-#pragma unroll
-    for (int k = 0; k < kEpi; ++k) {
-      const int i = tid / kXChunks + k * (kThreads / kXChunks);
-      zr[k] = make_uint4(0, 0, 0, 0);
-      if (z_bh && i < len && ech_ok) {
-        zr[k] = __ldcs(reinterpret_cast<const uint4*>(z_bh + (start + i) * xstride + ech * 8));
-      }
-    }
-
-    // ---- state: advance to each varlen end inside the chunk, then to the chunk's end ----
+    // ---- state: S <- carry S + sum_j w_j x_j B_j^T over this warp's half of N ----
     {
-      const SwizzledLane<kNChunks> b_as_bt(bs, lane % 8 + 8 * ((lane / 8) % 2), lane / 16);
-      int from = -1, from_seg = 0;
-      float from_acum = 0.f;
-      const int nev = ci.nevents;
-      const bool ends_on_event = nev > 0 && ci.events[nev - 1] == len - 1;
-      for (int ev = 0; ev < nev + (ends_on_event ? 0 : 1); ++ev) {
-        const int to = ev < nev ? ci.events[ev] : len - 1;
-        const int to_seg = ci.seg[to];
-        const float to_acum = ci.acum[to];
-        const float carry = to_seg == from_seg ? __expf(to_acum - from_acum) : 0.f;
+      const SwizzledLane<kNChunks> b_as_bt =
+          half_lane(bs, lane % 8 + 8 * ((lane / 8) % 2), lane / 16);
+      auto advance = [&](float carry, auto weight) {
 #pragma unroll
         for (int nt = 0; nt < kNT; ++nt) {
 #pragma unroll
@@ -394,14 +431,9 @@ __global__ void __launch_bounds__(kThreads, Layout<kN>::kMinBlocks)
         }
 #pragma unroll
         for (int ks = 0; ks < kQ / 16; ++ks) {
-          if (16 * ks > to || 16 * ks + 15 <= from) continue;
           float w[4];  // tokens 16 ks + 2 tq + {0, 1, 8, 9}
 #pragma unroll
-          for (int q = 0; q < 4; ++q) {
-            const int j = 16 * ks + 2 * tq + (q & 1) + 8 * (q >> 1);
-            const bool on = j > from && j <= to && ci.seg[j] == to_seg;
-            w[q] = on ? __expf(to_acum - ci.acum[j]) * ci.dt[j] : 0.f;
-          }
+          for (int q = 0; q < 4; ++q) w[q] = weight(16 * ks + 2 * tq + (q & 1) + 8 * (q >> 1));
           std::uint32_t af[4];
 #pragma unroll
           for (int r = 0; r < 4; ++r) {
@@ -410,63 +442,108 @@ __global__ void __launch_bounds__(kThreads, Layout<kN>::kMinBlocks)
             af[r] = mma::pack2<T>(v.x * w[q], v.y * w[q + 1]);
           }
 #pragma unroll
-          for (int np = 0; np < kN / 16; ++np) {
+          for (int np = 0; np < kHalf / 16; ++np) {
             std::uint32_t bf[4];
             ldmatrix_x4_trans(bf, b_as_bt.at(16 * ks, 2 * np));
             mma::mma_16816<T>(S[2 * np], af, bf[0], bf[1]);
             mma::mma_16816<T>(S[2 * np + 1], af, bf[2], bf[3]);
           }
         }
-        if (ev < nev) {
-          store_state(a.varlen_states +
-                      (static_cast<long long>(ci.first_event + ev) * H + h) * P * N);
+      };
+      const int nev = ci.nevents;
+      if (nev == 0) {
+        advance(ci.carry_end, [&](int j) { return ci.wend[j]; });
+      } else {
+        // Varlen ends inside the chunk: advance to each in turn (storing it), then to the end.
+        int from = -1, from_seg = 0;
+        float from_acum = 0.f;
+        const bool ends_on_event = ci.events[nev - 1] == len - 1;
+        for (int ev = 0; ev < nev + (ends_on_event ? 0 : 1); ++ev) {
+          const int to = ev < nev ? ci.events[ev] : len - 1;
+          const int to_seg = ci.seg[to];
+          const float to_acum = ci.acum[to];
+          advance(to_seg == from_seg ? __expf(to_acum - from_acum) : 0.f, [&](int j) {
+            const bool on = j > from && j <= to && ci.seg[j] == to_seg;
+            return on ? __expf(to_acum - ci.acum[j]) * ci.dt[j] : 0.f;
+          });
+          if (ev < nev) {
+            store_state(a.varlen_states +
+                            (static_cast<long long>(ci.first_event + ev) * H + h) * P * N,
+                        0);
+          }
+          from = to;
+          from_seg = to_seg;
+          from_acum = to_acum;
         }
-        from = to;
-        from_seg = to_seg;
-        from_acum = to_acum;
       }
     }
     __syncthreads();  // staged y complete
 
-    // ---- epilogue: y + D x, gated by silu(z), 16-byte stores ----
-#pragma unroll
-    for (int k = 0; k < kEpi; ++k) {
-      const int i = tid / kXChunks + k * (kThreads / kXChunks);
-      if (i >= len || !ech_ok) continue;
-      const float4 y0 = *reinterpret_cast<const float4*>(ystage + i * kYPitch + ech * 8);
-      const float4 y1 = *reinterpret_cast<const float4*>(ystage + i * kYPitch + ech * 8 + 4);
-      const float y[8] = {y0.x, y0.y, y0.z, y0.w, y1.x, y1.y, y1.z, y1.w};
+    // ---- epilogue: both halves' y + D x, gated by silu(z), one 16-byte store ----
+    if (ei < len && ech_ok) {
+      const float* y0 = ystage + ei * kYPitch + ech * 8;
+      const float* y1 = y0 + kQ * kYPitch;
+      const float4 u0 = *reinterpret_cast<const float4*>(y0);
+      const float4 u1 = *reinterpret_cast<const float4*>(y0 + 4);
+      const float4 v0 = *reinterpret_cast<const float4*>(y1);
+      const float4 v1 = *reinterpret_cast<const float4*>(y1 + 4);
+      const float4 d0 = *reinterpret_cast<const float4*>(d_s + ech * 8);
+      const float4 d1 = *reinterpret_cast<const float4*>(d_s + ech * 8 + 4);
+      const float y[8] = {u0.x + v0.x, u0.y + v0.y, u0.z + v0.z, u0.w + v0.w,
+                          u1.x + v1.x, u1.y + v1.y, u1.z + v1.z, u1.w + v1.w};
+      const float dd[8] = {d0.x, d0.y, d0.z, d0.w, d1.x, d1.y, d1.z, d1.w};
       uint4 xv;
       asm volatile("ld.shared.v4.b32 {%0,%1,%2,%3}, [%4];\n"
                    : "=r"(xv.x), "=r"(xv.y), "=r"(xv.z), "=r"(xv.w)
-                   : "r"(xs + swizzled(i, ech, kXChunks)));
+                   : "r"(xs + swizzled(ei, ech, kXChunks)));
       const std::uint32_t xw[4] = {xv.x, xv.y, xv.z, xv.w};
-      const std::uint32_t zw[4] = {zr[k].x, zr[k].y, zr[k].z, zr[k].w};
+      const std::uint32_t zw[4] = {zr.x, zr.y, zr.z, zr.w};
       uint4 o;
       std::uint32_t* ow = &o.x;
 #pragma unroll
       for (int r = 0; r < 4; ++r) {
         const float2 xx = mma::unpack2<T>(xw[r]);
-        const int p = p0 + ech * 8 + 2 * r;
-        const float2 dd = a.D ? __ldg(reinterpret_cast<const float2*>(a.D + h * P + p))
-                              : make_float2(0.f, 0.f);
-        float lo = y[2 * r] + dd.x * xx.x, hi = y[2 * r + 1] + dd.y * xx.y;
+        float lo = y[2 * r] + dd[2 * r] * xx.x, hi = y[2 * r + 1] + dd[2 * r + 1] * xx.y;
         if (z_bh) {
           const float2 zz = mma::unpack2<T>(zw[r]);
-          lo *= silu(zz.x);
-          hi *= silu(zz.y);
+          lo *= __fdividef(zz.x, 1.f + __expf(-zz.x));
+          hi *= __fdividef(zz.y, 1.f + __expf(-zz.y));
         }
         ow[r] = mma::pack2<T>(lo, hi);
       }
-      __stcs(reinterpret_cast<uint4*>(out_bh + (start + i) * xstride + ech * 8), o);
-    }
-    if (warp == 0 && c + 1 < nchunks) {
-      mma::cp_async_wait_all();
-      __syncwarp();
-      prep_finish(c + 1);
+      __stcs(reinterpret_cast<uint4*>(out_bh + (start + ei) * xstride + ech * 8), o);
     }
   }
-  store_state(a.final_states + (static_cast<long long>(b) * H + h) * P * N);
+  if (segments == 2 && seg == 0) {
+    store_state(handoff, p0);
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+      asm volatile("st.release.gpu.global.u32 [%0], %1;\n" ::"l"(ready), "r"(1u) : "memory");
+    }
+  } else {
+    store_state(a.final_states + (static_cast<long long>(b) * H + h) * P * N, 0);
+  }
+}
+
+// Whether to run each sequence as two halves. With more (b, h, tile) units than resident
+// blocks, the last partial wave of whole sequences costs a full sequence walk; halves make the
+// waves finer (640 units on 264 slots: 3 whole walks, or 5 half-walks). A second half starts
+// from its first half's state, so two half-walks are the least a split can take.
+template <class T, int kN>
+int choose_segments(const ChunkScanDeviceArgs& a, long long units, int bytes) {
+  const long long nchunks = (a.seqlen + kQ - 1) / kQ;
+  if (!a.workspace || nchunks < 4) return 1;
+  int device = 0, sms = 0, per_sm = 0;
+  SSMKIT_CUDA_CHECK(cudaGetDevice(&device));
+  SSMKIT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  SSMKIT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, chunk_scan_ssd<T, kN>,
+                                                                  kThreads, bytes));
+  const long long slots = static_cast<long long>(sms) * per_sm;
+  if (slots <= 0) return 1;
+  const long long whole = (units + slots - 1) / slots;                           // walks
+  const long long halves = std::max(2LL, (2 * units + slots - 1) / slots);       // half-walks
+  return halves < 2 * whole ? 2 : 1;
 }
 
 template <class T, int kN>
@@ -478,9 +555,14 @@ void launch_typed(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
     return true;
   }();
   (void)configured;
-  const int ptiles = (a.headdim + kP - 1) / kP;
-  const dim3 grid(static_cast<unsigned>(ptiles * a.nheads), static_cast<unsigned>(a.batch));
-  chunk_scan_ssd<T, kN><<<grid, kThreads, bytes, stream>>>(a);
+  const long long units = static_cast<long long>(a.batch) * a.nheads * ((a.headdim + kP - 1) / kP);
+  const int segments = choose_segments<T, kN>(a, units, bytes);
+  if (segments == 2) {
+    auto* flags = static_cast<float*>(a.workspace) + units * kP * a.dstate;
+    SSMKIT_CUDA_CHECK(cudaMemsetAsync(flags, 0, units * sizeof(unsigned), stream));
+  }
+  chunk_scan_ssd<T, kN><<<static_cast<unsigned>(segments * units), kThreads, bytes, stream>>>(
+      a, segments);
   SSMKIT_CHECK_LAUNCH("mamba_chunk_scan_combined");
 }
 
@@ -494,10 +576,18 @@ void launch_for_dstate(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
 }  // namespace
 
 bool chunk_scan_ssd_supports(const ChunkScanDeviceArgs& a) {
-  // 16-byte rows for the asynchronous copies; the state tile at most 64 x 256 per block.
+  // 16-byte rows for the asynchronous copies; the state tile at most 64 x 256 per block;
+  // two blocks per unit must fit a one-dimensional grid.
+  const long long units = static_cast<long long>(a.batch) * a.nheads * ((a.headdim + kP - 1) / kP);
   return (a.dtype == DType::bfloat16 || a.dtype == DType::float16) && a.headdim % 8 == 0 &&
-         a.dstate % 8 == 0 && a.dstate <= 256 && a.batch <= 65535 &&
-         static_cast<long long>((a.headdim + kP - 1) / kP) * a.nheads <= 0x7fffffffLL;
+         a.dstate % 8 == 0 && a.dstate <= 256 && 2 * units <= 0x7fffffffLL &&
+         a.seqlen <= 0x7fffffffLL;
+}
+
+std::size_t chunk_scan_ssd_workspace_bytes(const ChunkScanDeviceArgs& a) {
+  if (!chunk_scan_ssd_supports(a) || (a.seqlen + kQ - 1) / kQ < 4) return 0;
+  const long long units = static_cast<long long>(a.batch) * a.nheads * ((a.headdim + kP - 1) / kP);
+  return static_cast<std::size_t>(units) * (kP * a.dstate * sizeof(float) + sizeof(unsigned));
 }
 
 void launch_chunk_scan_ssd(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
