@@ -369,16 +369,25 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
       float acc[kQ / 8][4] = {};
 #pragma unroll
       for (int kk = 0; kk < kHalf / 16; ++kk) {
-        const std::uint32_t sf[4] = {
-            mma::pack2<T>(S[2 * kk][0], S[2 * kk][1]), mma::pack2<T>(S[2 * kk][2], S[2 * kk][3]),
-            mma::pack2<T>(S[2 * kk + 1][0], S[2 * kk + 1][1]),
-            mma::pack2<T>(S[2 * kk + 1][2], S[2 * kk + 1][3])};
+        // The carried state is float32 and can dominate the output (a large initial state,
+        // the first tokens after it): one 16-bit copy of it loses ~3 digits there, so it
+        // enters the product as a high and a low 16-bit part.
+        std::uint32_t sf[4], sl[4];
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+          const float a = S[2 * kk + r / 2][2 * (r % 2)], b = S[2 * kk + r / 2][2 * (r % 2) + 1];
+          sf[r] = mma::pack2<T>(a, b);
+          const float2 h = mma::unpack2<T>(sf[r]);
+          sl[r] = mma::pack2<T>(a - h.x, b - h.y);
+        }
 #pragma unroll
         for (int ip = 0; ip < kQ / 16; ++ip) {
           std::uint32_t bf[4];
           ldmatrix_x4(bf, c_as_b.at(16 * ip, 2 * kk));
           mma::mma_16816<T>(acc[2 * ip], sf, bf[0], bf[1]);
           mma::mma_16816<T>(acc[2 * ip + 1], sf, bf[2], bf[3]);
+          mma::mma_16816<T>(acc[2 * ip], sl, bf[0], bf[1]);
+          mma::mma_16816<T>(acc[2 * ip + 1], sl, bf[2], bf[3]);
         }
       }
 #pragma unroll

@@ -30,6 +30,9 @@ SelectiveStateUpdateResult CudaBackend::selective_state_update(
 GatedRmsNormResult CudaBackend::gated_rmsnorm(const GatedRmsNormParams& p) {
   return run_binding<cuda::GatedRmsNormBinding>(p);
 }
+ChunkScanResult CudaBackend::mamba_chunk_scan_combined(const ChunkScanParams& p) {
+  return run_binding<cuda::ChunkScanBinding>(p);
+}
 LightningAttentionResult CudaBackend::lightning_attention(const LightningAttentionParams& p) {
   return run_binding<cuda::LightningAttentionBinding>(p);
 }

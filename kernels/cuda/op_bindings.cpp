@@ -209,6 +209,10 @@ ChunkScanBinding::ChunkScanBinding(const ChunkScanParams& p) {
   proto_.dt_softplus = p.dt_softplus;
   proto_.dt_min = static_cast<float>(p.dt_min), proto_.dt_max = static_cast<float>(p.dt_max);
   proto_.nseq = nseq > 0 ? nseq : 0;
+  // The workspace lets long sequences be split between blocks; its size depends only on
+  // the shape, so the args here (pointers still null) are enough to ask.
+  const auto ws_floats = static_cast<std::int64_t>((chunk_scan_workspace_bytes(proto_) + 3) / 4);
+  if (ws_floats > 0) workspace_ = b_.output(DType::float32, {ws_floats});
 }
 ChunkScanDeviceArgs ChunkScanBinding::args() const {
   auto a = proto_;
@@ -219,6 +223,7 @@ ChunkScanDeviceArgs ChunkScanBinding::args() const {
   a.cu_seqlens = cu_ >= 0 ? b_.ptr<std::int64_t>(cu_) : nullptr;
   a.out = b_.ptr(out_), a.final_states = b_.ptr<float>(final_);
   a.varlen_states = varlen_ >= 0 ? b_.ptr<float>(varlen_) : nullptr;
+  a.workspace = workspace_ >= 0 ? b_.ptr(workspace_) : nullptr;
   return a;
 }
 ChunkScanResult ChunkScanBinding::result() const {

@@ -138,7 +138,7 @@ class ChunkScanBinding {
   ChunkScanDeviceArgs proto_;
   BufferSet b_;
   int x_ = -1, dt_ = -1, A_ = -1, B_ = -1, C_ = -1, D_ = -1, z_ = -1, bias_ = -1, init_ = -1,
-      seq_idx_ = -1, cu_ = -1, out_ = -1, final_ = -1, varlen_ = -1;
+      seq_idx_ = -1, cu_ = -1, out_ = -1, final_ = -1, varlen_ = -1, workspace_ = -1;
 };
 
 // The cache is written in place, as an engine's is.
