@@ -142,8 +142,10 @@ void print_replay(std::ostream& os, const ScenarioReplay& r) {
   }
 }
 
-ordered_json replay_metrics(const ScenarioReplay& r) {
-  const ReplayTotals& t = r.result.totals;
+namespace {
+
+// The counts both the replay JSON's totals and a sweep point's flat metrics carry.
+ordered_json total_counts(const ReplayTotals& t) {
   return {{"requests", t.requests},
           {"finished", t.finished},
           {"rejected", t.rejected},
@@ -159,15 +161,23 @@ ordered_json replay_metrics(const ScenarioReplay& r) {
           {"peak_queued", t.peak_queued},
           {"peak_slots", t.peak_slots},
           {"peak_pages", t.peak_pages},
-          {"peak_memory_bytes", t.peak_memory},
-          {"queue_delay_mean_s", t.queue_delay.mean_s},
-          {"queue_delay_p50_s", t.queue_delay.p50_s},
-          {"queue_delay_p99_s", t.queue_delay.p99_s},
-          {"ttft_p50_s", t.time_to_first_token.p50_s},
-          {"ttft_p99_s", t.time_to_first_token.p99_s},
-          {"state_slots", r.result.geometry.state_slots},
-          {"usable_pages", r.result.geometry.usable_pages},
-          {"wall_s", r.wall_s}};
+          {"peak_memory_bytes", t.peak_memory}};
+}
+
+}  // namespace
+
+ordered_json replay_metrics(const ScenarioReplay& r) {
+  const ReplayTotals& t = r.result.totals;
+  ordered_json m = total_counts(t);
+  m["queue_delay_mean_s"] = t.queue_delay.mean_s;
+  m["queue_delay_p50_s"] = t.queue_delay.p50_s;
+  m["queue_delay_p99_s"] = t.queue_delay.p99_s;
+  m["ttft_p50_s"] = t.time_to_first_token.p50_s;
+  m["ttft_p99_s"] = t.time_to_first_token.p99_s;
+  m["state_slots"] = r.result.geometry.state_slots;
+  m["usable_pages"] = r.result.geometry.usable_pages;
+  m["wall_s"] = r.wall_s;
+  return m;
 }
 
 ordered_json replay_json(const ScenarioReplay& r, bool with_timeline) {
@@ -219,27 +229,11 @@ ordered_json replay_json(const ScenarioReplay& r, bool with_timeline) {
         {"bytes_per_page", g.bytes_per_page},
         {"max_seq_len", g.max_seq_len},
         {"bytes_allocated", g.bytes_allocated}}},
-      {"totals",
-       {{"requests", t.requests},
-        {"finished", t.finished},
-        {"rejected", t.rejected},
-        {"steps", t.steps},
-        {"simulated_s", t.simulated_s},
-        {"prefill_tokens", t.prefill_tokens},
-        {"recomputed_tokens", t.recomputed_tokens},
-        {"decode_tokens", t.decode_tokens},
-        {"generated_tokens", t.generated_tokens},
-        {"preemptions", t.preemptions},
-        {"preempted_requests", t.preempted_requests},
-        {"peak_running", t.peak_running},
-        {"peak_queued", t.peak_queued},
-        {"peak_slots", t.peak_slots},
-        {"peak_pages", t.peak_pages},
-        {"peak_memory_bytes", t.peak_memory},
-        {"queue_delay", delay_json(t.queue_delay)},
-        {"time_to_first_token", delay_json(t.time_to_first_token)}}},
+      {"totals", total_counts(t)},
       {"checks", checks},
       {"wall_s", r.wall_s}};
+  doc["totals"]["queue_delay"] = delay_json(t.queue_delay);
+  doc["totals"]["time_to_first_token"] = delay_json(t.time_to_first_token);
   if (with_timeline) {
     ordered_json timeline = ordered_json::array();
     for (const TimelineSample& x : r.result.timeline) {
