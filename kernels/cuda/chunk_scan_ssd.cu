@@ -98,10 +98,24 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
   const int H = a.nheads, P = a.headdim, N = a.dstate, G = a.ngroups;
   const int Lseq = static_cast<int>(a.seqlen);
   const int ptiles = (P + kP - 1) / kP;
-  // Block = (segment, batch row, head, channel tile), the segment slowest: every first-half
-  // block has a lower index than any second-half block, which waits for its first half.
+  // Work item = (segment, batch row, head, channel tile), the segment slowest. A second-half
+  // item waits for its first half, so split grids hand items out by an atomic ticket rather
+  // than by blockIdx: the hardware promises no dispatch order, but a ticket is only taken by
+  // a running block, so the first half a waiter needs has a lower ticket and is already
+  // resident (the decoupled look-back argument) and the spin always ends.
   const int units = a.batch * H * ptiles;
-  const int unit = blockIdx.x % units, seg = blockIdx.x / units;
+  int item = blockIdx.x;
+  if (segments == 2) {
+    __shared__ int ticket;
+    if (tid == 0) {
+      auto* counter = reinterpret_cast<unsigned*>(static_cast<float*>(a.workspace) +
+                                                  static_cast<long long>(units) * kP * N) + units;
+      ticket = static_cast<int>(atomicAdd(counter, 1u));
+    }
+    __syncthreads();
+    item = ticket;
+  }
+  const int unit = item % units, seg = item / units;
   const int b = unit / (H * ptiles), h = unit % (H * ptiles) / ptiles, ptile = unit % ptiles;
   const int p0 = ptile * kP, grp = h / (H / G);
   // Per-block bases; a token's row is base + t * stride.
@@ -121,7 +135,7 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
   const int c_begin = seg == 0 ? 0 : nchunks / 2;
   const int c_end = segments == 2 && seg == 0 ? nchunks / 2 : nchunks;
   // Split sequences hand the state at the midpoint over through the workspace: a 64 x N
-  // float32 tile per unit, then one ready flag per unit.
+  // float32 tile per unit, then one ready flag per unit, then the ticket counter.
   float* handoff = nullptr;
   unsigned* ready = nullptr;
   if (segments == 2) {
@@ -568,7 +582,7 @@ void launch_typed(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
   const int segments = choose_segments<T, kN>(a, units, bytes);
   if (segments == 2) {
     auto* flags = static_cast<float*>(a.workspace) + units * kP * a.dstate;
-    SSMKIT_CUDA_CHECK(cudaMemsetAsync(flags, 0, units * sizeof(unsigned), stream));
+    SSMKIT_CUDA_CHECK(cudaMemsetAsync(flags, 0, (units + 1) * sizeof(unsigned), stream));
   }
   chunk_scan_ssd<T, kN><<<static_cast<unsigned>(segments * units), kThreads, bytes, stream>>>(
       a, segments);
@@ -596,7 +610,8 @@ bool chunk_scan_ssd_supports(const ChunkScanDeviceArgs& a) {
 std::size_t chunk_scan_ssd_workspace_bytes(const ChunkScanDeviceArgs& a) {
   if (!chunk_scan_ssd_supports(a) || (a.seqlen + kQ - 1) / kQ < 4) return 0;
   const long long units = static_cast<long long>(a.batch) * a.nheads * ((a.headdim + kP - 1) / kP);
-  return static_cast<std::size_t>(units) * (kP * a.dstate * sizeof(float) + sizeof(unsigned));
+  return static_cast<std::size_t>(units) * (kP * a.dstate * sizeof(float) + sizeof(unsigned)) +
+         sizeof(unsigned);
 }
 
 void launch_chunk_scan_ssd(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
