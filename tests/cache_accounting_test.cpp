@@ -1,12 +1,17 @@
-// Every cache's reported memory equals what it allocated: the sum of its storage tensors'
-// nbytes, and hand-computed sizes for known configs.
+// Every cache's reported memory equals what it allocated: the bytes its allocator was asked
+// for, the sum of its storage tensors' nbytes, and hand-computed sizes for known configs;
+// on every allocator (host and GPU memory), and for OmittedStorage what it omitted.
 #include <gtest/gtest.h>
 
 #include "ssmkit/cache/hybrid_cache.hpp"
 #include "ssmkit/cache/kv_cache.hpp"
+#include "storage_allocators.hpp"
 
 namespace ssmkit {
 namespace {
+
+class CacheAccounting : public test::OnEveryAllocator {};
+SSMKIT_ON_EVERY_ALLOCATOR(CacheAccounting);
 
 constexpr DType kDtypes[] = {DType::float32, DType::bfloat16, DType::float16, DType::float64};
 
@@ -17,9 +22,11 @@ std::size_t allocated(const Cache& cache) {
   return total;
 }
 
-TEST(CacheAccounting, KVCache) {
+TEST_P(CacheAccounting, KVCache) {
   for (const DType dtype : kDtypes) {
-    const KVCache cache({3, 4, 16, 2, 8, dtype});
+    test::CountingStorage counting(allocator());
+    const KVCache cache({3, 4, 16, 2, 8, dtype}, counting);
+    EXPECT_EQ(counting.bytes_allocated(), cache.usage().bytes_allocated);
     const std::size_t per_token = 2 * 3 * 2 * 8 * dtype_size(dtype);  // K+V, layers, heads, dim
     EXPECT_EQ(cache.usage().bytes_per_token, per_token);
     EXPECT_EQ(cache.usage().bytes_allocated, per_token * 4 * 16);
@@ -27,7 +34,7 @@ TEST(CacheAccounting, KVCache) {
   }
 }
 
-TEST(CacheAccounting, PagedKVCacheFromBytesAndFromUtilization) {
+TEST_P(CacheAccounting, PagedKVCacheFromBytesAndFromUtilization) {
   for (const DType dtype : kDtypes) {
     PagedKVCacheConfig config;
     config.num_layers = 2, config.kv_heads = 4, config.head_dim = 8, config.page_size = 16;
@@ -35,7 +42,9 @@ TEST(CacheAccounting, PagedKVCacheFromBytesAndFromUtilization) {
     const std::size_t per_token = 2 * 2 * 4 * 8 * dtype_size(dtype);
     const std::size_t per_page = 16 * per_token;
     config.memory = MemoryBudget::fixed(10 * per_page + per_page / 2);  // 10.5 pages
-    PagedKVCache cache(config);
+    test::CountingStorage counting(allocator());
+    PagedKVCache cache(config, counting);
+    EXPECT_EQ(counting.bytes_allocated(), cache.usage().bytes_allocated);
     EXPECT_EQ(cache.usage().bytes_per_token, per_token);
     EXPECT_EQ(cache.usage().bytes_allocated, 10 * per_page);
     EXPECT_EQ(allocated(cache), cache.usage().bytes_allocated) << dtype_name(dtype);
@@ -47,17 +56,19 @@ TEST(CacheAccounting, PagedKVCacheFromBytesAndFromUtilization) {
 
     const std::size_t device = 1000 * per_page;
     config.memory = MemoryBudget::fraction_of(device, 0.25);
-    const PagedKVCache fraction(config);
+    const PagedKVCache fraction(config, allocator());
     EXPECT_EQ(fraction.usage().bytes_allocated, 250 * per_page);
     EXPECT_EQ(allocated(fraction), fraction.usage().bytes_allocated);
     EXPECT_LE(allocated(fraction), device / 4);
   }
 }
 
-TEST(CacheAccounting, StateCaches) {
+TEST_P(CacheAccounting, StateCaches) {
   for (const DType dtype : kDtypes) {
     // Mamba1: layers * intermediate * (conv_kernel * conv bytes + d_state * ssm bytes).
-    const MambaStateCache mamba({3, 5, 16, 4, 4, dtype, DType::float32});
+    test::CountingStorage counting(allocator());
+    const MambaStateCache mamba({3, 5, 16, 4, 4, dtype, DType::float32}, counting);
+    EXPECT_EQ(counting.bytes_allocated(), mamba.usage().bytes_allocated);
     const std::size_t mamba_seq = 3 * 16 * (4 * dtype_size(dtype) + 4 * 4);
     EXPECT_EQ(mamba.usage().bytes_per_sequence, mamba_seq);
     EXPECT_EQ(mamba.usage().bytes_allocated, 5 * mamba_seq);
@@ -67,20 +78,20 @@ TEST(CacheAccounting, StateCaches) {
     c.num_layers = 2, c.max_batch = 3, c.intermediate_size = 32, c.num_heads = 4;
     c.head_dim = 8, c.n_groups = 2, c.d_state = 4, c.conv_kernel = 4;
     c.conv_dtype = dtype, c.ssm_dtype = DType::float32;
-    const Mamba2StateCache mamba2(c);
+    const Mamba2StateCache mamba2(c, allocator());
     const std::size_t conv = (32 + 2 * 2 * 4) * 4 * dtype_size(dtype), ssm = 4 * 8 * 4 * 4;
     EXPECT_EQ(mamba2.usage().bytes_per_sequence, 2 * (conv + ssm));
     EXPECT_EQ(mamba2.usage().bytes_allocated, 3 * 2 * (conv + ssm));
     EXPECT_EQ(allocated(mamba2), mamba2.usage().bytes_allocated) << dtype_name(dtype);
 
-    const LinearAttentionStateCache linear({2, 3, 4, 8, 16, dtype});
+    const LinearAttentionStateCache linear({2, 3, 4, 8, 16, dtype}, allocator());
     EXPECT_EQ(linear.usage().bytes_per_sequence, 2 * 4 * 8 * 16 * dtype_size(dtype));
     EXPECT_EQ(allocated(linear), linear.usage().bytes_allocated) << dtype_name(dtype);
     EXPECT_EQ(linear.usage().bytes_allocated, 3 * linear.usage().bytes_per_sequence);
   }
 }
 
-TEST(CacheAccounting, HybridSumsItsParts) {
+TEST_P(CacheAccounting, HybridSumsItsParts) {
   for (const DType dtype : kDtypes) {
     HybridCacheConfig c;
     c.layers = {LayerKind::mamba2, LayerKind::attention, LayerKind::mamba2, LayerKind::mamba,
@@ -98,8 +109,14 @@ TEST(CacheAccounting, HybridSumsItsParts) {
     c.mamba2 = m2;
     c.mamba = MambaCacheConfig{1, 4, 6, 3, 4, dtype, dtype};
     c.linear_attention = LinearAttentionCacheConfig{1, 4, 2, 3, 3, dtype};
-    HybridCache cache(c);
+    test::CountingStorage counting(allocator());
+    HybridCache cache(c, counting);
     const CacheUsage usage = cache.usage();
+    EXPECT_EQ(counting.bytes_allocated(), usage.bytes_allocated) << dtype_name(dtype);
+    OmittedStorage omitted;
+    const HybridCache bare(c, omitted);
+    EXPECT_EQ(omitted.bytes_omitted(), usage.bytes_allocated) << dtype_name(dtype);
+    EXPECT_EQ(bare.usage().bytes_allocated, usage.bytes_allocated);
     EXPECT_EQ(allocated(cache), usage.bytes_allocated) << dtype_name(dtype);
     EXPECT_EQ(usage.bytes_allocated, allocated(cache.attention()) + allocated(cache.mamba2()) +
                                          allocated(cache.mamba()) +

@@ -10,10 +10,14 @@
 
 #include "ssmkit/cache/hybrid_cache.hpp"
 #include "ssmkit/error.hpp"
+#include "storage_allocators.hpp"
 #include "test_util.hpp"
 
 namespace ssmkit {
 namespace {
+
+class HybridCacheOnStorage : public test::OnEveryAllocator {};
+SSMKIT_ON_EVERY_ALLOCATOR(HybridCacheOnStorage);
 
 using test::random_tensor;
 
@@ -47,8 +51,8 @@ HybridCacheConfig hybrid_config(std::int64_t max_requests, std::int64_t pages,
   return c;
 }
 
-TEST(HybridCache, MapsModelLayersToTheirCaches) {
-  HybridCache cache(hybrid_config(2, 8));
+TEST_P(HybridCacheOnStorage, MapsModelLayersToTheirCaches) {
+  HybridCache cache(hybrid_config(2, 8), allocator());
   EXPECT_EQ(cache.num_layers(), 6);
   EXPECT_EQ(cache.layer_kind(3), LayerKind::linear_attention);
   EXPECT_EQ(cache.cache_layer(0), 0);
@@ -63,15 +67,15 @@ TEST(HybridCache, MapsModelLayersToTheirCaches) {
   only_mamba2.max_requests = 2;
   only_mamba2.mamba2 = hybrid_config(2, 8).mamba2;
   only_mamba2.mamba2->num_layers = 1;
-  HybridCache pure(only_mamba2);
+  HybridCache pure(only_mamba2, allocator());
   EXPECT_THROW(pure.attention(), InputError);
   const auto admission = pure.admit(1, 1000);  // no pages to run out of
   EXPECT_EQ(admission.status, CacheStatus::ok);
   EXPECT_EQ(pure.mamba2().position(admission.slot), 1000);
 }
 
-TEST(HybridCache, AdmitExtendReleaseOverEveryKind) {
-  HybridCache cache(hybrid_config(2, 16));
+TEST_P(HybridCacheOnStorage, AdmitExtendReleaseOverEveryKind) {
+  HybridCache cache(hybrid_config(2, 16), allocator());
   const auto a = cache.admit(7, 5);
   ASSERT_EQ(a.status, CacheStatus::ok);
   EXPECT_EQ(a.slot, 0);
@@ -101,9 +105,9 @@ TEST(HybridCache, AdmitExtendReleaseOverEveryKind) {
 
 // The engine's step: admit (or extend), then write each layer's new K/V and states through
 // the parts at the request's pages and slot.
-TEST(HybridCache, StepsWriteThroughTheParts) {
+TEST_P(HybridCacheOnStorage, StepsWriteThroughTheParts) {
   std::mt19937 rng(3);
-  HybridCache cache(hybrid_config(2, 16, DType::float64));
+  HybridCache cache(hybrid_config(2, 16, DType::float64), allocator());
   ASSERT_EQ(cache.admit(1, 2).status, CacheStatus::ok);
   const auto admission = cache.admit(2, 5);
   ASSERT_EQ(admission.status, CacheStatus::ok);
@@ -131,8 +135,8 @@ TEST(HybridCache, StepsWriteThroughTheParts) {
   EXPECT_TRUE(all_zero(cache.mamba2().ssm_state(1, cache.slot_of(1))));
 }
 
-TEST(HybridCache, AdmissionIsAllOrNothing) {
-  HybridCache cache(hybrid_config(2, 4));  // 3 usable pages of 4 tokens
+TEST_P(HybridCacheOnStorage, AdmissionIsAllOrNothing) {
+  HybridCache cache(hybrid_config(2, 4), allocator());  // 3 usable pages of 4 tokens
   ASSERT_EQ(cache.admit(1, 8).status, CacheStatus::ok);
   // Not enough pages: the slot it would have taken is given back.
   EXPECT_EQ(cache.admit(2, 5).status, CacheStatus::out_of_pages);
@@ -153,10 +157,10 @@ TEST(HybridCache, AdmissionIsAllOrNothing) {
 
 // A request that finishes leaves its states in its slot; the next request to get that slot
 // must see zeros in every layer of every state cache, and no other slot may change.
-TEST(HybridCache, ReusedSlotStartsFromZeros) {
+TEST_P(HybridCacheOnStorage, ReusedSlotStartsFromZeros) {
   std::mt19937 rng(1);
   for (const DType dtype : {DType::float32, DType::bfloat16, DType::float16}) {
-    HybridCache cache(hybrid_config(3, 16, dtype));
+    HybridCache cache(hybrid_config(3, 16, dtype), allocator());
     const auto first = cache.admit(1, 3);
     const auto other = cache.admit(2, 3);
     ASSERT_EQ(first.status, CacheStatus::ok);
@@ -192,10 +196,10 @@ TEST(HybridCache, ReusedSlotStartsFromZeros) {
 // live request holds its own slot and exactly ceil(length / page_size) pages that no one
 // else holds, the dummy page belongs to no one, pages in use + free = the pool, positions
 // equal lengths. Failed steps change nothing. At the end every page and slot is free.
-TEST(HybridCache, RandomLifecycleConservesPagesAndSlots) {
+TEST_P(HybridCacheOnStorage, RandomLifecycleConservesPagesAndSlots) {
   std::mt19937 rng(2024);
   const std::int64_t max_requests = 6, pages = 24;
-  HybridCache cache(hybrid_config(max_requests, pages));
+  HybridCache cache(hybrid_config(max_requests, pages), allocator());
   std::map<RequestId, std::int64_t> live;  // the model: request -> length
   RequestId next_id = 1;
   int failures = 0;

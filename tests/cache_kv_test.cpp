@@ -7,10 +7,14 @@
 
 #include "ssmkit/cache/kv_cache.hpp"
 #include "ssmkit/error.hpp"
+#include "storage_allocators.hpp"
 #include "test_util.hpp"
 
 namespace ssmkit {
 namespace {
+
+class KVCacheOnStorage : public test::OnEveryAllocator {};
+SSMKIT_ON_EVERY_ALLOCATOR(KVCacheOnStorage);
 
 using test::same_bytes;
 
@@ -35,9 +39,9 @@ Tensor rows_of(const Tensor& t, std::int64_t first, std::int64_t n) {
   return out;
 }
 
-TEST(KVCache, InsertThenAppendKeepsEveryToken) {
+TEST_P(KVCacheOnStorage, InsertThenAppendKeepsEveryToken) {
   std::mt19937 rng(1);
-  KVCache cache(config());
+  KVCache cache(config(), allocator());
   const auto prompt = random_step(rng, 4);
   ASSERT_EQ(cache.insert(2, prompt, 1), CacheStatus::ok);
   EXPECT_EQ(cache.write_index(2), 4);
@@ -55,24 +59,24 @@ TEST(KVCache, InsertThenAppendKeepsEveryToken) {
   EXPECT_EQ(cache.read(0, 0).key.numel(), 0);
 }
 
-TEST(KVCache, InsertReplacesTheSlotsContent) {
+TEST_P(KVCacheOnStorage, InsertReplacesTheSlotsContent) {
   std::mt19937 rng(2);
-  KVCache cache(config());
+  KVCache cache(config(), allocator());
   ASSERT_EQ(cache.insert(1, random_step(rng, 6)), CacheStatus::ok);
   const auto second = random_step(rng, 2);
   ASSERT_EQ(cache.insert(1, second), CacheStatus::ok);
   EXPECT_EQ(cache.write_index(1), 2);
   // Nothing of the first sequence remains in the slot's storage.
-  const Tensor& keys = *cache.storage()[0].second;
+  const Tensor keys = cache.key_storage(0).to_host();
   const std::size_t slot_bytes = 10 * 2 * 5 * 8;
   for (std::size_t i = 2 * 2 * 5 * 8; i < slot_bytes; ++i) {
     ASSERT_EQ(keys.bytes()[slot_bytes + i], std::byte{0});
   }
 }
 
-TEST(KVCache, BatchedDecodeSkipsPaddingRows) {
+TEST_P(KVCacheOnStorage, BatchedDecodeSkipsPaddingRows) {
   std::mt19937 rng(3);
-  KVCache cache(config());
+  KVCache cache(config(), allocator());
   ASSERT_EQ(cache.insert(0, random_step(rng, 2)), CacheStatus::ok);
   ASSERT_EQ(cache.insert(3, random_step(rng, 5)), CacheStatus::ok);
   const std::int64_t slots[] = {3, kPadSlot, 0};
@@ -85,9 +89,9 @@ TEST(KVCache, BatchedDecodeSkipsPaddingRows) {
   EXPECT_TRUE(same_bytes(rows_of(cache.read(0, 1).value, 2, 1), rows_of(decode[1].value, 2, 1)));
 }
 
-TEST(KVCache, FullSlotIsReportedAndUnchanged) {
+TEST_P(KVCacheOnStorage, FullSlotIsReportedAndUnchanged) {
   std::mt19937 rng(4);
-  KVCache cache(config());
+  KVCache cache(config(), allocator());
   EXPECT_EQ(cache.insert(0, random_step(rng, 11)), CacheStatus::sequence_full);
   EXPECT_EQ(cache.write_index(0), 0);
   ASSERT_EQ(cache.insert(0, random_step(rng, 9)), CacheStatus::ok);
@@ -101,9 +105,9 @@ TEST(KVCache, FullSlotIsReportedAndUnchanged) {
   EXPECT_TRUE(same_bytes(rows_of(cache.read(0, 0).key, 0, 9), before.key));
 }
 
-TEST(KVCache, ResetZerosTheSlot) {
+TEST_P(KVCacheOnStorage, ResetZerosTheSlot) {
   std::mt19937 rng(5);
-  KVCache cache(config());
+  KVCache cache(config(), allocator());
   ASSERT_EQ(cache.insert(1, random_step(rng, 4), 2), CacheStatus::ok);
   ASSERT_EQ(cache.insert(2, random_step(rng, 4)), CacheStatus::ok);
   const KeyValue other = cache.read(2, 0);
@@ -111,26 +115,27 @@ TEST(KVCache, ResetZerosTheSlot) {
   EXPECT_EQ(cache.write_index(1), 0);
   EXPECT_EQ(cache.start(1), 0);
   for (const auto& [name, tensor] : cache.storage()) {
-    const std::size_t slot_bytes = tensor->nbytes() / 4;
+    const Tensor host = tensor->to_host();
+    const std::size_t slot_bytes = host.nbytes() / 4;
     for (std::size_t i = 0; i < slot_bytes; ++i)
-      ASSERT_EQ(tensor->bytes()[slot_bytes + i], std::byte{0}) << name;
+      ASSERT_EQ(host.bytes()[slot_bytes + i], std::byte{0}) << name;
   }
   EXPECT_TRUE(same_bytes(cache.read(2, 0).key, other.key));
 }
 
-TEST(KVCache, WritesRoundToTheCacheDtype) {
+TEST_P(KVCacheOnStorage, WritesRoundToTheCacheDtype) {
   std::mt19937 rng(6);
   for (const DType dtype : {DType::float32, DType::bfloat16, DType::float16}) {
-    KVCache cache(config(dtype));
+    KVCache cache(config(dtype), allocator());
     const auto prompt = random_step(rng, 3);
     ASSERT_EQ(cache.insert(0, prompt), CacheStatus::ok);
     EXPECT_TRUE(same_bytes(cache.read(0, 2).key, prompt[2].key.to(dtype))) << dtype_name(dtype);
   }
 }
 
-TEST(KVCache, MisuseIsAnInputError) {
+TEST_P(KVCacheOnStorage, MisuseIsAnInputError) {
   std::mt19937 rng(7);
-  KVCache cache(config());
+  KVCache cache(config(), allocator());
   EXPECT_THROW((void)cache.insert(4, random_step(rng, 1)), InputError);
   EXPECT_THROW((void)cache.insert(0, random_step(rng, 2), 3), InputError);  // start past the end
   auto two_layers = random_step(rng, 1);

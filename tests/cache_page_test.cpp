@@ -11,10 +11,14 @@
 
 #include "ssmkit/cache/paged_kv_cache.hpp"
 #include "ssmkit/error.hpp"
+#include "storage_allocators.hpp"
 #include "test_util.hpp"
 
 namespace ssmkit {
 namespace {
+
+class PagedKVCacheOnStorage : public test::OnEveryAllocator {};
+SSMKIT_ON_EVERY_ALLOCATOR(PagedKVCacheOnStorage);
 
 using test::same_bytes;
 
@@ -158,9 +162,9 @@ Tensor concat(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-TEST(PagedKVCache, RollsOverToANewPageAtEachBoundary) {
+TEST_P(PagedKVCacheOnStorage, RollsOverToANewPageAtEachBoundary) {
   std::mt19937 rng(1);
-  PagedKVCache cache(paged_config(16));
+  PagedKVCache cache(paged_config(16), allocator());
   auto prompt = random_step(rng, 3);
   ASSERT_EQ(cache.prefill(7, prompt), CacheStatus::ok);
   EXPECT_EQ(cache.page_table(7).size(), 1u);
@@ -186,16 +190,16 @@ TEST(PagedKVCache, RollsOverToANewPageAtEachBoundary) {
   }
   // Position 4 (first token of the second logical page) sits at row 0 of that page.
   const auto table = cache.page_table(7);
-  const Tensor& key_pages = *cache.storage()[0].second;
+  const Tensor key_pages = cache.key_pages(0).to_host();
   const std::int64_t row = 2 * 3;
   EXPECT_EQ(std::memcmp(key_pages.bytes() + table[1] * 4 * row * 8, keys[0].bytes() + 4 * row * 8,
                         row * 8),
             0);
 }
 
-TEST(PagedKVCache, PrefillOfWholePagesTakesNoSparePage) {
+TEST_P(PagedKVCacheOnStorage, PrefillOfWholePagesTakesNoSparePage) {
   std::mt19937 rng(2);
-  PagedKVCache cache(paged_config(16));
+  PagedKVCache cache(paged_config(16), allocator());
   ASSERT_EQ(cache.prefill(1, random_step(rng, 8)), CacheStatus::ok);
   EXPECT_EQ(cache.page_table(1).size(), 2u);
   ASSERT_EQ(cache.prefill(2, random_step(rng, 0)), CacheStatus::ok);
@@ -204,10 +208,10 @@ TEST(PagedKVCache, PrefillOfWholePagesTakesNoSparePage) {
   EXPECT_EQ(cache.page_table(2).size(), 1u);
 }
 
-TEST(PagedKVCache, WritesRoundToTheCacheDtype) {
+TEST_P(PagedKVCacheOnStorage, WritesRoundToTheCacheDtype) {
   std::mt19937 rng(3);
   for (const DType dtype : {DType::float32, DType::bfloat16, DType::float16}) {
-    PagedKVCache cache(paged_config(8, dtype));
+    PagedKVCache cache(paged_config(8, dtype), allocator());
     const auto step = random_step(rng, 6);
     ASSERT_EQ(cache.prefill(1, step), CacheStatus::ok);
     const KeyValue kv = cache.gather(1, 1);
@@ -216,9 +220,9 @@ TEST(PagedKVCache, WritesRoundToTheCacheDtype) {
   }
 }
 
-TEST(PagedKVCache, ExhaustionIsReportedAndOverwritesNothing) {
+TEST_P(PagedKVCacheOnStorage, ExhaustionIsReportedAndOverwritesNothing) {
   std::mt19937 rng(4);
-  PagedKVCache cache(paged_config(5));                                // 4 usable pages of 4 tokens
+  PagedKVCache cache(paged_config(5), allocator());  // 4 usable pages of 4 tokens
   ASSERT_EQ(cache.prefill(1, random_step(rng, 8)), CacheStatus::ok);  // 2 pages
   ASSERT_EQ(cache.prefill(2, random_step(rng, 7)), CacheStatus::ok);  // 2 pages
   const KeyValue before1 = cache.gather(1, 0), before2 = cache.gather(2, 1);
@@ -248,11 +252,11 @@ TEST(PagedKVCache, ExhaustionIsReportedAndOverwritesNothing) {
   EXPECT_FALSE(cache.contains(1));
 }
 
-TEST(PagedKVCache, LengthPastMaxSeqLenIsReported) {
+TEST_P(PagedKVCacheOnStorage, LengthPastMaxSeqLenIsReported) {
   std::mt19937 rng(5);
   PagedKVCacheConfig config = paged_config(32);
   config.max_seq_len = 6;
-  PagedKVCache cache(config);
+  PagedKVCache cache(config, allocator());
   EXPECT_EQ(cache.prefill(1, random_step(rng, 7)), CacheStatus::sequence_full);
   EXPECT_FALSE(cache.contains(1));
   ASSERT_EQ(cache.prefill(1, random_step(rng, 6)), CacheStatus::ok);
@@ -260,9 +264,9 @@ TEST(PagedKVCache, LengthPastMaxSeqLenIsReported) {
   EXPECT_EQ(cache.length(1), 6);
 }
 
-TEST(PagedKVCache, BatchedDecodeWritesEachRowToItsRequest) {
+TEST_P(PagedKVCacheOnStorage, BatchedDecodeWritesEachRowToItsRequest) {
   std::mt19937 rng(6);
-  PagedKVCache cache(paged_config(16));
+  PagedKVCache cache(paged_config(16), allocator());
   ASSERT_EQ(cache.prefill(10, random_step(rng, 4)), CacheStatus::ok);
   ASSERT_EQ(cache.prefill(20, random_step(rng, 2)), CacheStatus::ok);
   const RequestId batch[] = {20, 10};
@@ -280,9 +284,9 @@ TEST(PagedKVCache, BatchedDecodeWritesEachRowToItsRequest) {
   EXPECT_THROW((void)cache.append_decode(twice, decode), InputError);
 }
 
-TEST(PagedKVCache, PageTableTensorIsPaddedWithTheDummyPage) {
+TEST_P(PagedKVCacheOnStorage, PageTableTensorIsPaddedWithTheDummyPage) {
   std::mt19937 rng(7);
-  PagedKVCache cache(paged_config(32));
+  PagedKVCache cache(paged_config(32), allocator());
   ASSERT_EQ(cache.prefill(1, random_step(rng, 9)), CacheStatus::ok);
   ASSERT_EQ(cache.prefill(2, random_step(rng, 1)), CacheStatus::ok);
   const RequestId batch[] = {1, 2};
@@ -296,9 +300,9 @@ TEST(PagedKVCache, PageTableTensorIsPaddedWithTheDummyPage) {
   EXPECT_EQ(t[17], PageManager::kDummyPage);
 }
 
-TEST(PagedKVCache, MisuseIsAnInputError) {
+TEST_P(PagedKVCacheOnStorage, MisuseIsAnInputError) {
   std::mt19937 rng(8);
-  PagedKVCache cache(paged_config(16));
+  PagedKVCache cache(paged_config(16), allocator());
   ASSERT_EQ(cache.prefill(1, random_step(rng, 3)), CacheStatus::ok);
   EXPECT_THROW((void)cache.prefill(1, random_step(rng, 3)), InputError);     // not a new request
   EXPECT_THROW((void)cache.append(2, random_step(rng, 1)), InputError);      // unknown request

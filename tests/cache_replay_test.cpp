@@ -14,10 +14,14 @@
 #include "cpu/cpu_backend.hpp"
 #include "ssmkit/cache/linear_attention_state_cache.hpp"
 #include "ssmkit/cache/mamba_state_cache.hpp"
+#include "storage_allocators.hpp"
 #include "test_util.hpp"
 
 namespace ssmkit {
 namespace {
+
+class CacheReplayOnStorage : public test::OnEveryAllocator {};
+SSMKIT_ON_EVERY_ALLOCATOR(CacheReplayOnStorage);
 
 using test::random_tensor;
 
@@ -205,7 +209,7 @@ struct Mamba2Model {
   }
 };
 
-TEST(CacheReplay, Mamba2ChunkedPrefillEqualsOneShot) {
+TEST_P(CacheReplayOnStorage, Mamba2ChunkedPrefillEqualsOneShot) {
   std::mt19937 rng(1);
   CpuBackend cpu;
   const std::int64_t L = 11;
@@ -214,7 +218,7 @@ TEST(CacheReplay, Mamba2ChunkedPrefillEqualsOneShot) {
   // Chunks shorter than the kernel, of one token, and longer than the kernel.
   const std::vector<std::int64_t> bounds{0, 2, 3, 9, 11};
   for (const DType dtype : kCacheDtypes) {
-    Mamba2StateCache cache(model.cache_config(dtype, 3));
+    Mamba2StateCache cache(model.cache_config(dtype, 3), allocator());
     const std::vector<std::int64_t> slots{2, 0};  // batch row 0 lives in slot 2
     const std::int64_t layer = 1;
     for (std::size_t i = 0; i + 1 < bounds.size(); ++i) {
@@ -243,14 +247,14 @@ TEST(CacheReplay, Mamba2ChunkedPrefillEqualsOneShot) {
   }
 }
 
-TEST(CacheReplay, Mamba2DecodeAfterPrefillEqualsLongerPrefill) {
+TEST_P(CacheReplayOnStorage, Mamba2DecodeAfterPrefillEqualsLongerPrefill) {
   std::mt19937 rng(2);
   CpuBackend cpu;
   const std::int64_t L = 6, k = 4;
   const Mamba2Model model(rng, L + k);
   const auto longer = model.prefill(cpu, 0, L + k, Tensor(), Tensor(), 3);
   for (const DType dtype : kCacheDtypes) {
-    Mamba2StateCache cache(model.cache_config(dtype, 3));
+    Mamba2StateCache cache(model.cache_config(dtype, 3), allocator());
     const std::int64_t layer = 0;
     // Slot 1 belongs to nobody in this batch; its state must survive untouched.
     const Tensor bystander = random_tensor({4, 2, 3}, rng);
@@ -360,7 +364,7 @@ struct Mamba1Model {
   }
 };
 
-TEST(CacheReplay, Mamba1DecodeAfterPrefillEqualsLongerPrefill) {
+TEST_P(CacheReplayOnStorage, Mamba1DecodeAfterPrefillEqualsLongerPrefill) {
   std::mt19937 rng(3);
   CpuBackend cpu;
   const std::int64_t L = 5, k = 4;
@@ -369,7 +373,7 @@ TEST(CacheReplay, Mamba1DecodeAfterPrefillEqualsLongerPrefill) {
   const auto prefill = model.prefill(cpu, L);
   for (const DType dtype : kCacheDtypes) {
     MambaStateCache cache(
-        MambaCacheConfig{2, 4, model.dim, model.d_state, model.kernel, dtype, dtype});
+        MambaCacheConfig{2, 4, model.dim, model.d_state, model.kernel, dtype, dtype}, allocator());
     const std::int64_t layer = 1;
     const std::vector<std::int64_t> prefill_slots{3, 1};
     cache.update_conv_windows(layer, prefill_slots, slice_axis(model.x, 2, 0, L));
@@ -392,7 +396,7 @@ TEST(CacheReplay, Mamba1DecodeAfterPrefillEqualsLongerPrefill) {
 
 // ------------------------------------------------------------------ lightning attention
 
-TEST(CacheReplay, LinearAttentionChunkedPrefillAndDecodeEqualOneShot) {
+TEST_P(CacheReplayOnStorage, LinearAttentionChunkedPrefillAndDecodeEqualOneShot) {
   std::mt19937 rng(4);
   CpuBackend cpu;
   const std::int64_t B = 2, H = 3, L = 9, K = 4, V = 5;
@@ -406,7 +410,7 @@ TEST(CacheReplay, LinearAttentionChunkedPrefillAndDecodeEqualOneShot) {
   // A chunked prefill, then one-token chunks: decode is the same op on the cached state.
   const std::vector<std::int64_t> bounds{0, 3, 6, 7, 8, 9};
   for (const DType dtype : kCacheDtypes) {
-    LinearAttentionStateCache cache({1, 2, H, K, V, dtype});
+    LinearAttentionStateCache cache({1, 2, H, K, V, dtype}, allocator());
     const std::vector<std::int64_t> slots{1, 0};
     for (std::size_t i = 0; i + 1 < bounds.size(); ++i) {
       const std::int64_t t0 = bounds[i], t1 = bounds[i + 1];

@@ -12,10 +12,14 @@
 #include "ssmkit/cache/hybrid_cache.hpp"
 #include "ssmkit/cache/kv_cache.hpp"
 #include "ssmkit/error.hpp"
+#include "storage_allocators.hpp"
 #include "test_util.hpp"
 
 namespace ssmkit {
 namespace {
+
+class CacheSnapshotOnStorage : public test::OnEveryAllocator {};
+SSMKIT_ON_EVERY_ALLOCATOR(CacheSnapshotOnStorage);
 
 using test::random_tensor;
 using test::TempDir;
@@ -24,12 +28,13 @@ constexpr DType kDtypes[] = {DType::float32, DType::bfloat16, DType::float16, DT
 
 // Storage filled with random bytes: every bit pattern the dtype has (NaNs with payloads,
 // signalling NaNs, infinities, subnormals, negative zero) must survive. The cache API only
-// writes rounded values, so the test writes the bytes directly.
+// writes rounded values, so the test writes the bytes directly, wherever they live.
 template <class Cache>
 void fill_random_bits(Cache& cache, std::mt19937& rng) {
   for (const auto& [name, tensor] : cache.storage()) {
-    Tensor& storage = const_cast<Tensor&>(*tensor);
-    for (std::size_t i = 0; i < storage.nbytes(); ++i) storage.bytes()[i] = std::byte(rng() & 0xff);
+    Tensor bits(tensor->dtype(), tensor->shape());
+    for (std::size_t i = 0; i < bits.nbytes(); ++i) bits.bytes()[i] = std::byte(rng() & 0xff);
+    const_cast<CacheTensor&>(*tensor).from_host(bits);
   }
 }
 
@@ -37,7 +42,8 @@ template <class Cache>
 std::vector<std::vector<std::byte>> storage_bytes(const Cache& cache) {
   std::vector<std::vector<std::byte>> all;
   for (const auto& [name, tensor] : cache.storage()) {
-    all.emplace_back(tensor->bytes(), tensor->bytes() + tensor->nbytes());
+    const Tensor host = tensor->to_host();
+    all.emplace_back(host.bytes(), host.bytes() + host.nbytes());
   }
   return all;
 }
@@ -94,17 +100,17 @@ HybridCacheConfig hybrid_config(DType dtype) {
   return c;
 }
 
-TEST(CacheSnapshot, KVCacheRoundTripIsBitExact) {
+TEST_P(CacheSnapshotOnStorage, KVCacheRoundTripIsBitExact) {
   TempDir dir;
   std::mt19937 rng(1);
   for (const DType dtype : kDtypes) {
-    KVCache cache(KVCacheConfig{2, 3, 8, 2, 3, dtype});
+    KVCache cache(KVCacheConfig{2, 3, 8, 2, 3, dtype}, allocator());
     const std::vector<KeyValue> prompt(
         2, KeyValue{random_tensor({5, 2, 3}, rng), random_tensor({5, 2, 3}, rng)});
     ASSERT_EQ(cache.insert(1, prompt, 2), CacheStatus::ok);
     fill_random_bits(cache, rng);
     save_snapshot(cache, dir / "kv.h5");
-    KVCache restored(cache.config());
+    KVCache restored(cache.config(), allocator());
     restore_snapshot(restored, dir / "kv.h5");
     EXPECT_EQ(first_difference(storage_bytes(restored), storage_bytes(cache)), "")
         << dtype_name(dtype);
@@ -113,18 +119,18 @@ TEST(CacheSnapshot, KVCacheRoundTripIsBitExact) {
   }
 }
 
-TEST(CacheSnapshot, PagedKVCacheRoundTripKeepsPagesAndFreeOrder) {
+TEST_P(CacheSnapshotOnStorage, PagedKVCacheRoundTripKeepsPagesAndFreeOrder) {
   TempDir dir;
   std::mt19937 rng(2);
   for (const DType dtype : kDtypes) {
-    PagedKVCache cache(paged_config(dtype));
+    PagedKVCache cache(paged_config(dtype), allocator());
     ASSERT_EQ(cache.extend(10, 9), CacheStatus::ok);
     ASSERT_EQ(cache.extend(20, 4), CacheStatus::ok);
     ASSERT_EQ(cache.extend(30, 6), CacheStatus::ok);
     cache.release(20);  // the free list is no longer in page order
     fill_random_bits(cache, rng);
     save_snapshot(cache, dir / "paged.h5");
-    PagedKVCache restored(cache.config());
+    PagedKVCache restored(cache.config(), allocator());
     restore_snapshot(restored, dir / "paged.h5");
     EXPECT_EQ(first_difference(storage_bytes(restored), storage_bytes(cache)), "")
         << dtype_name(dtype);
@@ -141,17 +147,18 @@ TEST(CacheSnapshot, PagedKVCacheRoundTripKeepsPagesAndFreeOrder) {
   }
 }
 
-TEST(CacheSnapshot, StateCachesRoundTripIsBitExact) {
+TEST_P(CacheSnapshotOnStorage, StateCachesRoundTripIsBitExact) {
   TempDir dir;
   std::mt19937 rng(3);
   for (const DType dtype : kDtypes) {
-    Mamba2StateCache mamba2(mamba2_config(dtype, dtype == DType::float64 ? DType::float16 : dtype));
+    Mamba2StateCache mamba2(mamba2_config(dtype, dtype == DType::float64 ? DType::float16 : dtype),
+                            allocator());
     const std::int64_t slots[] = {0, 2};
     mamba2.advance_positions(slots, 7);
     mamba2.advance_seqlen_offset(7);
     fill_random_bits(mamba2, rng);
     save_snapshot(mamba2, dir / "m2.h5");
-    Mamba2StateCache restored2(mamba2.config());
+    Mamba2StateCache restored2(mamba2.config(), allocator());
     restore_snapshot(restored2, dir / "m2.h5");
     EXPECT_EQ(first_difference(storage_bytes(restored2), storage_bytes(mamba2)), "")
         << dtype_name(dtype);
@@ -159,19 +166,19 @@ TEST(CacheSnapshot, StateCachesRoundTripIsBitExact) {
     EXPECT_EQ(restored2.position(1), 0);
     EXPECT_EQ(restored2.seqlen_offset(), 7);
 
-    MambaStateCache mamba(MambaCacheConfig{2, 2, 5, 3, 4, dtype, DType::float32});
+    MambaStateCache mamba(MambaCacheConfig{2, 2, 5, 3, 4, dtype, DType::float32}, allocator());
     fill_random_bits(mamba, rng);
     save_snapshot(mamba, dir / "m1.h5");
-    MambaStateCache restored1(mamba.config());
+    MambaStateCache restored1(mamba.config(), allocator());
     restore_snapshot(restored1, dir / "m1.h5");
     EXPECT_EQ(first_difference(storage_bytes(restored1), storage_bytes(mamba)), "")
         << dtype_name(dtype);
 
-    LinearAttentionStateCache linear(LinearAttentionCacheConfig{2, 2, 2, 3, 4, dtype});
+    LinearAttentionStateCache linear(LinearAttentionCacheConfig{2, 2, 2, 3, 4, dtype}, allocator());
     linear.advance_positions(std::vector<std::int64_t>{1}, 4);
     fill_random_bits(linear, rng);
     save_snapshot(linear, dir / "la.h5");
-    LinearAttentionStateCache restored_linear(linear.config());
+    LinearAttentionStateCache restored_linear(linear.config(), allocator());
     restore_snapshot(restored_linear, dir / "la.h5");
     EXPECT_EQ(first_difference(storage_bytes(restored_linear), storage_bytes(linear)), "")
         << dtype_name(dtype);
@@ -179,11 +186,11 @@ TEST(CacheSnapshot, StateCachesRoundTripIsBitExact) {
   }
 }
 
-TEST(CacheSnapshot, HybridRoundTripRestoresEveryPart) {
+TEST_P(CacheSnapshotOnStorage, HybridRoundTripRestoresEveryPart) {
   TempDir dir;
   std::mt19937 rng(4);
   for (const DType dtype : kDtypes) {
-    HybridCache cache(hybrid_config(dtype));
+    HybridCache cache(hybrid_config(dtype), allocator());
     ASSERT_EQ(cache.admit(5, 6).status, CacheStatus::ok);
     ASSERT_EQ(cache.admit(6, 3).status, CacheStatus::ok);
     ASSERT_EQ(cache.admit(7, 9).status, CacheStatus::ok);
@@ -191,7 +198,7 @@ TEST(CacheSnapshot, HybridRoundTripRestoresEveryPart) {
     ASSERT_EQ(cache.extend(7, 2), CacheStatus::ok);
     fill_random_bits(cache, rng);
     save_snapshot(cache, dir / "hybrid.h5");
-    HybridCache restored(cache.config());
+    HybridCache restored(cache.config(), allocator());
     restore_snapshot(restored, dir / "hybrid.h5");
     EXPECT_EQ(first_difference(storage_bytes(restored), storage_bytes(cache)), "")
         << dtype_name(dtype);
@@ -221,7 +228,7 @@ void expect_refused(const Config& saved, const Config& target, const std::string
   EXPECT_EQ(first_difference(storage_bytes(cache), before), "");
 }
 
-TEST(CacheSnapshot, MismatchedMetadataIsRefusedNamingTheField) {
+TEST_P(CacheSnapshotOnStorage, MismatchedMetadataIsRefusedNamingTheField) {
   const Mamba2CacheConfig m2 = mamba2_config(DType::bfloat16, DType::float32);
   auto changed = [&](auto change) {
     Mamba2CacheConfig c = m2;
@@ -283,11 +290,12 @@ TEST(CacheSnapshot, MismatchedMetadataIsRefusedNamingTheField) {
   expect_refused<HybridCache>(hybrid, hybrid_other, "mamba2/d_state");
 }
 
-TEST(CacheSnapshot, ASnapshotOfAnotherKindIsRefused) {
+TEST_P(CacheSnapshotOnStorage, ASnapshotOfAnotherKindIsRefused) {
   TempDir dir;
-  MambaStateCache mamba(MambaCacheConfig{2, 3, 8, 3, 4, DType::float32, DType::float32});
+  MambaStateCache mamba(MambaCacheConfig{2, 3, 8, 3, 4, DType::float32, DType::float32},
+                        allocator());
   save_snapshot(mamba, dir / "m1.h5");
-  Mamba2StateCache mamba2(mamba2_config(DType::float32, DType::float32));
+  Mamba2StateCache mamba2(mamba2_config(DType::float32, DType::float32), allocator());
   EXPECT_EQ(error_field([&] { restore_snapshot(mamba2, dir / "m1.h5"); }), "cache_kind");
   test::write_golden(dir / "golden.h5", {"causal_conv1d", {}, {}, {}});
   EXPECT_EQ(error_field([&] { restore_snapshot(mamba2, dir / "golden.h5"); }), "format");
@@ -296,7 +304,7 @@ TEST(CacheSnapshot, ASnapshotOfAnotherKindIsRefused) {
 
 // A snapshot that breaks off half way (here: the second layer's datasets are missing)
 // fails naming the dataset, and the target keeps every byte it had.
-TEST(CacheSnapshot, IncompleteSnapshotChangesNothing) {
+TEST_P(CacheSnapshotOnStorage, IncompleteSnapshotChangesNothing) {
   TempDir dir;
   std::mt19937 rng(5);
   const Mamba2CacheConfig config = mamba2_config(DType::float32, DType::float32);
@@ -304,12 +312,12 @@ TEST(CacheSnapshot, IncompleteSnapshotChangesNothing) {
     Hdf5Writer file(dir / "partial.h5");
     write_snapshot_header(file);
     SnapshotWriter out(file, "");
-    Mamba2StateCache source(config);
+    Mamba2StateCache source(config, allocator());
     out.tensor("layer_0/conv_state", *source.storage()[0].second);
     out.tensor("layer_0/ssm_state", *source.storage()[1].second);
     out.metadata(config.metadata());
   }
-  Mamba2StateCache cache(config);
+  Mamba2StateCache cache(config, allocator());
   fill_random_bits(cache, rng);
   const auto before = storage_bytes(cache);
   EXPECT_EQ(error_field([&] { restore_snapshot(cache, dir / "partial.h5"); }),
@@ -317,10 +325,10 @@ TEST(CacheSnapshot, IncompleteSnapshotChangesNothing) {
   EXPECT_EQ(first_difference(storage_bytes(cache), before), "");
 }
 
-TEST(CacheSnapshot, InconsistentPageTablesAreRefused) {
+TEST_P(CacheSnapshotOnStorage, InconsistentPageTablesAreRefused) {
   TempDir dir;
   const PagedKVCacheConfig config = paged_config(DType::float32);
-  PagedKVCache source(config);
+  PagedKVCache source(config, allocator());
   auto write = [&](std::vector<std::int64_t> tables, std::vector<std::int64_t> free_pages) {
     Hdf5Writer file(dir / "paged.h5");
     write_snapshot_header(file);
@@ -333,7 +341,7 @@ TEST(CacheSnapshot, InconsistentPageTablesAreRefused) {
     out.integers("free_pages", free_pages);
     out.metadata(config.metadata());
   };
-  PagedKVCache cache(config);
+  PagedKVCache cache(config, allocator());
   write({3, 3}, {1, 2, 4, 5, 6, 7, 8, 9, 10, 11});  // page 3 owned twice
   EXPECT_EQ(error_field([&] { restore_snapshot(cache, dir / "paged.h5"); }), "page_tables");
   write({3, 0}, {1, 2, 4, 5, 6, 7, 8, 9, 10, 11});  // the dummy page in a table

@@ -11,10 +11,20 @@
 #include "ssmkit/cache/mamba_state_cache.hpp"
 #include "ssmkit/cache/state_slot_pool.hpp"
 #include "ssmkit/error.hpp"
+#include "storage_allocators.hpp"
 #include "test_util.hpp"
 
 namespace ssmkit {
 namespace {
+
+class Mamba2StateCacheOnStorage : public test::OnEveryAllocator {};
+SSMKIT_ON_EVERY_ALLOCATOR(Mamba2StateCacheOnStorage);
+
+class MambaStateCacheOnStorage : public test::OnEveryAllocator {};
+SSMKIT_ON_EVERY_ALLOCATOR(MambaStateCacheOnStorage);
+
+class LinearAttentionStateCacheOnStorage : public test::OnEveryAllocator {};
+SSMKIT_ON_EVERY_ALLOCATOR(LinearAttentionStateCacheOnStorage);
 
 using test::same_bytes;
 
@@ -44,8 +54,8 @@ Mamba2CacheConfig mamba2_config(DType conv = DType::float64, DType ssm = DType::
   return c;
 }
 
-TEST(Mamba2StateCache, ShapesFollowTheConfig) {
-  Mamba2StateCache cache(mamba2_config(DType::bfloat16, DType::float32));
+TEST_P(Mamba2StateCacheOnStorage, ShapesFollowTheConfig) {
+  Mamba2StateCache cache(mamba2_config(DType::bfloat16, DType::float32), allocator());
   EXPECT_EQ(cache.conv_channels(), 8 + 2 * 2 * 3);
   EXPECT_EQ(cache.conv_window(1, 3).shape(), Shape({20, 4}));
   EXPECT_EQ(cache.conv_window(1, 3).dtype(), DType::bfloat16);
@@ -57,13 +67,13 @@ TEST(Mamba2StateCache, ShapesFollowTheConfig) {
   EXPECT_EQ(storage[0].second->shape(), Shape({4, 20, 4}));
   EXPECT_EQ(storage[3].first, "layer_1/ssm_state");
   EXPECT_EQ(storage[3].second->shape(), Shape({4, 4, 2, 3}));
-  MambaStateCache mamba(mamba_config());
+  MambaStateCache mamba(mamba_config(), allocator());
   EXPECT_EQ(mamba.conv_window(0, 2).shape(), Shape({2, 4}));
   EXPECT_EQ(mamba.ssm_state(1, 2).shape(), Shape({2, 3}));
 }
 
-TEST(MambaStateCache, ConvWindowShiftsLeftWithNewestLast) {
-  MambaStateCache cache(mamba_config());
+TEST_P(MambaStateCacheOnStorage, ConvWindowShiftsLeftWithNewestLast) {
+  MambaStateCache cache(mamba_config(), allocator());
   const std::int64_t slot[] = {1};
   auto feed = [&](std::vector<double> column_values) {
     const auto n = static_cast<std::int64_t>(column_values.size());
@@ -87,11 +97,11 @@ TEST(MambaStateCache, ConvWindowShiftsLeftWithNewestLast) {
 
 // The window the cache builds from a prompt is causal_conv1d's conv_state (HF's layout),
 // for prompts shorter and longer than the kernel, and after a second chunk.
-TEST(Mamba2StateCache, ConvWindowEqualsCausalConv1dConvState) {
+TEST_P(Mamba2StateCacheOnStorage, ConvWindowEqualsCausalConv1dConvState) {
   std::mt19937 rng(1);
   CpuBackend cpu;
   for (const std::int64_t L : {2, 4, 9}) {
-    Mamba2StateCache cache(mamba2_config());
+    Mamba2StateCache cache(mamba2_config(), allocator());
     const std::int64_t C = cache.conv_channels(), W = 4;
     const std::int64_t slots[] = {2, 0};
     CausalConv1dParams p;
@@ -109,9 +119,9 @@ TEST(Mamba2StateCache, ConvWindowEqualsCausalConv1dConvState) {
   }
 }
 
-TEST(Mamba2StateCache, GatherAndScatterGoThroughSlotIdsWithPadding) {
+TEST_P(Mamba2StateCacheOnStorage, GatherAndScatterGoThroughSlotIdsWithPadding) {
   std::mt19937 rng(2);
-  Mamba2StateCache cache(mamba2_config());
+  Mamba2StateCache cache(mamba2_config(), allocator());
   const std::int64_t slots[] = {3, kPadSlot, 1};
   const Tensor states = random_tensor({3, 4, 2, 3}, rng);
   cache.scatter_ssm_states(0, slots, states);
@@ -132,10 +142,10 @@ TEST(Mamba2StateCache, GatherAndScatterGoThroughSlotIdsWithPadding) {
   EXPECT_THROW(cache.ssm_state(2, 0), InputError);
 }
 
-TEST(Mamba2StateCache, WritesRoundToTheStorageDtype) {
+TEST_P(Mamba2StateCacheOnStorage, WritesRoundToTheStorageDtype) {
   std::mt19937 rng(3);
   for (const DType dtype : {DType::float32, DType::bfloat16, DType::float16}) {
-    Mamba2StateCache cache(mamba2_config(dtype, dtype));
+    Mamba2StateCache cache(mamba2_config(dtype, dtype), allocator());
     const Tensor state = random_tensor({4, 2, 3}, rng);
     cache.set_ssm_state(1, 2, state);
     EXPECT_TRUE(same_bytes(cache.ssm_state(1, 2), state.to(dtype))) << dtype_name(dtype);
@@ -155,9 +165,9 @@ TEST(Mamba2StateCache, WritesRoundToTheStorageDtype) {
   }
 }
 
-TEST(Mamba2StateCache, ResetsAndPositions) {
+TEST_P(Mamba2StateCacheOnStorage, ResetsAndPositions) {
   std::mt19937 rng(4);
-  Mamba2StateCache cache(mamba2_config());
+  Mamba2StateCache cache(mamba2_config(), allocator());
   for (std::int64_t slot = 0; slot < 4; ++slot) {
     for (std::int64_t layer = 0; layer < 2; ++layer) {
       cache.set_ssm_state(layer, slot, random_tensor({4, 2, 3}, rng));
@@ -183,12 +193,14 @@ TEST(Mamba2StateCache, ResetsAndPositions) {
   cache.reset_all();
   EXPECT_EQ(cache.seqlen_offset(), 0);
   EXPECT_EQ(cache.position(0), 0);
-  for (const auto& [name, tensor] : cache.storage()) EXPECT_TRUE(all_zero(*tensor)) << name;
+  for (const auto& [name, tensor] : cache.storage()) {
+    EXPECT_TRUE(all_zero(tensor->to_host())) << name;
+  }
 }
 
-TEST(LinearAttentionStateCache, StatesBySlot) {
+TEST_P(LinearAttentionStateCacheOnStorage, StatesBySlot) {
   std::mt19937 rng(5);
-  LinearAttentionStateCache cache({2, 3, 2, 4, 5, DType::bfloat16});
+  LinearAttentionStateCache cache({2, 3, 2, 4, 5, DType::bfloat16}, allocator());
   const std::int64_t slots[] = {kPadSlot, 2};
   const Tensor states = random_tensor({2, 2, 4, 5}, rng);
   cache.scatter_states(1, slots, states);

@@ -76,9 +76,9 @@ class OpsMirror {
   std::vector<Tensor> keys_, values_;
 };
 
-const Tensor& stored(const PagedKVCache& cache, const std::string& name) {
+Tensor stored(const PagedKVCache& cache, const std::string& name) {
   for (const auto& [n, tensor] : cache.storage()) {
-    if (n == name) return *tensor;
+    if (n == name) return tensor->to_host();
   }
   throw std::logic_error("no storage tensor " + name);
 }
@@ -149,8 +149,8 @@ TEST_P(PagedKvCacheAndOps, WritesAndGathersAgree) {
   CpuBackend cpu;
   for (std::int64_t layer = 0; layer < kLayers; ++layer) {
     SCOPED_TRACE("layer " + std::to_string(layer));
-    const Tensor& key_pages = stored(cache, "layer_" + std::to_string(layer) + "/key_pages");
-    const Tensor& value_pages = stored(cache, "layer_" + std::to_string(layer) + "/value_pages");
+    const Tensor key_pages = stored(cache, "layer_" + std::to_string(layer) + "/key_pages");
+    const Tensor value_pages = stored(cache, "layer_" + std::to_string(layer) + "/value_pages");
     EXPECT_TRUE(test::same_bytes(key_pages, mirror.keys(layer).to(dtype)));
     EXPECT_TRUE(test::same_bytes(value_pages, mirror.values(layer).to(dtype)));
 

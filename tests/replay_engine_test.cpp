@@ -170,13 +170,11 @@ TEST(ReplayEngine, OmittedStorageKeepsTheAccountingIdentical) {
     for (const auto& [name, tensor] : real.storage()) allocated += tensor->nbytes();
     EXPECT_EQ(allocated, real.usage().bytes_allocated);
   }
-  std::optional<HybridCache> omitted;
-  {
-    OmitCacheStorage omit;
-    omitted.emplace(config, CacheStorage::omitted);
-    EXPECT_EQ(omit.bytes_omitted(), allocated);
-  }
-  HybridCache& bare = *omitted;
+  OmittedStorage omit;
+  HybridCache bare(config, omit);
+  EXPECT_EQ(omit.bytes_omitted(), allocated);
+  EXPECT_FALSE(bare.holds_data());
+  EXPECT_EQ(bare.storage_location(), "omitted (accounting only)");
   EXPECT_EQ(bare.usage().bytes_allocated, allocated);
   EXPECT_THROW(bare.attention(), std::logic_error);
   EXPECT_THROW(bare.mamba2(), std::logic_error);

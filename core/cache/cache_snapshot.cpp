@@ -63,6 +63,10 @@ void SnapshotWriter::tensor(const std::string& name, const Tensor& tensor) {
   file_->write_attribute("dtype", std::string(dtype_name(tensor.dtype())), dataset);
 }
 
+void SnapshotWriter::tensor(const std::string& name, const CacheTensor& tensor) {
+  this->tensor(name, tensor.to_host());
+}
+
 void SnapshotWriter::integers(const std::string& name, std::span<const std::int64_t> values) {
   file_->write_tensor(path(name), Tensor::from_vector<std::int64_t>(
                                       {static_cast<std::int64_t>(values.size())},
@@ -141,6 +145,12 @@ void SnapshotReader::tensor_into(const std::string& name, Tensor& target) const 
       std::memcpy(target.bytes() + 2 * i, &pattern, 2);
     }
   }
+}
+
+void SnapshotReader::tensor_into(const std::string& name, CacheTensor& target) const {
+  Tensor host(target.dtype(), target.shape());
+  tensor_into(name, host);
+  target.from_host(host);
 }
 
 std::vector<std::int64_t> SnapshotReader::integers(const std::string& name) const {

@@ -105,11 +105,16 @@ void copy_elements(const Tensor& src, std::int64_t src_offset, Tensor& dst, std:
   }
 }
 
-void zero_elements(Tensor& dst, std::int64_t offset, std::int64_t count) {
+void store_elements(const Tensor& src, std::int64_t src_offset, CacheTensor& dst,
+                    std::int64_t dst_offset, std::int64_t count) {
   if (count == 0) return;
-  const std::size_t size = dtype_size(dst.dtype());
-  std::memset(dst.bytes() + static_cast<std::size_t>(offset) * size, 0,
-              static_cast<std::size_t>(count) * size);
+  if (src.dtype() == dst.dtype()) {
+    dst.write_elements(dst_offset, count, src, src_offset);
+    return;
+  }
+  Tensor rounded(dst.dtype(), {count});
+  copy_elements(src, src_offset, rounded, 0, count);
+  dst.write_elements(dst_offset, count, rounded, 0);
 }
 
 std::string layer_name(std::int64_t layer) { return "layer_" + std::to_string(layer); }

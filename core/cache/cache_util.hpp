@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 
+#include "ssmkit/cache/cache_storage.hpp"
 #include "ssmkit/tensor.hpp"
 
 namespace ssmkit::cache_util {
@@ -25,7 +26,9 @@ void require_slots(const std::string& where, std::span<const std::int64_t> slots
 // dtype. Equal dtypes copy raw bytes, so a stored value is never re-rounded.
 void copy_elements(const Tensor& src, std::int64_t src_offset, Tensor& dst, std::int64_t dst_offset,
                    std::int64_t count);
-void zero_elements(Tensor& dst, std::int64_t offset, std::int64_t count);
+// The same into a cache's storage, wherever it lives: rounded on the host, then one write.
+void store_elements(const Tensor& src, std::int64_t src_offset, CacheTensor& dst,
+                    std::int64_t dst_offset, std::int64_t count);
 
 std::string layer_name(std::int64_t layer);  // "layer_3"
 

@@ -1,7 +1,6 @@
 #include "ssmkit/cache/conv_ssm_state_cache.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <utility>
 
 #include "cache_util.hpp"
@@ -10,14 +9,16 @@
 
 namespace ssmkit {
 
-ConvSsmStateCache::ConvSsmStateCache(Layout layout)
-    : layout_(std::move(layout)), positions_(static_cast<std::size_t>(layout_.max_batch), 0) {
+ConvSsmStateCache::ConvSsmStateCache(Layout layout, StorageAllocator& allocator)
+    : layout_(std::move(layout)),
+      allocator_(&allocator),
+      positions_(static_cast<std::size_t>(layout_.max_batch), 0) {
   for (std::int64_t layer = 0; layer < layout_.num_layers; ++layer) {
     const std::string prefix = layout_.kind + " " + cache_util::layer_name(layer);
     conv_.emplace_back(prefix + " conv_state", layout_.conv_dtype, layout_.max_batch,
-                       Shape{layout_.conv_channels, layout_.conv_kernel});
+                       Shape{layout_.conv_channels, layout_.conv_kernel}, allocator);
     ssm_.emplace_back(prefix + " ssm_state", layout_.ssm_dtype, layout_.max_batch,
-                      layout_.ssm_slot_shape);
+                      layout_.ssm_slot_shape, allocator);
   }
 }
 
@@ -68,21 +69,21 @@ void ConvSsmStateCache::update_conv_windows(std::int64_t layer, std::span<const 
   const std::int64_t C = layout_.conv_channels, W = layout_.conv_kernel;
   const std::int64_t n = columns.defined() && columns.rank() == 3 ? columns.dim(2) : 0;
   cache_util::require_shape(where, "columns", columns, {rows, C, n});
-  Tensor& storage = windows.tensor();
-  const std::size_t element = dtype_size(storage.dtype());
+  CacheTensor& storage = windows.storage();
   const std::int64_t kept = std::max<std::int64_t>(W - n, 0);  // old columns that stay
   const std::int64_t taken = W - kept;                         // new columns that enter
   for (std::int64_t row = 0; row < rows; ++row) {
     if (slots[row] == kPadSlot) continue;
+    // The slot's windows make one host round trip, however many channels it has.
+    const Tensor old_windows = storage.read_rows(slots[row], 1);  // (1, C, W)
+    Tensor windows_now(old_windows.dtype(), old_windows.shape());
     for (std::int64_t c = 0; c < C; ++c) {
-      const std::int64_t window = (slots[row] * C + c) * W;
       // Raw bytes: a column already stored keeps its exact value as it moves.
-      std::memmove(storage.bytes() + static_cast<std::size_t>(window) * element,
-                   storage.bytes() + static_cast<std::size_t>(window + W - kept) * element,
-                   static_cast<std::size_t>(kept) * element);
-      cache_util::copy_elements(columns, (row * C + c) * n + (n - taken), storage, window + kept,
-                                taken);
+      cache_util::copy_elements(old_windows, c * W + W - kept, windows_now, c * W, kept);
+      cache_util::copy_elements(columns, (row * C + c) * n + (n - taken), windows_now,
+                                c * W + kept, taken);
     }
+    storage.write_rows(slots[row], windows_now);
   }
 }
 
@@ -153,11 +154,24 @@ void ConvSsmStateCache::reset_all() {
   seqlen_offset_ = 0;
 }
 
+const CacheTensor& ConvSsmStateCache::conv_storage(std::int64_t layer) const {
+  return conv("conv_storage", layer).storage();
+}
+CacheTensor& ConvSsmStateCache::conv_storage(std::int64_t layer) {
+  return conv("conv_storage", layer).storage();
+}
+const CacheTensor& ConvSsmStateCache::ssm_storage(std::int64_t layer) const {
+  return ssm("ssm_storage", layer).storage();
+}
+CacheTensor& ConvSsmStateCache::ssm_storage(std::int64_t layer) {
+  return ssm("ssm_storage", layer).storage();
+}
+
 StorageTensors ConvSsmStateCache::storage() const {
   StorageTensors named;
   for (std::int64_t layer = 0; layer < num_layers(); ++layer) {
-    named.emplace_back(cache_util::layer_name(layer) + "/conv_state", &conv_[layer].tensor());
-    named.emplace_back(cache_util::layer_name(layer) + "/ssm_state", &ssm_[layer].tensor());
+    named.emplace_back(cache_util::layer_name(layer) + "/conv_state", &conv_[layer].storage());
+    named.emplace_back(cache_util::layer_name(layer) + "/ssm_state", &ssm_[layer].storage());
   }
   return named;
 }
@@ -170,8 +184,8 @@ void ConvSsmStateCache::save_state(SnapshotWriter& out) const {
 
 void ConvSsmStateCache::restore_state(const SnapshotReader& in) {
   for (std::int64_t layer = 0; layer < num_layers(); ++layer) {
-    in.tensor_into(cache_util::layer_name(layer) + "/conv_state", conv_[layer].tensor());
-    in.tensor_into(cache_util::layer_name(layer) + "/ssm_state", ssm_[layer].tensor());
+    in.tensor_into(cache_util::layer_name(layer) + "/conv_state", conv_[layer].storage());
+    in.tensor_into(cache_util::layer_name(layer) + "/ssm_state", ssm_[layer].storage());
   }
   auto positions = in.integers("positions");
   const auto offset = in.integers("seqlen_offset");

@@ -5,7 +5,6 @@
 
 #include "cache_util.hpp"
 #include "ssmkit/cache/cache_snapshot.hpp"
-#include "ssmkit/cache/cache_storage.hpp"
 #include "ssmkit/error.hpp"
 
 namespace ssmkit {
@@ -108,29 +107,27 @@ CacheMetadata HybridCacheConfig::metadata() const {
           {"max_requests", std::vector<double>{static_cast<double>(max_requests)}}};
 }
 
-HybridCache::HybridCache(HybridCacheConfig config, CacheStorage storage)
+HybridCache::HybridCache(HybridCacheConfig config, StorageAllocator& allocator)
     : config_(cache_util::validated(std::move(config))),
-      storage_(storage),
+      allocator_(&allocator),
       slots_(config_.max_requests) {
-  std::optional<OmitCacheStorage> omit;
-  if (storage_ == CacheStorage::omitted) omit.emplace();
-  if (config_.attention) attention_.emplace(*config_.attention);
-  if (config_.mamba) mamba_.emplace(*config_.mamba);
-  if (config_.mamba2) mamba2_.emplace(*config_.mamba2);
-  if (config_.linear_attention) linear_attention_.emplace(*config_.linear_attention);
+  if (config_.attention) attention_.emplace(*config_.attention, allocator);
+  if (config_.mamba) mamba_.emplace(*config_.mamba, allocator);
+  if (config_.mamba2) mamba2_.emplace(*config_.mamba2, allocator);
+  if (config_.linear_attention) linear_attention_.emplace(*config_.linear_attention, allocator);
   std::map<LayerKind, std::int64_t> seen;
   for (const LayerKind kind : config_.layers) cache_layer_.push_back(seen[kind]++);
 }
 
 void HybridCache::require_storage(const char* what) const {
-  if (storage_ == CacheStorage::omitted) {
-    throw std::logic_error(std::string("HybridCache::") + what +
-                           ": this cache was built without storage (accounting only)");
+  if (!holds_data()) {
+    throw std::logic_error(std::string("HybridCache::") + what + ": this cache's storage is " +
+                           storage_location() + ", it holds no contents");
   }
 }
 
 void HybridCache::reset_states(std::int64_t slot) {
-  if (storage_ == CacheStorage::omitted) return;  // nothing to zero
+  if (!holds_data()) return;  // nothing to zero
   if (mamba_) mamba_->reset_slot(slot);
   if (mamba2_) mamba2_->reset_slot(slot);
   if (linear_attention_) linear_attention_->reset_slot(slot);
@@ -285,7 +282,7 @@ void HybridCache::save(SnapshotWriter& out) const {
 void HybridCache::restore(const SnapshotReader& in) {
   require_storage("restore");
   in.check_metadata(config_.metadata());
-  HybridCache fresh(config_);
+  HybridCache fresh(config_, *allocator_);
   auto restore_part = [&in](auto& part, LayerKind kind) {
     if (part) part->restore(in.subgroup(std::string(layer_kind_name(kind))));
   };

@@ -2,7 +2,6 @@
 
 #include "cache_util.hpp"
 #include "ssmkit/cache/cache_snapshot.hpp"
-#include "ssmkit/cache/cache_storage.hpp"
 #include "ssmkit/error.hpp"
 
 namespace ssmkit {
@@ -17,14 +16,15 @@ std::int64_t tokens_of(std::span<const KeyValue> layers) {
 
 }  // namespace
 
-KVCache::KVCache(KVCacheConfig config)
+KVCache::KVCache(KVCacheConfig config, StorageAllocator& allocator)
     : config_(cache_util::validated(std::move(config))),
+      allocator_(&allocator),
       write_index_(static_cast<std::size_t>(config_.max_batch), 0),
       start_(static_cast<std::size_t>(config_.max_batch), 0) {
   const Shape shape{config_.max_batch, config_.max_len, config_.kv_heads, config_.head_dim};
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
-    keys_.push_back(allocate_cache_storage(config_.dtype, shape));
-    values_.push_back(allocate_cache_storage(config_.dtype, shape));
+    keys_.emplace_back(allocator, config_.dtype, shape);
+    values_.emplace_back(allocator, config_.dtype, shape);
   }
 }
 
@@ -48,10 +48,10 @@ void KVCache::write_rows(std::int64_t slot, std::int64_t first_position, const K
                          std::int64_t first_row, std::int64_t rows, std::int64_t layer) {
   const std::int64_t row_elements = config_.kv_heads * config_.head_dim;
   const std::int64_t dst = (slot * config_.max_len + first_position) * row_elements;
-  cache_util::copy_elements(kv.key, first_row * row_elements, keys_[layer], dst,
-                            rows * row_elements);
-  cache_util::copy_elements(kv.value, first_row * row_elements, values_[layer], dst,
-                            rows * row_elements);
+  cache_util::store_elements(kv.key, first_row * row_elements, keys_[layer], dst,
+                             rows * row_elements);
+  cache_util::store_elements(kv.value, first_row * row_elements, values_[layer], dst,
+                             rows * row_elements);
 }
 
 CacheStatus KVCache::insert(std::int64_t slot, std::span<const KeyValue> layers,
@@ -110,10 +110,9 @@ CacheStatus KVCache::append_decode(std::span<const std::int64_t> slots,
 
 void KVCache::reset(std::int64_t slot) {
   cache_util::require_index("KVCache::reset", "slot", slot, config_.max_batch);
-  const std::int64_t slot_elements = config_.max_len * config_.kv_heads * config_.head_dim;
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
-    cache_util::zero_elements(keys_[layer], slot * slot_elements, slot_elements);
-    cache_util::zero_elements(values_[layer], slot * slot_elements, slot_elements);
+    keys_[layer].zero_rows(slot, 1);
+    values_[layer].zero_rows(slot, 1);
   }
   write_index_[slot] = 0;
   start_[slot] = 0;
@@ -128,8 +127,8 @@ KeyValue KVCache::read(std::int64_t slot, std::int64_t layer) const {
   const Shape shape{n, config_.kv_heads, config_.head_dim};
   KeyValue out{Tensor(config_.dtype, shape), Tensor(config_.dtype, shape)};
   const std::int64_t src = slot * config_.max_len * row_elements;
-  cache_util::copy_elements(keys_[layer], src, out.key, 0, n * row_elements);
-  cache_util::copy_elements(values_[layer], src, out.value, 0, n * row_elements);
+  keys_[layer].read_elements(src, n * row_elements, out.key, 0);
+  values_[layer].read_elements(src, n * row_elements, out.value, 0);
   return out;
 }
 
@@ -141,6 +140,23 @@ std::int64_t KVCache::write_index(std::int64_t slot) const {
 std::int64_t KVCache::start(std::int64_t slot) const {
   cache_util::require_index("KVCache::start", "slot", slot, config_.max_batch);
   return start_[slot];
+}
+
+const CacheTensor& KVCache::key_storage(std::int64_t layer) const {
+  cache_util::require_index("KVCache::key_storage", "layer", layer, config_.num_layers);
+  return keys_[layer];
+}
+CacheTensor& KVCache::key_storage(std::int64_t layer) {
+  cache_util::require_index("KVCache::key_storage", "layer", layer, config_.num_layers);
+  return keys_[layer];
+}
+const CacheTensor& KVCache::value_storage(std::int64_t layer) const {
+  cache_util::require_index("KVCache::value_storage", "layer", layer, config_.num_layers);
+  return values_[layer];
+}
+CacheTensor& KVCache::value_storage(std::int64_t layer) {
+  cache_util::require_index("KVCache::value_storage", "layer", layer, config_.num_layers);
+  return values_[layer];
 }
 
 CacheUsage KVCache::usage() const {
@@ -169,7 +185,7 @@ void KVCache::save(SnapshotWriter& out) const {
 
 void KVCache::restore(const SnapshotReader& in) {
   in.check_metadata(config_.metadata());
-  KVCache fresh(config_);
+  KVCache fresh(config_, *allocator_);
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
     in.tensor_into(cache_util::layer_name(layer) + "/key", fresh.keys_[layer]);
     in.tensor_into(cache_util::layer_name(layer) + "/value", fresh.values_[layer]);

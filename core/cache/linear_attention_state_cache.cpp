@@ -9,13 +9,15 @@
 
 namespace ssmkit {
 
-LinearAttentionStateCache::LinearAttentionStateCache(LinearAttentionCacheConfig config)
+LinearAttentionStateCache::LinearAttentionStateCache(LinearAttentionCacheConfig config,
+                                                     StorageAllocator& allocator)
     : config_(cache_util::validated(std::move(config))),
+      allocator_(&allocator),
       positions_(static_cast<std::size_t>(config_.max_batch), 0) {
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
     states_.emplace_back("LinearAttentionStateCache " + cache_util::layer_name(layer) + " state",
                          config_.dtype, config_.max_batch,
-                         Shape{config_.num_heads, config_.key_dim, config_.value_dim});
+                         Shape{config_.num_heads, config_.key_dim, config_.value_dim}, allocator);
   }
 }
 
@@ -78,6 +80,13 @@ void LinearAttentionStateCache::reset_all() {
   std::fill(positions_.begin(), positions_.end(), 0);
 }
 
+const CacheTensor& LinearAttentionStateCache::state_storage(std::int64_t layer) const {
+  return layer_states("state_storage", layer).storage();
+}
+CacheTensor& LinearAttentionStateCache::state_storage(std::int64_t layer) {
+  return layer_states("state_storage", layer).storage();
+}
+
 CacheUsage LinearAttentionStateCache::usage() const {
   CacheUsage usage;
   usage.bytes_per_sequence = config_.bytes_per_sequence();
@@ -88,7 +97,7 @@ CacheUsage LinearAttentionStateCache::usage() const {
 StorageTensors LinearAttentionStateCache::storage() const {
   StorageTensors named;
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
-    named.emplace_back(cache_util::layer_name(layer) + "/state", &states_[layer].tensor());
+    named.emplace_back(cache_util::layer_name(layer) + "/state", &states_[layer].storage());
   }
   return named;
 }
@@ -101,9 +110,9 @@ void LinearAttentionStateCache::save(SnapshotWriter& out) const {
 
 void LinearAttentionStateCache::restore(const SnapshotReader& in) {
   in.check_metadata(config_.metadata());
-  LinearAttentionStateCache fresh(config_);
+  LinearAttentionStateCache fresh(config_, *allocator_);
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
-    in.tensor_into(cache_util::layer_name(layer) + "/state", fresh.states_[layer].tensor());
+    in.tensor_into(cache_util::layer_name(layer) + "/state", fresh.states_[layer].storage());
   }
   fresh.positions_ = in.integers("positions");
   if (fresh.positions_.size() != positions_.size() ||

@@ -38,8 +38,9 @@ CacheUsage state_usage(std::size_t bytes_per_sequence, std::int64_t max_batch) {
 
 }  // namespace
 
-MambaStateCache::MambaStateCache(MambaCacheConfig config)
-    : ConvSsmStateCache(layout_of(cache_util::validated(config))), config_(std::move(config)) {}
+MambaStateCache::MambaStateCache(MambaCacheConfig config, StorageAllocator& allocator)
+    : ConvSsmStateCache(layout_of(cache_util::validated(config)), allocator),
+      config_(std::move(config)) {}
 
 CacheUsage MambaStateCache::usage() const {
   return state_usage(config_.bytes_per_sequence(), config_.max_batch);
@@ -52,13 +53,14 @@ void MambaStateCache::save(SnapshotWriter& out) const {
 
 void MambaStateCache::restore(const SnapshotReader& in) {
   in.check_metadata(config_.metadata());
-  MambaStateCache fresh(config_);
+  MambaStateCache fresh(config_, allocator());
   fresh.restore_state(in);
   *this = std::move(fresh);
 }
 
-Mamba2StateCache::Mamba2StateCache(Mamba2CacheConfig config)
-    : ConvSsmStateCache(layout_of(cache_util::validated(config))), config_(std::move(config)) {}
+Mamba2StateCache::Mamba2StateCache(Mamba2CacheConfig config, StorageAllocator& allocator)
+    : ConvSsmStateCache(layout_of(cache_util::validated(config)), allocator),
+      config_(std::move(config)) {}
 
 CacheUsage Mamba2StateCache::usage() const {
   return state_usage(config_.bytes_per_sequence(), config_.max_batch);
@@ -71,7 +73,7 @@ void Mamba2StateCache::save(SnapshotWriter& out) const {
 
 void Mamba2StateCache::restore(const SnapshotReader& in) {
   in.check_metadata(config_.metadata());
-  Mamba2StateCache fresh(config_);
+  Mamba2StateCache fresh(config_, allocator());
   fresh.restore_state(in);
   *this = std::move(fresh);
 }

@@ -5,7 +5,6 @@
 
 #include "cache_util.hpp"
 #include "ssmkit/cache/cache_snapshot.hpp"
-#include "ssmkit/cache/cache_storage.hpp"
 #include "ssmkit/error.hpp"
 
 namespace ssmkit {
@@ -22,13 +21,14 @@ std::int64_t token_count(const std::string& where, const std::string& field, con
 
 }  // namespace
 
-PagedKVCache::PagedKVCache(PagedKVCacheConfig config)
+PagedKVCache::PagedKVCache(PagedKVCacheConfig config, StorageAllocator& allocator)
     : config_(cache_util::validated(std::move(config))),
+      allocator_(&allocator),
       pages_(config_.num_pages(), config_.page_size) {
   const Shape shape{config_.num_pages(), config_.page_size, config_.kv_heads, config_.head_dim};
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
-    key_pages_.push_back(allocate_cache_storage(config_.dtype, shape));
-    value_pages_.push_back(allocate_cache_storage(config_.dtype, shape));
+    key_pages_.emplace_back(allocator, config_.dtype, shape);
+    value_pages_.emplace_back(allocator, config_.dtype, shape);
   }
 }
 
@@ -81,9 +81,9 @@ void PagedKVCache::write_token(std::int64_t layer, const Sequence& seq, std::int
   const std::int64_t page = seq.pages[position / config_.page_size];
   const std::int64_t offset =
       (page * config_.page_size + position % config_.page_size) * row_elements;
-  cache_util::copy_elements(kv.key, row * row_elements, key_pages_[layer], offset, row_elements);
-  cache_util::copy_elements(kv.value, row * row_elements, value_pages_[layer], offset,
-                            row_elements);
+  cache_util::store_elements(kv.key, row * row_elements, key_pages_[layer], offset, row_elements);
+  cache_util::store_elements(kv.value, row * row_elements, value_pages_[layer], offset,
+                             row_elements);
 }
 
 void PagedKVCache::write(RequestId request, std::int64_t layer, std::int64_t first_position,
@@ -178,10 +178,9 @@ KeyValue PagedKVCache::gather(RequestId request, std::int64_t layer) const {
     const auto first = static_cast<std::int64_t>(i) * config_.page_size;
     const std::int64_t tokens = std::min(config_.page_size, seq.length - first);
     const std::int64_t src = seq.pages[i] * config_.page_size * row_elements;
-    cache_util::copy_elements(key_pages_[layer], src, out.key, first * row_elements,
-                              tokens * row_elements);
-    cache_util::copy_elements(value_pages_[layer], src, out.value, first * row_elements,
-                              tokens * row_elements);
+    key_pages_[layer].read_elements(src, tokens * row_elements, out.key, first * row_elements);
+    value_pages_[layer].read_elements(src, tokens * row_elements, out.value,
+                                      first * row_elements);
   }
   return out;
 }
@@ -216,6 +215,23 @@ Tensor PagedKVCache::page_table_tensor(std::span<const RequestId> requests) cons
     std::copy(pages.begin(), pages.end(), out.begin() + static_cast<std::int64_t>(row) * width);
   }
   return table;
+}
+
+const CacheTensor& PagedKVCache::key_pages(std::int64_t layer) const {
+  cache_util::require_index("PagedKVCache::key_pages", "layer", layer, config_.num_layers);
+  return key_pages_[layer];
+}
+CacheTensor& PagedKVCache::key_pages(std::int64_t layer) {
+  cache_util::require_index("PagedKVCache::key_pages", "layer", layer, config_.num_layers);
+  return key_pages_[layer];
+}
+const CacheTensor& PagedKVCache::value_pages(std::int64_t layer) const {
+  cache_util::require_index("PagedKVCache::value_pages", "layer", layer, config_.num_layers);
+  return value_pages_[layer];
+}
+CacheTensor& PagedKVCache::value_pages(std::int64_t layer) {
+  cache_util::require_index("PagedKVCache::value_pages", "layer", layer, config_.num_layers);
+  return value_pages_[layer];
 }
 
 CacheUsage PagedKVCache::usage() const {
@@ -255,7 +271,7 @@ void PagedKVCache::save(SnapshotWriter& out) const {
 
 void PagedKVCache::restore(const SnapshotReader& in) {
   in.check_metadata(config_.metadata());
-  PagedKVCache fresh(config_);
+  PagedKVCache fresh(config_, *allocator_);
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
     in.tensor_into(cache_util::layer_name(layer) + "/key_pages", fresh.key_pages_[layer]);
     in.tensor_into(cache_util::layer_name(layer) + "/value_pages", fresh.value_pages_[layer]);

@@ -1,7 +1,6 @@
 #include "ssmkit/cache/slotted_tensor.hpp"
 
 #include "cache_util.hpp"
-#include "ssmkit/cache/cache_storage.hpp"
 #include "ssmkit/cache/cache_types.hpp"
 
 namespace ssmkit {
@@ -15,10 +14,11 @@ Shape with_leading(std::int64_t n, const Shape& rest) {
 
 }  // namespace
 
-SlottedTensor::SlottedTensor(std::string name, DType dtype, std::int64_t slots, Shape slot_shape)
+SlottedTensor::SlottedTensor(std::string name, DType dtype, std::int64_t slots, Shape slot_shape,
+                             StorageAllocator& allocator)
     : name_(std::move(name)),
       slot_shape_(std::move(slot_shape)),
-      storage_(allocate_cache_storage(dtype, with_leading(slots, slot_shape_))) {}
+      storage_(allocator, dtype, with_leading(slots, slot_shape_)) {}
 
 void SlottedTensor::check_slot(std::int64_t slot) const {
   cache_util::require_index(name_, "slot", slot, slots());
@@ -27,14 +27,14 @@ void SlottedTensor::check_slot(std::int64_t slot) const {
 Tensor SlottedTensor::read(std::int64_t slot) const {
   check_slot(slot);
   Tensor out(dtype(), slot_shape_);
-  cache_util::copy_elements(storage_, slot * slot_numel(), out, 0, slot_numel());
+  storage_.read_elements(slot * slot_numel(), slot_numel(), out, 0);
   return out;
 }
 
 void SlottedTensor::write(std::int64_t slot, const Tensor& value) {
   check_slot(slot);
   cache_util::require_shape(name_, "value", value, slot_shape_);
-  cache_util::copy_elements(value, 0, storage_, slot * slot_numel(), slot_numel());
+  cache_util::store_elements(value, 0, storage_, slot * slot_numel(), slot_numel());
 }
 
 Tensor SlottedTensor::gather(std::span<const std::int64_t> slots) const {
@@ -43,8 +43,7 @@ Tensor SlottedTensor::gather(std::span<const std::int64_t> slots) const {
   Tensor out(dtype(), with_leading(n, slot_shape_));
   for (std::int64_t row = 0; row < n; ++row) {
     if (slots[row] == kPadSlot) continue;  // already zero
-    cache_util::copy_elements(storage_, slots[row] * slot_numel(), out, row * slot_numel(),
-                              slot_numel());
+    storage_.read_elements(slots[row] * slot_numel(), slot_numel(), out, row * slot_numel());
   }
   return out;
 }
@@ -55,16 +54,16 @@ void SlottedTensor::scatter(std::span<const std::int64_t> slots, const Tensor& v
   cache_util::require_shape(name_, "values", values, with_leading(n, slot_shape_));
   for (std::int64_t row = 0; row < n; ++row) {
     if (slots[row] == kPadSlot) continue;
-    cache_util::copy_elements(values, row * slot_numel(), storage_, slots[row] * slot_numel(),
-                              slot_numel());
+    cache_util::store_elements(values, row * slot_numel(), storage_, slots[row] * slot_numel(),
+                               slot_numel());
   }
 }
 
 void SlottedTensor::zero(std::int64_t slot) {
   check_slot(slot);
-  cache_util::zero_elements(storage_, slot * slot_numel(), slot_numel());
+  storage_.zero_rows(slot, 1);
 }
 
-void SlottedTensor::zero_all() { cache_util::zero_elements(storage_, 0, storage_.numel()); }
+void SlottedTensor::zero_all() { storage_.zero_rows(0, slots()); }
 
 }  // namespace ssmkit

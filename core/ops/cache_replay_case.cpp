@@ -2,7 +2,9 @@
 // a prefill, then single-token decode steps, recording the conv window and SSM state after
 // each. The goldens come from HF transformers' own mixers and caches
 // (scripts/make_replay_goldens.py), so this checks the cache layout and the step
-// semantics, not just the kernels.
+// semantics, not just the kernels. The caches live where the backend keeps cache storage
+// (Backend::storage_allocator(): device memory for CUDA); the ops still take and return host
+// tensors, so each step copies the batch's rows out of the cache and back.
 #include <cmath>
 #include <numeric>
 
@@ -144,7 +146,8 @@ class Mamba2ReplayCase : public OpCase {
 
   NamedTensors run(Backend& backend) const override {
     const auto I = H_ * P_, C = I + 2 * G_ * N_;
-    Mamba2StateCache cache({1, B_, I, H_, P_, G_, N_, W_, DType::float64, DType::float64});
+    Mamba2StateCache cache({1, B_, I, H_, P_, G_, N_, W_, DType::float64, DType::float64},
+                           backend.storage_allocator());
     ReplayRecorder replay(cache, B_);
 
     const Tensor xbc = replay.conv_prefill(backend, channels_first(xbc_prefill_, 0, C),
@@ -212,7 +215,8 @@ class MambaReplayCase : public OpCase {
   std::string shape_summary() const override { return summary_; }
 
   NamedTensors run(Backend& backend) const override {
-    MambaStateCache cache({1, B_, I_, N_, W_, DType::float64, DType::float64});
+    MambaStateCache cache({1, B_, I_, N_, W_, DType::float64, DType::float64},
+                          backend.storage_allocator());
     ReplayRecorder replay(cache, B_);
 
     SelectiveScanParams scan;

@@ -84,7 +84,8 @@ ScenarioReplay replay_scenario(const Scenario& scenario, ReplayOptions options) 
   out.cache = scenario_cache_config(scenario, out.model);
   out.memory_budget = scenario.cache.memory.resolve();
   std::vector<RequestSpec> requests = scenario_requests(scenario);
-  HybridCache cache(out.cache, CacheStorage::omitted);
+  OmittedStorage omitted;  // outlives `cache`, which allocates from it
+  HybridCache cache(out.cache, omitted);
   options.check_invariants = options.check_invariants || scenario.checks.invariants;
   const auto start = std::chrono::steady_clock::now();
   std::optional<std::string> violation;

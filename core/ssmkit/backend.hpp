@@ -3,6 +3,7 @@
 #include <string>
 
 #include "ssmkit/bench/prepared_op.hpp"
+#include "ssmkit/cache/cache_storage.hpp"
 #include "ssmkit/ops/causal_conv1d.hpp"
 #include "ssmkit/ops/chunk_scan.hpp"
 #include "ssmkit/ops/gated_rmsnorm.hpp"
@@ -39,6 +40,10 @@ class Backend {
     (void)options;
     return prepare_on_host(*this, op);
   }
+
+  // Where caches used with this backend keep their storage: host memory by default, the
+  // device's memory for a device backend. The allocator lives as long as the backend.
+  virtual StorageAllocator& storage_allocator() { return host_storage(); }
 };
 
 }  // namespace ssmkit

@@ -20,6 +20,7 @@ CudaBackend::CudaBackend() {
   description_ = std::string(prop.name) + ", sm_" + std::to_string(prop.major) +
                  std::to_string(prop.minor) + ", driver CUDA " + std::to_string(driver / 1000) +
                  "." + std::to_string((driver % 1000) / 10);
+  storage_ = std::make_unique<cuda::CudaStorage>(device);
 }
 
 }  // namespace ssmkit

@@ -1,6 +1,7 @@
 #pragma once
 #include <memory>
 
+#include "cuda_storage.hpp"
 #include "ssmkit/backend.hpp"
 
 namespace ssmkit {
@@ -26,9 +27,12 @@ class CudaBackend final : public Backend {
   PagedKvWriteResult paged_kv_write(const PagedKvWriteParams& p) override;
   PagedKvGatherResult paged_kv_gather(const PagedKvGatherParams& p) override;
   std::unique_ptr<PreparedOp> prepare(const OpParams& op, const PrepareOptions& options) override;
+  // The device's memory: caches built on it keep their states and pages on the GPU.
+  StorageAllocator& storage_allocator() override { return *storage_; }
 
  private:
   std::string description_;
+  std::unique_ptr<cuda::CudaStorage> storage_;
 };
 
 }  // namespace ssmkit

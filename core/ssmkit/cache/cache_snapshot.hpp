@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "ssmkit/cache/cache_storage.hpp"
 #include "ssmkit/cache/cache_types.hpp"
 #include "ssmkit/hdf5_file.hpp"
 
@@ -30,6 +31,7 @@ class SnapshotWriter {
   // because Hdf5Reader reads floats as float64, and that conversion quiets signalling
   // NaNs. Every tensor dataset carries its dtype as attribute `dtype`.
   void tensor(const std::string& name, const Tensor& tensor);
+  void tensor(const std::string& name, const CacheTensor& tensor);  // through to_host()
   void integers(const std::string& name, std::span<const std::int64_t> values);
   // Attributes of this group. The group exists once a dataset has been written in it.
   void metadata(const CacheMetadata& metadata);
@@ -52,6 +54,7 @@ class SnapshotReader {
   void check_metadata(const CacheMetadata& expected) const;
   // Fills `target` byte for byte; the dataset must have target's dtype and shape.
   void tensor_into(const std::string& name, Tensor& target) const;
+  void tensor_into(const std::string& name, CacheTensor& target) const;  // via a host copy
   std::vector<std::int64_t> integers(const std::string& name) const;
   [[noreturn]] void fail(const std::string& name, const std::string& expected) const;
   std::string file() const;  // the `where` of this reader's errors

@@ -11,6 +11,8 @@
 
 namespace ssmkit {
 
+class CacheTensor;
+
 // Identifies one request (a sequence being generated) in every cache that holds part of it.
 using RequestId = std::uint64_t;
 
@@ -44,7 +46,8 @@ struct KeyValue {
 // restore compares, field by field, in this order.
 using CacheMetadata = std::vector<std::pair<std::string, AttrValue>>;
 
-// Storage tensors by name ("layer_0/key"), for snapshots and for checking the accounting.
-using StorageTensors = std::vector<std::pair<std::string, const Tensor*>>;
+// Storage tensors by name ("layer_0/key"), for snapshots and for checking the accounting;
+// their contents, wherever they live, come to the host through CacheTensor::to_host().
+using StorageTensors = std::vector<std::pair<std::string, const CacheTensor*>>;
 
 }  // namespace ssmkit

@@ -69,10 +69,20 @@ class ConvSsmStateCache {
   void reset_slot(std::int64_t slot);
   void reset_all();
 
+  // One layer's storage, for kernels that address slots themselves: conv windows
+  // (max_batch, channels, kernel), newest column last, and SSM states
+  // (max_batch, *ssm_slot_shape).
+  const CacheTensor& conv_storage(std::int64_t layer) const;
+  CacheTensor& conv_storage(std::int64_t layer);
+  const CacheTensor& ssm_storage(std::int64_t layer) const;
+  CacheTensor& ssm_storage(std::int64_t layer);
+
   StorageTensors storage() const;
 
  protected:
-  explicit ConvSsmStateCache(Layout layout);
+  // `allocator` holds every layer's states and must outlive the cache.
+  ConvSsmStateCache(Layout layout, StorageAllocator& allocator);
+  StorageAllocator& allocator() const { return *allocator_; }
 
   void save_state(SnapshotWriter& out) const;
   void restore_state(const SnapshotReader& in);  // into a freshly built cache
@@ -84,6 +94,7 @@ class ConvSsmStateCache {
   SlottedTensor& ssm(const std::string& where, std::int64_t layer);
 
   Layout layout_;
+  StorageAllocator* allocator_;
   std::vector<SlottedTensor> conv_, ssm_;
   std::vector<std::int64_t> positions_;
   std::int64_t seqlen_offset_ = 0;

@@ -3,10 +3,12 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "ssmkit/cache/cache_config.hpp"
+#include "ssmkit/cache/cache_storage.hpp"
 #include "ssmkit/cache/linear_attention_state_cache.hpp"
 #include "ssmkit/cache/mamba_state_cache.hpp"
 #include "ssmkit/cache/paged_kv_cache.hpp"
@@ -43,18 +45,20 @@ struct HybridCacheConfig {
 // the states through mamba2() etc. at slot_of(request). Growing and releasing go through
 // HybridCache only, so that pages, slots and lengths stay in step.
 //
-// With CacheStorage::omitted the cache keeps the same bookkeeping (slots, pages, lengths,
-// usage) but allocates no storage (see OmitCacheStorage): for accounting-only replays.
+// Every part allocates its storage from the one StorageAllocator given at construction
+// (host memory by default, a backend's device memory through Backend::storage_allocator()),
+// which must outlive the cache. With OmittedStorage the cache keeps the same bookkeeping
+// (slots, pages, lengths, usage) but its storage holds nothing: for accounting-only replays.
 // Such a cache has no contents: its per-kind caches, storage(), save() and restore() are a
 // std::logic_error.
-enum class CacheStorage { allocated, omitted };
-
 class HybridCache {
  public:
-  explicit HybridCache(HybridCacheConfig config, CacheStorage storage = CacheStorage::allocated);
+  explicit HybridCache(HybridCacheConfig config, StorageAllocator& allocator = host_storage());
 
   const HybridCacheConfig& config() const { return config_; }
-  CacheStorage storage_mode() const { return storage_; }
+  // The allocator's location: "host memory", "CUDA device 0 (...)", "omitted (...)".
+  std::string storage_location() const { return allocator_->location(); }
+  bool holds_data() const { return allocator_->holds_data(); }
 
   struct [[nodiscard]] Admission {
     CacheStatus status = CacheStatus::ok;
@@ -98,7 +102,7 @@ class HybridCache {
   void require_storage(const char* what) const;
 
   HybridCacheConfig config_;
-  CacheStorage storage_ = CacheStorage::allocated;
+  StorageAllocator* allocator_;
   StateSlotPool slots_;
   std::optional<PagedKVCache> attention_;
   std::optional<MambaStateCache> mamba_;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ssmkit/cache/cache_config.hpp"
+#include "ssmkit/cache/cache_storage.hpp"
 
 namespace ssmkit {
 
@@ -14,10 +15,11 @@ class SnapshotWriter;
 // Contiguous KV cache (EasyDeL's TransformerCache, HF's StaticCache): every slot reserves
 // max_len positions in every layer. Per slot, `write_index` is the next position to write
 // and `start` the first real token (positions before it are a left-padded prompt's
-// padding, which attention masks out).
+// padding, which attention masks out). Storage comes from `allocator`, which must outlive
+// the cache.
 class KVCache {
  public:
-  explicit KVCache(KVCacheConfig config);
+  explicit KVCache(KVCacheConfig config, StorageAllocator& allocator = host_storage());
 
   const KVCacheConfig& config() const { return config_; }
 
@@ -37,6 +39,12 @@ class KVCache {
   std::int64_t write_index(std::int64_t slot) const;
   std::int64_t start(std::int64_t slot) const;
 
+  // One layer's storage, (max_batch, max_len, kv_heads, head_dim), for kernels.
+  const CacheTensor& key_storage(std::int64_t layer) const;
+  CacheTensor& key_storage(std::int64_t layer);
+  const CacheTensor& value_storage(std::int64_t layer) const;
+  CacheTensor& value_storage(std::int64_t layer);
+
   CacheUsage usage() const;
   StorageTensors storage() const;
   void save(SnapshotWriter& out) const;
@@ -49,7 +57,8 @@ class KVCache {
                   std::int64_t first_row, std::int64_t rows, std::int64_t layer);
 
   KVCacheConfig config_;
-  std::vector<Tensor> keys_, values_;  // per layer (max_batch, max_len, kv_heads, head_dim)
+  StorageAllocator* allocator_;
+  std::vector<CacheTensor> keys_, values_;  // per layer (max_batch, max_len, kv_heads, head_dim)
   std::vector<std::int64_t> write_index_, start_;
 };
 

@@ -13,10 +13,12 @@ class SnapshotWriter;
 
 // Lightning-attention states (MiniMax-01, EasyDeL's LightningCache): per layer the running
 // sum S = sum_t decay^(T-t) k_t^T v_t, (max_batch, num_heads, key_dim, value_dim), the
-// layout of lightning_attention's initial_state and final_state.
+// layout of lightning_attention's initial_state and final_state. Storage comes from
+// `allocator`, which must outlive the cache.
 class LinearAttentionStateCache {
  public:
-  explicit LinearAttentionStateCache(LinearAttentionCacheConfig config);
+  explicit LinearAttentionStateCache(LinearAttentionCacheConfig config,
+                                     StorageAllocator& allocator = host_storage());
 
   const LinearAttentionCacheConfig& config() const { return config_; }
 
@@ -31,6 +33,10 @@ class LinearAttentionStateCache {
   void reset_slot(std::int64_t slot);
   void reset_all();
 
+  // One layer's states, (max_batch, num_heads, key_dim, value_dim), for kernels.
+  const CacheTensor& state_storage(std::int64_t layer) const;
+  CacheTensor& state_storage(std::int64_t layer);
+
   CacheUsage usage() const;
   StorageTensors storage() const;
   void save(SnapshotWriter& out) const;
@@ -41,6 +47,7 @@ class LinearAttentionStateCache {
   SlottedTensor& layer_states(const std::string& where, std::int64_t layer);
 
   LinearAttentionCacheConfig config_;
+  StorageAllocator* allocator_;
   std::vector<SlottedTensor> states_;
   std::vector<std::int64_t> positions_;
 };

@@ -9,7 +9,8 @@ namespace ssmkit {
 // selective_scan's last_state.
 class MambaStateCache : public ConvSsmStateCache {
  public:
-  explicit MambaStateCache(MambaCacheConfig config);
+  explicit MambaStateCache(MambaCacheConfig config,
+                           StorageAllocator& allocator = host_storage());
 
   const MambaCacheConfig& config() const { return config_; }
   CacheUsage usage() const;
@@ -25,7 +26,8 @@ class MambaStateCache : public ConvSsmStateCache {
 // d_state), the layout of mamba_chunk_scan_combined's final_states.
 class Mamba2StateCache : public ConvSsmStateCache {
  public:
-  explicit Mamba2StateCache(Mamba2CacheConfig config);
+  explicit Mamba2StateCache(Mamba2CacheConfig config,
+                            StorageAllocator& allocator = host_storage());
 
   const Mamba2CacheConfig& config() const { return config_; }
   CacheUsage usage() const;

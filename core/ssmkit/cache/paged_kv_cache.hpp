@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ssmkit/cache/cache_config.hpp"
+#include "ssmkit/cache/cache_storage.hpp"
 #include "ssmkit/cache/page_manager.hpp"
 
 namespace ssmkit {
@@ -17,10 +18,11 @@ class SnapshotWriter;
 // Position p of a request lives in page page_table[p / page_size] at row p % page_size; a
 // request's pages are allocated as its length crosses page boundaries. Growing is split
 // from writing, as in an engine: the scheduler extends a request (which may fail), then
-// every layer writes the new tokens' K and V.
+// every layer writes the new tokens' K and V. Pages live wherever `allocator` puts them;
+// it must outlive the cache.
 class PagedKVCache {
  public:
-  explicit PagedKVCache(PagedKVCacheConfig config);
+  explicit PagedKVCache(PagedKVCacheConfig config, StorageAllocator& allocator = host_storage());
 
   const PagedKVCacheConfig& config() const { return config_; }
   const PageManager& page_manager() const { return pages_; }
@@ -52,6 +54,13 @@ class PagedKVCache {
   // EasyDeL's decodes_page_table.
   Tensor page_table_tensor(std::span<const RequestId> requests) const;
 
+  // One layer's pages, (num_pages, page_size, kv_heads, head_dim), for kernels that
+  // address them through page tables (page_table_tensor).
+  const CacheTensor& key_pages(std::int64_t layer) const;
+  CacheTensor& key_pages(std::int64_t layer);
+  const CacheTensor& value_pages(std::int64_t layer) const;
+  CacheTensor& value_pages(std::int64_t layer);
+
   CacheUsage usage() const;
   StorageTensors storage() const;
   void save(SnapshotWriter& out) const;
@@ -69,9 +78,10 @@ class PagedKVCache {
                    const KeyValue& kv, std::int64_t row);
 
   PagedKVCacheConfig config_;
+  StorageAllocator* allocator_;
   PageManager pages_;
   std::map<RequestId, Sequence> sequences_;
-  std::vector<Tensor> key_pages_, value_pages_;  // per layer (num_pages, page_size, H, D)
+  std::vector<CacheTensor> key_pages_, value_pages_;  // per layer (num_pages, page_size, H, D)
 };
 
 }  // namespace ssmkit

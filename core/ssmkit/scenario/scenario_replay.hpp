@@ -18,7 +18,7 @@ struct ScenarioReplay {
 };
 
 // An accounting-only replay: the scenario's requests through a HybridCache built without
-// storage (CacheStorage::omitted). No kernels run, whatever the scenario's backend; times
+// storage (on OmittedStorage). No kernels run, whatever the scenario's backend; times
 // come from the scheduler's step-time model. With checks.invariants the accounting is
 // cross-checked after every step and a disagreement fails that check (the replay stops
 // there).

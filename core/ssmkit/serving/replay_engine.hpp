@@ -93,7 +93,7 @@ struct ReplayTotals {
 // next arrival.
 class ReplayEngine {
  public:
-  // The cache must be empty; its storage may be omitted (CacheStorage::omitted).
+  // The cache must be empty; its storage may be omitted (a cache on OmittedStorage).
   ReplayEngine(HybridCache& cache, SchedulerConfig scheduler, std::vector<RequestSpec> requests);
 
   bool done() const;
