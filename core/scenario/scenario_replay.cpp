@@ -77,14 +77,23 @@ std::vector<CheckResult> evaluate_checks(const ScenarioChecks& checks, const Rep
   return out;
 }
 
-ScenarioReplay replay_scenario(const Scenario& scenario, ReplayOptions options) {
+ScenarioReplay replay_scenario(const Scenario& scenario, ReplayOptions options, Backend* kernels) {
   ScenarioReplay out;
   out.scenario = scenario;
   out.model = scenario_model(scenario);
   out.cache = scenario_cache_config(scenario, out.model);
   out.memory_budget = scenario.cache.memory.resolve();
   std::vector<RequestSpec> requests = scenario_requests(scenario);
+  // A kernel replay's cache must live where the backend computes: with caches allocating
+  // through a backend's allocator (wip/resident) this becomes
+  // HybridCache(out.cache, kernels->storage_allocator()); until then the executor is handed
+  // a cache without storage, and must refuse it.
   HybridCache cache(out.cache, CacheStorage::omitted);
+  std::unique_ptr<StepExecutor> executor;
+  if (kernels != nullptr) {
+    executor = kernels->step_executor(cache, out.model);
+    options.executor = executor.get();
+  }
   options.check_invariants = options.check_invariants || scenario.checks.invariants;
   const auto start = std::chrono::steady_clock::now();
   std::optional<std::string> violation;
