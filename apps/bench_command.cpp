@@ -22,16 +22,11 @@ struct BenchArgs {
   std::vector<std::string> presets, ops;
   std::vector<std::int64_t> batches, seqlens, decode_batches;
   std::vector<std::string> dtypes, state_dtypes;
-  int copies = 0;  // 0: enough for one pass to touch kPassBytes
+  int copies = 0;  // 0: bench::default_copies
   bool check = true, graph = true, list = false;
   double check_flops = 1e8;
   std::string json_path;
 };
-
-// Input sets rotate so that one timed pass touches at least this much memory: five times
-// an H100's 50 MB L2 (and four times an H200's 60 MB), so passes are not served from cache.
-constexpr double kPassBytes = 256.0 * (1 << 20);
-constexpr int kMaxCopies = 64;
 
 std::vector<DType> parse_dtypes(const std::vector<std::string>& names, const char* flag) {
   std::vector<DType> out;
@@ -98,11 +93,7 @@ class Runner {
                                   ? OpParams{MemoryCopyParams{row.copy_bytes}}
                                   : row.bench_case.make_params();
       row.traffic = bench::traffic(params);
-      int copies = args_.copies;
-      if (copies <= 0) {
-        copies = static_cast<int>(std::ceil(kPassBytes / std::max(row.traffic.bytes, 1.0)));
-        copies = std::clamp(copies, 1, kMaxCopies);
-      }
+      const int copies = args_.copies > 0 ? args_.copies : bench::default_copies(row.traffic);
       op_ = backend_.prepare(params, PrepareOptions{copies, row.graph});
       row.copies = op_->copies();
       row.timer = op_->timer();

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 
+#include "backends.hpp"
 #include "progress_bar.hpp"
 #include "replay_report.hpp"
 #include "ssmkit/error.hpp"
@@ -14,7 +15,7 @@ namespace {
 
 struct ReplayArgs {
   std::string scenario;
-  std::string model, trace, gpu_mem, gpu, reserve;
+  std::string model, trace, gpu_mem, gpu, reserve, backend;
   std::optional<double> utilization;
   std::optional<std::int64_t> max_sequences, page_size, token_budget, limit;
   std::string json_path;
@@ -49,6 +50,7 @@ std::vector<ScenarioOverride> overrides_of(const ReplayArgs& a) {
   if (a.max_sequences) o.push_back({"cache.max_sequences", std::to_string(*a.max_sequences)});
   if (a.page_size) o.push_back({"cache.page_size", std::to_string(*a.page_size)});
   if (a.token_budget) o.push_back({"scheduler.token_budget", std::to_string(*a.token_budget)});
+  if (!a.backend.empty()) o.push_back({"backend", a.backend});
   return o;
 }
 
@@ -81,7 +83,17 @@ int run(const ReplayArgs& a) {
                   "t=" + std::to_string(static_cast<long long>(e.now())) + "s");
     }
   };
-  const ScenarioReplay replay = replay_scenario(scenario, options);
+  // cpu: accounting only. cuda: the kernels run, on a GPU that must be there.
+  std::unique_ptr<Backend> kernels;
+  if (scenario.backend != "cpu") {
+    try {
+      kernels = make_backend(scenario.backend);
+    } catch (const BackendUnavailable& e) {
+      std::cerr << "ssmkit replay: " << e.what() << '\n';
+      return 2;
+    }
+  }
+  const ScenarioReplay replay = replay_scenario(scenario, options, kernels.get());
   if (bar) bar->finish();
   print_replay(std::cout, replay);
   if (!a.json_path.empty()) {
@@ -116,6 +128,9 @@ void add_replay_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--page-size", args->page_size, "tokens per KV page (cache.page_size)");
   cmd->add_option("--token-budget", args->token_budget,
                   "tokens per step, decode and prefill chunks (scheduler.token_budget)");
+  cmd->add_option("--backend", args->backend,
+                  "cpu: accounting only (the default); cuda: run the kernels on the GPU (backend)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--json", args->json_path, "write the timeline and totals as JSON to FILE");
   cmd->add_option("--timeline-interval", args->timeline_interval_s,
                   "simulated seconds between timeline samples")

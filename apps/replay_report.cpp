@@ -103,7 +103,7 @@ void print_replay(std::ostream& os, const ScenarioReplay& r) {
                         ", step time " + step.str() + " (a model)"},
   };
   for (const auto& [k, v] : setup) os << std::left << std::setw(11) << k << v << '\n';
-  os << kAccountingOnly << "\n\n";
+  os << (t.kernels ? "kernels: " + t.kernels->executor : std::string(kAccountingOnly)) << "\n\n";
 
   const auto pct = [](std::int64_t part, std::int64_t whole) {
     char buf[32];
@@ -136,6 +136,15 @@ void print_replay(std::ostream& os, const ScenarioReplay& r) {
       {"wall time", seconds(r.wall_s)},
   };
   for (const auto& [k, v] : rows) os << std::left << std::setw(19) << k << v << '\n';
+  if (const auto& k = t.kernels) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%.0f all, %.0f prefill, %.0f decode", k->tokens_per_s,
+                  k->prefill_tokens_per_s, k->decode_tokens_per_s);
+    os << std::left << std::setw(19) << "kernel time"
+       << seconds(k->seconds) + " (prefill " + seconds(k->prefill_s) + ", decode " +
+              seconds(k->decode_s) + ")"
+       << '\n' << std::setw(19) << "tokens/s (kernels)" << buf << '\n';
+  }
   if (!r.checks.empty()) os << '\n';
   for (const CheckResult& c : r.checks) {
     os << (c.passed ? "PASS " : "FAIL ") << c.name << ": " << c.detail << '\n';
@@ -146,7 +155,7 @@ namespace {
 
 // The counts both the replay JSON's totals and a sweep point's flat metrics carry.
 ordered_json total_counts(const ReplayTotals& t) {
-  return {{"requests", t.requests},
+  ordered_json counts = {{"requests", t.requests},
           {"finished", t.finished},
           {"rejected", t.rejected},
           {"steps", t.steps},
@@ -162,6 +171,15 @@ ordered_json total_counts(const ReplayTotals& t) {
           {"peak_slots", t.peak_slots},
           {"peak_pages", t.peak_pages},
           {"peak_memory_bytes", t.peak_memory}};
+  if (const auto& k = t.kernels) {
+    counts["kernel_s"] = k->seconds;
+    counts["kernel_prefill_s"] = k->prefill_s;
+    counts["kernel_decode_s"] = k->decode_s;
+    counts["tokens_per_s"] = k->tokens_per_s;
+    counts["prefill_tokens_per_s"] = k->prefill_tokens_per_s;
+    counts["decode_tokens_per_s"] = k->decode_tokens_per_s;
+  }
+  return counts;
 }
 
 }  // namespace
@@ -205,8 +223,8 @@ ordered_json replay_json(const ScenarioReplay& r, bool with_timeline) {
   }
   ordered_json doc = {
       {"tool", "ssmkit replay"},
-      {"accounting_only", true},
-      {"note", kAccountingOnly},
+      {"accounting_only", !t.kernels},
+      {"note", t.kernels ? "kernels: " + t.kernels->executor : std::string(kAccountingOnly)},
       {"scenario",
        {{"name", s.name},
         {"source", s.source},

@@ -97,6 +97,9 @@ int run_sweep(const SweepArgs& a) {
     } catch (const InputError& e) {
       outcome.status = "error";
       outcome.message = e.what();
+    } catch (const BackendUnavailable& e) {
+      outcome.status = "error";
+      outcome.message = e.what();
     }
     ordered_json values = ordered_json::object();
     for (std::size_t i = 0; i < sweep.axes.size(); ++i) values[sweep.axes[i].path] = point.values[i];
@@ -124,7 +127,7 @@ int run_merge(const MergeArgs& a) {
 void add_sweep_command(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<SweepArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "sweep", "Run replay or budget at every point of a grid of scenario values");
+      "sweep", "Run replay, budget, validate or bench at every point of a grid of scenario values");
   cmd->add_option("sweep", args->file, "a sweep YAML (scenarios/README.md)");
   cmd->add_option("--shard", args->shard,
                   "I/N: run points I, I+N, I+2N, ... (0 <= I < N), e.g. a Slurm array task");

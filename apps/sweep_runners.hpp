@@ -16,8 +16,8 @@ struct PointOutcome {
   nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
 };
 
-// A command a sweep can run at each point. Adding validate or bench later is one more
-// entry in sweep_runners().
+// A command a sweep can run at each point: one entry in sweep_runners(). A runner throws
+// InputError or BackendUnavailable for a point that cannot run (status `error`).
 struct PointRunner {
   std::string_view name;
   std::string_view summary;

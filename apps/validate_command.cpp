@@ -17,13 +17,6 @@ struct ValidateArgs {
   std::vector<std::string> paths;
 };
 
-std::filesystem::path bundled_suite() {
-  if (const char* dir = std::getenv("SSMKIT_GOLDEN_DIR")) {
-    return std::filesystem::path(dir) / "suite.yaml";
-  }
-  return std::filesystem::path(SSMKIT_SOURCE_DIR) / "golden" / "suite.yaml";
-}
-
 int run_validate(const ValidateArgs& args) {
   ValidationReport report;
   std::vector<std::unique_ptr<Backend>> owned;
@@ -74,6 +67,13 @@ int run_validate(const ValidateArgs& args) {
 }
 
 }  // namespace
+
+std::filesystem::path bundled_suite() {
+  if (const char* dir = std::getenv("SSMKIT_GOLDEN_DIR")) {
+    return std::filesystem::path(dir) / "suite.yaml";
+  }
+  return std::filesystem::path(SSMKIT_SOURCE_DIR) / "golden" / "suite.yaml";
+}
 
 void add_validate_command(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<ValidateArgs>();

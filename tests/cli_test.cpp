@@ -30,23 +30,6 @@ std::vector<std::filesystem::path> bundled_goldens() {
   return files;
 }
 
-// Rewrites a golden with every output multiplied by (1 + relative).
-void write_perturbed(const std::filesystem::path& from, const std::filesystem::path& to,
-                     double relative) {
-  const GoldenCase g = load_golden(from);
-  test::GoldenSpec spec;
-  spec.op = g.op;
-  spec.attrs = g.attrs;
-  spec.attrs.erase("op");
-  spec.inputs = g.inputs;
-  for (const auto& [name, t] : g.outputs) {
-    Tensor p = t.to(DType::float64);
-    for (auto& v : p.span<double>()) v *= 1.0 + relative;
-    spec.outputs[name] = p;
-  }
-  test::write_golden(to, spec);
-}
-
 TEST(Cli, BundledSuitePassesOnCpu) {
   ASSERT_FALSE(bundled_goldens().empty()) << "no goldens under " << kGoldenDir;
   const auto r = run_ssmkit("validate");
@@ -74,7 +57,7 @@ TEST(Cli, PerturbedGoldensFail) {
     const bool low_precision = load_golden(f).input_dtype != DType::float32 &&
                                load_golden(f).input_dtype != DType::float64;
     const auto perturbed = dir / f.filename().string();
-    write_perturbed(f, perturbed, low_precision ? 5e-2 : 1e-3);
+    test::write_perturbed(f, perturbed, low_precision ? 5e-2 : 1e-3);
     const auto r = run_ssmkit("validate " + quoted(perturbed));
     EXPECT_EQ(r.exit_code, 1) << f << "\n" << r.output;
     EXPECT_NE(r.output.find("FAIL"), std::string::npos) << f;
@@ -84,7 +67,7 @@ TEST(Cli, PerturbedGoldensFail) {
 TEST(Cli, ToleranceFlagsOverrideTheDefaults) {
   test::TempDir dir;
   const auto f = bundled_goldens().front();
-  write_perturbed(f, dir / "p.h5", 1e-3);
+  test::write_perturbed(f, dir / "p.h5", 1e-3);
   EXPECT_EQ(run_ssmkit("validate " + quoted(dir / "p.h5")).exit_code, 1);
   EXPECT_EQ(run_ssmkit("validate --atol 1e-2 --rtol 1e-2 " + quoted(dir / "p.h5")).exit_code, 0);
 }
@@ -156,7 +139,7 @@ TEST(Cli, CudaWithoutAGpuIsAClearErrorAndAllSkipsItVisibly) {
 TEST(Cli, WritesJsonAndJunitReports) {
   test::TempDir dir;
   const auto good = bundled_goldens().front();
-  write_perturbed(good, dir / "bad.h5", 1e-2);
+  test::write_perturbed(good, dir / "bad.h5", 1e-2);
   const auto r = run_ssmkit("validate --json " + quoted(dir / "r.json") + " --junit " +
                             quoted(dir / "r.xml") + " " + quoted(good) + " " +
                             quoted(dir / "bad.h5"));

@@ -83,5 +83,16 @@ TEST(ReplayCli, FailedCheckExitsOneBadInputTwo) {
   EXPECT_NE(r.output.find("missing.csv"), std::string::npos) << r.output;
 }
 
+TEST(ReplayCli, CudaBackendWithoutAKernelReplayOrAGpuExitsTwoSayingWhy) {
+  const CliRun r = ssmkit("replay " + q(kScenarios / "synthetic-jamba-tight.yaml") + " --backend cuda");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  // Without a GPU the backend is unavailable (as validate says); with one, this build's CUDA
+  // backend has no kernel replay yet. Neither falls back to accounting.
+  const bool no_gpu = r.output.find("backend 'cuda' is not available") != std::string::npos;
+  const bool no_executor = r.output.find("backend cuda: replay:") != std::string::npos;
+  EXPECT_TRUE(no_gpu || no_executor) << r.output;
+  EXPECT_EQ(r.output.find("requests finished"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace ssmkit

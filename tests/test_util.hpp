@@ -8,6 +8,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "ssmkit/golden.hpp"
 #include "ssmkit/hdf5_file.hpp"
 #include "ssmkit/tensor.hpp"
 
@@ -51,6 +52,23 @@ inline void write_golden(const std::filesystem::path& path, const GoldenSpec& sp
   for (const auto& [k, v] : spec.attrs) w.write_attribute(k, v);
   for (const auto& [k, v] : spec.inputs) w.write_tensor("inputs/" + k, v);
   for (const auto& [k, v] : spec.outputs) w.write_tensor("outputs/" + k, v);
+}
+
+// Rewrites a golden with every output multiplied by (1 + relative).
+inline void write_perturbed(const std::filesystem::path& from, const std::filesystem::path& to,
+                            double relative) {
+  const GoldenCase g = load_golden(from);
+  GoldenSpec spec;
+  spec.op = g.op;
+  spec.attrs = g.attrs;
+  spec.attrs.erase("op");
+  spec.inputs = g.inputs;
+  for (const auto& [name, t] : g.outputs) {
+    Tensor p = t.to(DType::float64);
+    for (auto& v : p.span<double>()) v *= 1.0 + relative;
+    spec.outputs[name] = p;
+  }
+  write_golden(to, spec);
 }
 
 // A fresh directory under the build tree's temp space, removed at the end of the test.

@@ -67,6 +67,19 @@ ShapePreset shape_preset(const std::string& name) {
   throw InputError("--preset", name, "unknown shape preset; expected one of " + known);
 }
 
+ShapePreset shape_preset_for(const ModelSpec& model, std::int64_t page_size) {
+  ShapePreset p;
+  p.name = model.name;
+  p.source = model.source.empty() ? model.name : model.source;
+  if (const auto& m = model.mamba) p.mamba1 = Mamba1Shape{m->intermediate_size, m->d_state, m->conv_kernel};
+  if (const auto& m = model.mamba2) {
+    p.mamba2 = Mamba2Shape{m->num_heads, m->head_dim, m->d_state, m->n_groups, m->conv_kernel, 256};
+  }
+  if (const auto& l = model.linear_attention) p.lightning = LightningShape{l->num_heads, l->key_dim, l->value_dim};
+  if (const auto& a = model.attention) p.attention = AttentionShape{a->kv_heads, a->head_dim, page_size};
+  return p;
+}
+
 std::vector<std::string> bench_op_names() {
   return {"causal_conv1d",          "causal_conv1d_update",      "selective_scan",
           "selective_state_update", "mamba_chunk_scan_combined", "gated_rmsnorm",

@@ -3,6 +3,9 @@
 // float32 parameters 4, states `s`). FLOPs: a multiply-add counts 2, exp/log/division 1.
 #include "ssmkit/bench/bench_case.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 namespace ssmkit::bench {
 namespace {
 
@@ -138,6 +141,13 @@ Traffic traffic(const OpParams& op) {
           },
       },
       op);
+}
+
+int default_copies(const Traffic& traffic) {
+  constexpr double kPassBytes = 256.0 * (1 << 20);
+  constexpr int kMaxCopies = 64;
+  const int copies = static_cast<int>(std::ceil(kPassBytes / std::max(traffic.bytes, 1.0)));
+  return std::clamp(copies, 1, kMaxCopies);
 }
 
 }  // namespace ssmkit::bench

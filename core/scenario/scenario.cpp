@@ -5,8 +5,10 @@
 #include <sstream>
 
 #include "scenario_yaml.hpp"
+#include "ssmkit/bench/bench_case.hpp"
 #include "ssmkit/error.hpp"
 #include "ssmkit/model/gpu_table.hpp"
+#include "ssmkit/op_case.hpp"
 #include "ssmkit/model/units.hpp"
 #include "yaml_schema.hpp"
 
@@ -222,13 +224,74 @@ ScenarioChecks read_checks(const Doc& doc, const YAML::Node& node) {
   return c;
 }
 
+// A list of names, each one of `known`.
+std::vector<std::string> read_names(const Doc& doc, const YAML::Node& node, const std::string& path,
+                                    const std::vector<std::string>& known) {
+  std::string list;
+  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  if (!node.IsSequence() || node.size() == 0) {
+    fail(doc, node, path, "a non-empty list of ops (" + list + "), got " + describe(node));
+  }
+  std::vector<std::string> names;
+  for (const auto& item : node) {
+    const std::string name = read_string(doc, item, path);
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      fail(doc, item, path, "one of " + list + ", got " + describe(item));
+    }
+    names.push_back(name);
+  }
+  return names;
+}
+
+std::vector<std::int64_t> read_sizes(const Doc& doc, const YAML::Node& node, const std::string& path) {
+  if (!node.IsSequence() || node.size() == 0) {
+    fail(doc, node, path, "a non-empty list of integers >= 1, got " + describe(node));
+  }
+  std::vector<std::int64_t> sizes;
+  for (const auto& item : node) sizes.push_back(read_int(doc, item, path, 1));
+  return sizes;
+}
+
+ScenarioValidate read_validate(const Doc& doc, const YAML::Node& node,
+                               const std::filesystem::path& base) {
+  const std::string path = "validate";
+  require_map(doc, node, path, {"suite", "ops"});
+  ScenarioValidate v;
+  if (node["suite"]) v.suite = base / read_string(doc, node["suite"], join(path, "suite"));
+  if (node["ops"]) v.ops = read_names(doc, node["ops"], join(path, "ops"), known_ops());
+  return v;
+}
+
+ScenarioBench read_bench(const Doc& doc, const YAML::Node& node) {
+  const std::string path = "bench";
+  require_map(doc, node, path,
+              {"preset", "ops", "repetitions", "batch", "seqlen", "decode_batch"});
+  ScenarioBench b;
+  if (const YAML::Node preset = node["preset"]) {
+    b.preset = read_string(doc, preset, join(path, "preset"));
+    const auto names = bench::preset_names();
+    if (std::find(names.begin(), names.end(), b.preset) == names.end()) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      fail(doc, preset, join(path, "preset"), "one of " + list + ", got " + describe(preset));
+    }
+  }
+  if (node["ops"]) b.ops = read_names(doc, node["ops"], join(path, "ops"), bench::bench_op_names());
+  if (node["repetitions"]) b.repetitions = read_int(doc, node["repetitions"], join(path, "repetitions"), 1);
+  if (node["batch"]) b.batches = read_sizes(doc, node["batch"], join(path, "batch"));
+  if (node["seqlen"]) b.seqlens = read_sizes(doc, node["seqlen"], join(path, "seqlen"));
+  if (node["decode_batch"]) b.decode_batches = read_sizes(doc, node["decode_batch"], join(path, "decode_batch"));
+  return b;
+}
+
 }  // namespace
 
 Scenario scenario_from_yaml(const YAML::Node& root, const std::string& file,
                             const std::filesystem::path& base_dir) {
   const Doc doc{file};
   require_map(doc, root, "",
-              {"name", "model", "cache", "workload", "scheduler", "backend", "checks"});
+              {"name", "model", "cache", "workload", "scheduler", "backend", "checks", "validate",
+               "bench"});
   Scenario s;
   s.source = file;
   s.name = root["name"] ? read_string(doc, root["name"], "name")
@@ -251,6 +314,8 @@ Scenario scenario_from_yaml(const YAML::Node& root, const std::string& file,
     }
   }
   if (root["checks"]) s.checks = read_checks(doc, root["checks"]);
+  if (root["validate"]) s.validate = read_validate(doc, root["validate"], base_dir);
+  if (root["bench"]) s.bench = read_bench(doc, root["bench"]);
   return s;
 }
 

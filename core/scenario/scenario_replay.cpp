@@ -77,15 +77,21 @@ std::vector<CheckResult> evaluate_checks(const ScenarioChecks& checks, const Rep
   return out;
 }
 
-ScenarioReplay replay_scenario(const Scenario& scenario, ReplayOptions options) {
+ScenarioReplay replay_scenario(const Scenario& scenario, ReplayOptions options, Backend* kernels) {
   ScenarioReplay out;
   out.scenario = scenario;
   out.model = scenario_model(scenario);
   out.cache = scenario_cache_config(scenario, out.model);
   out.memory_budget = scenario.cache.memory.resolve();
   std::vector<RequestSpec> requests = scenario_requests(scenario);
+  // Accounting needs no storage; a kernel replay's cache lives where the backend computes.
   OmittedStorage omitted;  // outlives `cache`, which allocates from it
-  HybridCache cache(out.cache, omitted);
+  HybridCache cache(out.cache, kernels != nullptr ? kernels->storage_allocator() : omitted);
+  std::unique_ptr<StepExecutor> executor;
+  if (kernels != nullptr) {
+    executor = kernels->step_executor(cache, out.model);
+    options.executor = executor.get();
+  }
   options.check_invariants = options.check_invariants || scenario.checks.invariants;
   const auto start = std::chrono::steady_clock::now();
   std::optional<std::string> violation;

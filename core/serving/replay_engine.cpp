@@ -13,6 +13,7 @@ namespace {
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
+
 ReplayCacheGeometry geometry_of(const HybridCache& cache) {
   const CacheUsage usage = cache.usage();
   ReplayCacheGeometry g;
@@ -35,8 +36,8 @@ ReplayCacheGeometry geometry_of(const HybridCache& cache) {
 }  // namespace
 
 ReplayEngine::ReplayEngine(HybridCache& cache, SchedulerConfig scheduler,
-                           std::vector<RequestSpec> requests)
-    : cache_(cache), scheduler_(scheduler), geometry_(geometry_of(cache)) {
+                           std::vector<RequestSpec> requests, StepExecutor* executor)
+    : cache_(cache), scheduler_(scheduler), executor_(executor), geometry_(geometry_of(cache)) {
   const std::string where = "scheduler";
   if (scheduler_.token_budget < 1) {
     throw InputError(where, "token_budget",
@@ -69,6 +70,7 @@ ReplayEngine::ReplayEngine(HybridCache& cache, SchedulerConfig scheduler,
     requests_.push_back(Live{spec});
   }
   totals_.requests = static_cast<std::int64_t>(requests_.size());
+  if (executor_ != nullptr) totals_.kernels = KernelTotals{executor_->description()};
 }
 
 bool ReplayEngine::can_ever_run(const RequestSpec& spec) const {
@@ -109,6 +111,43 @@ void ReplayEngine::finish_if_done() {
   totals_.simulated_s = now_;
   totals_.queue_delay = summarize_delays(queue_delays_);
   totals_.time_to_first_token = summarize_delays(first_token_delays_);
+  if (KernelTotals* k = totals_.kernels ? &*totals_.kernels : nullptr) {
+    auto rate = [](std::int64_t tokens, double seconds) {
+      return seconds > 0.0 ? static_cast<double>(tokens) / seconds : 0.0;
+    };
+    k->tokens_per_s = rate(totals_.prefill_tokens + totals_.decode_tokens, k->seconds);
+    k->prefill_tokens_per_s = rate(totals_.prefill_tokens, k->prefill_s);
+    k->decode_tokens_per_s = rate(totals_.decode_tokens, k->decode_s);
+  }
+}
+
+std::int64_t ReplayEngine::decode_tokens(const Live& r, std::int64_t tokens) const {
+  // Positions [computed, computed + tokens): below the high-water mark they are recomputed,
+  // past the prompt and the high-water mark they feed a fresh token (decode).
+  const std::int64_t first = r.computed, end = r.computed + tokens;
+  const std::int64_t fresh_from = std::max(r.spec.prompt_tokens, r.high_water);
+  return std::max<std::int64_t>(0, end - std::max(first, fresh_from));
+}
+
+StepWork ReplayEngine::work_of(const std::vector<Scheduled>& scheduled) const {
+  StepWork work;
+  work.step = totals_.steps;
+  for (const Scheduled& s : scheduled) {
+    const Live& r = requests_[s.id];
+    work.requests.push_back({s.id, cache_.slot_of(s.id), r.computed, s.tokens,
+                             decode_tokens(r, s.tokens) != s.tokens});
+  }
+  return work;
+}
+
+double ReplayEngine::run_step(const std::vector<Scheduled>& scheduled, std::int64_t tokens) {
+  if (executor_ == nullptr) return scheduler_.step_time.duration(tokens);
+  const StepTiming t = executor_->run(work_of(scheduled), cache_);
+  KernelTotals& k = *totals_.kernels;
+  k.seconds += t.seconds;
+  k.prefill_s += t.prefill_s;
+  k.decode_s += t.decode_s;
+  return t.seconds;
 }
 
 bool ReplayEngine::step() {
@@ -174,7 +213,7 @@ bool ReplayEngine::step() {
   record_peaks();
   std::int64_t tokens = 0;
   for (const Scheduled& s : scheduled) tokens += s.tokens;
-  now_ += scheduler_.step_time.duration(tokens);
+  now_ += run_step(scheduled, tokens);
   ++totals_.steps;
   std::vector<RequestId> done_now;
   for (const Scheduled& s : scheduled) complete(s, done_now);
@@ -187,11 +226,8 @@ bool ReplayEngine::step() {
 
 void ReplayEngine::complete(const Scheduled& s, std::vector<RequestId>& done_now) {
   Live& r = requests_[s.id];
-  // Positions [computed, computed + tokens): below the high-water mark they are recomputed,
-  // past the prompt and the high-water mark they feed a fresh token (decode).
   const std::int64_t first = r.computed, end = r.computed + s.tokens;
-  const std::int64_t fresh_from = std::max(r.spec.prompt_tokens, r.high_water);
-  const std::int64_t decode = std::max<std::int64_t>(0, end - std::max(first, fresh_from));
+  const std::int64_t decode = decode_tokens(r, s.tokens);
   totals_.decode_tokens += decode;
   totals_.prefill_tokens += s.tokens - decode;
   totals_.recomputed_tokens += std::max<std::int64_t>(0, std::min(end, r.high_water) - first);
@@ -289,7 +325,7 @@ ReplayResult run_replay(HybridCache& cache, const SchedulerConfig& scheduler,
                      "a positive number of seconds, got " +
                          std::to_string(options.timeline_interval_s));
   }
-  ReplayEngine engine(cache, scheduler, std::move(requests));
+  ReplayEngine engine(cache, scheduler, std::move(requests), options.executor);
   ReplayResult result;
   double next_sample = 0.0;
   while (!engine.done()) {

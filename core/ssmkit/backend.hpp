@@ -13,6 +13,10 @@
 
 namespace ssmkit {
 
+class HybridCache;
+struct ModelSpec;
+class StepExecutor;
+
 // One implementation of every operation. `validate` and `bench` drive any backend through
 // this interface; inputs arrive and outputs leave as float64 host tensors, and a backend
 // computes in whatever precision it implements for `input_dtype`.
@@ -44,6 +48,11 @@ class Backend {
   // Where caches used with this backend keep their storage: host memory by default, the
   // device's memory for a device backend. The allocator lives as long as the backend.
   virtual StorageAllocator& storage_allocator() { return host_storage(); }
+
+  // `replay`: runs the kernels of every replay step, for every layer of `model`, on the
+  // storage of `cache` (which must have been allocated where this backend computes). The
+  // default is an InputError: the backend cannot run a kernel replay.
+  virtual std::unique_ptr<StepExecutor> step_executor(HybridCache& cache, const ModelSpec& model);
 };
 
 }  // namespace ssmkit

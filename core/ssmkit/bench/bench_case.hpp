@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ssmkit/bench/op_params.hpp"
+#include "ssmkit/model/model_spec.hpp"
 
 namespace ssmkit::bench {
 
@@ -40,6 +41,10 @@ struct ShapePreset {
 std::vector<std::string> preset_names();
 // InputError naming the known presets when `name` is none of them.
 ShapePreset shape_preset(const std::string& name);
+// The mixer shapes of a model (every kind its layers have, one tensor-parallel rank of 1).
+// A config carries no Mamba2 chunk size, so it is 256, mamba_ssm's default; KV pages hold
+// `page_size` tokens.
+ShapePreset shape_preset_for(const ModelSpec& model, std::int64_t page_size);
 
 // The ops a preset can run, in report order.
 std::vector<std::string> bench_op_names();
@@ -63,6 +68,11 @@ struct Traffic {
   std::string formula;
 };
 Traffic traffic(const OpParams& op);
+
+// How many independent input sets one timed pass rotates through: enough that a pass
+// touches at least 256 MiB (five times an H100's 50 MB L2, four times an H200's 60 MB), so
+// passes are not served from cache; at most 64.
+int default_copies(const Traffic& traffic);
 
 struct BenchCase {
   std::string name;    // op/preset/B=../L=../dtype[/state=..]

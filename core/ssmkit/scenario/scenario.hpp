@@ -59,6 +59,21 @@ struct ScenarioChecks {
   std::optional<double> max_queue_delay_p99_s;
 };
 
+// What a sweep point with `command: validate` runs: a golden suite on the scenario's backend.
+struct ScenarioValidate {
+  std::filesystem::path suite;    // a golden file, directory or YAML suite; empty: the bundled one
+  std::vector<std::string> ops;   // only golden cases of these ops; empty: every case
+};
+
+// What a sweep point with `command: bench` times: `ssmkit bench`'s cases at the shapes of the
+// scenario's model (or of a named shape preset) on the scenario's backend.
+struct ScenarioBench {
+  std::string preset;             // a bench shape preset; empty: the scenario model's shapes
+  std::vector<std::string> ops;   // empty: every op the shapes have
+  std::int64_t repetitions = 3;   // timed passes per case; the median is reported
+  std::vector<std::int64_t> batches, seqlens, decode_batches;  // empty: bench's defaults
+};
+
 struct Scenario {
   std::string source;  // the file it came from, for messages
   std::string name;
@@ -69,6 +84,8 @@ struct Scenario {
   SchedulerConfig scheduler;
   std::string backend = "cpu";  // cpu or cuda
   ScenarioChecks checks;
+  ScenarioValidate validate;
+  ScenarioBench bench;
 };
 
 // A field set from outside the file (a command-line flag): `path` is dotted

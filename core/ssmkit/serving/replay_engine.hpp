@@ -3,10 +3,13 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "ssmkit/cache/hybrid_cache.hpp"
 #include "ssmkit/serving/request.hpp"
+#include "ssmkit/serving/step_executor.hpp"
 
 namespace ssmkit {
 
@@ -53,6 +56,16 @@ struct DelaySummary {
   double mean_s = 0.0, p50_s = 0.0, p99_s = 0.0, max_s = 0.0;
 };
 
+// What a replay whose steps ran on a StepExecutor measured: the kernels' seconds, summed
+// over the steps, and the tokens computed per second of them.
+struct KernelTotals {
+  std::string executor;  // StepExecutor::description()
+  double seconds = 0.0, prefill_s = 0.0, decode_s = 0.0;
+  double tokens_per_s = 0.0;          // (prefill + decode tokens) / seconds
+  double prefill_tokens_per_s = 0.0;  // prefill tokens (recomputed ones included) / prefill_s
+  double decode_tokens_per_s = 0.0;   // decode tokens / decode_s
+};
+
 struct ReplayTotals {
   std::int64_t requests = 0;  // in the workload
   std::int64_t finished = 0;
@@ -73,6 +86,8 @@ struct ReplayTotals {
   std::uint64_t peak_memory = 0;
   DelaySummary queue_delay;            // arrival to first admission
   DelaySummary time_to_first_token;    // arrival to the end of the prefill step
+  // Only with a StepExecutor; then every time above is measured kernel time, not the model's.
+  std::optional<KernelTotals> kernels;
 };
 
 // Continuous batching through a HybridCache, in the manner of vLLM's scheduler, with the
@@ -86,7 +101,8 @@ struct ReplayTotals {
 //  3. if nobody was preempted, queued requests are admitted in order (HybridCache::admit,
 //     with the first chunk of their prompt) while the budget, max_running, the state slots
 //     and the pages allow;
-//  4. simulated time advances by the step-time model; a request whose tokens are all
+//  4. simulated time advances by the step-time model, or, with a StepExecutor, by the time
+//     the executor measured running the step's kernels; a request whose tokens are all
 //     computed produces its next token, and is released when it has produced them all.
 // A request produces its first token at the end of its prefill, so it leaves the cache
 // holding prompt + output - 1 tokens. When nothing runs and nothing waits, time jumps to the
@@ -94,7 +110,9 @@ struct ReplayTotals {
 class ReplayEngine {
  public:
   // The cache must be empty; its storage may be omitted (a cache on OmittedStorage).
-  ReplayEngine(HybridCache& cache, SchedulerConfig scheduler, std::vector<RequestSpec> requests);
+  // With an executor (which must outlive the engine) every step's work runs on it.
+  ReplayEngine(HybridCache& cache, SchedulerConfig scheduler, std::vector<RequestSpec> requests,
+               StepExecutor* executor = nullptr);
 
   bool done() const;
   // One scheduler step, or a jump to the next arrival when idle. Returns whether a step ran.
@@ -139,11 +157,17 @@ class ReplayEngine {
   void take_arrivals();
   void preempt(RequestId id);
   void complete(const Scheduled& s, std::vector<RequestId>& done_now);
+  // Of `tokens` starting at the request's computed position, those that feed a fresh
+  // output token (decode) rather than recompute or prefill.
+  std::int64_t decode_tokens(const Live& r, std::int64_t tokens) const;
+  StepWork work_of(const std::vector<Scheduled>& scheduled) const;
+  double run_step(const std::vector<Scheduled>& scheduled, std::int64_t tokens);
   void record_peaks();
   void finish_if_done();
 
   HybridCache& cache_;
   SchedulerConfig scheduler_;
+  StepExecutor* executor_ = nullptr;
   ReplayCacheGeometry geometry_;
   std::vector<Live> requests_;
   std::int64_t next_arrival_ = 0;
@@ -161,6 +185,7 @@ struct ReplayOptions {
   double timeline_interval_s = 1.0;
   bool check_invariants = false;     // after every step (slower)
   std::function<void(const ReplayEngine&)> on_step;  // after every step: progress reports
+  StepExecutor* executor = nullptr;  // runs every step's kernels; none: accounting only
 };
 
 struct ReplayResult {
