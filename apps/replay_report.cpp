@@ -100,7 +100,9 @@ void print_replay(std::ostream& os, const ScenarioReplay& r) {
       {"scheduler", "token budget " + std::to_string(sched.token_budget) + ", max running " +
                         std::to_string(sched.max_running == 0 ? r.result.geometry.state_slots
                                                               : sched.max_running) +
-                        ", step time " + step.str() + " (a model)"},
+                        ", step time " +
+                        (t.kernels ? std::string("measured on the kernels")
+                                   : step.str() + " (a model)")},
   };
   for (const auto& [k, v] : setup) os << std::left << std::setw(11) << k << v << '\n';
   os << (t.kernels ? "kernels: " + t.kernels->executor : std::string(kAccountingOnly)) << "\n\n";

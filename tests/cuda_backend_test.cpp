@@ -15,7 +15,9 @@
 #include "test_util.hpp"
 #ifdef SSMKIT_HAVE_CUDA
 #include "cuda/device_buffer.hpp"
+#include "cuda/causal_conv1d_device.hpp"
 #include "cuda/paged_kv_device.hpp"
+#include "cuda/selective_scan_device.hpp"
 #endif
 
 namespace ssmkit {
@@ -213,6 +215,120 @@ TEST_F(CudaVsCpu, PagedKvWriteAndGatherLarge) {
 // The device entry points on their own, as the benchmarks call them: buffers offset by one
 // element (no 16-byte alignment), a non-default stream, and indices the host never checked
 // (an out-of-range slot and page) that the kernels must skip rather than follow.
+// Columns [from, to) of the last axis of a float64 tensor, as a new tensor.
+Tensor last_axis_slice(const Tensor& t, std::int64_t from, std::int64_t to) {
+  const std::int64_t n = t.dim(-1), rows = t.numel() / n;
+  Shape shape = t.shape();
+  shape.back() = to - from;
+  Tensor out(DType::float64, shape);
+  auto o = out.span<double>();
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t k = from; k < to; ++k) o[r * (to - from) + k - from] = t.value(r * n + k);
+  }
+  return out;
+}
+
+// Rows `rows` of the leading axis, as a new float64 tensor.
+Tensor leading_rows(const Tensor& t, const std::vector<std::int64_t>& rows) {
+  const std::int64_t row = t.numel() / t.dim(0);
+  Shape shape = t.shape();
+  shape[0] = static_cast<std::int64_t>(rows.size());
+  Tensor out(DType::float64, shape);
+  auto o = out.span<double>();
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    for (std::int64_t k = 0; k < row; ++k) o[i * row + k] = t.value(rows[i] * row + k);
+  }
+  return out;
+}
+
+// A decode batch whose conv windows sit in scattered slots of a state cache (the kernel
+// replay's layout): each row's window must be read from and written back to its own slot,
+// a padding row must leave every slot alone, and untouched slots must keep their bytes.
+TEST_F(CudaVsCpu, ConvUpdateLaunchAddressesSlotsThroughStateIndices) {
+  using cuda::DeviceTensor;
+  const std::int64_t slots = 6, dim = 96, width = 4;
+  const Tensor states = random_tensor({slots, dim, width}, rng_);
+  const Tensor x = random_tensor({3, dim, 1}, rng_);
+  const Tensor weight = random_tensor({dim, width}, rng_, -0.5, 0.5);
+  const Tensor bias = random_tensor({dim}, rng_, -0.1, 0.1);
+  auto d_states = DeviceTensor::upload(states, DType::float32);
+  auto d_x = DeviceTensor::upload(x, DType::float32);
+  auto d_w = DeviceTensor::upload(weight, DType::float32);
+  auto d_b = DeviceTensor::upload(bias, DType::float32);
+  auto d_idx = DeviceTensor::upload(Tensor::from_vector<std::int64_t>({3}, {4, -1, 1}),
+                                    DType::int64);
+  DeviceTensor d_out(DType::float32, {3, dim, 1});
+  cuda::CausalConv1dUpdateDeviceArgs a;
+  a.x = d_x.data<float>(), a.conv_state = d_states.data<float>();
+  a.new_state = d_states.data<float>(), a.weight = d_w.data<float>(), a.bias = d_b.data<float>();
+  a.out = d_out.data<float>(), a.state_indices = d_idx.data<std::int64_t>();
+  a.batch = 3, a.dim = dim, a.seqlen = 1, a.width = width, a.state_len = width, a.silu = true;
+  cuda::launch_causal_conv1d_update(a, nullptr);
+  SSMKIT_CUDA_CHECK(cudaDeviceSynchronize());
+
+  CausalConv1dUpdateParams u;
+  u.batch = 2, u.dim = dim, u.seqlen = 1, u.width = width, u.state_len = width, u.silu = true;
+  u.x = leading_rows(x, {0, 2});
+  u.conv_state = leading_rows(states, {4, 1});
+  u.weight = weight, u.bias = bias;
+  const auto want = cpu_.causal_conv1d_update(u);
+  const Tensor out = d_out.download(), after = d_states.download();
+  expect_close(leading_rows(out, {0, 2}), want.out, "causal_conv1d_update", "out");
+  expect_close(leading_rows(after, {4, 1}), want.conv_state, "causal_conv1d_update", "slots");
+  EXPECT_TRUE(test::same_bytes(leading_rows(out, {1}), Tensor(DType::float64, {1, dim, 1})))
+      << "a padding row's output is zero";
+  const std::vector<std::int64_t> untouched = {0, 2, 3, 5};
+  EXPECT_TRUE(test::same_bytes(leading_rows(after, untouched), leading_rows(states, untouched)));
+}
+
+// Prefill in two chunks, the second starting from the first's state in place (initial_state
+// aliasing last_state, as the kernel replay runs it on a cache slot), equals one pass over
+// the whole sequence on the CPU: for the tiled kernel (dstate 16) and the generic one.
+TEST_F(CudaVsCpu, SelectiveScanLaunchContinuesFromAnInitialStateInPlace) {
+  using cuda::DeviceTensor;
+  for (const std::int64_t dstate : {16, 8}) {
+    SelectiveScanParams p;
+    p.batch = 2, p.dim = 128, p.seqlen = 200, p.dstate = dstate, p.delta_softplus = true;
+    p.u = random_tensor({2, 128, 200}, rng_);
+    p.delta = random_tensor({2, 128, 200}, rng_, -4.0, -1.0);
+    p.A = random_tensor({128, dstate}, rng_, -2.0, -0.1);
+    p.B = random_tensor({2, 1, dstate, 200}, rng_);
+    p.C = random_tensor({2, 1, dstate, 200}, rng_);
+    p.D = random_tensor({128}, rng_);
+    p.z = random_tensor({2, 128, 200}, rng_);
+    p.delta_bias = random_tensor({128}, rng_, 0.0, 0.5);
+    const auto want = cpu_.selective_scan(p);
+
+    auto A = DeviceTensor::upload(p.A, DType::float32);
+    auto D = DeviceTensor::upload(p.D, DType::float32);
+    auto bias = DeviceTensor::upload(p.delta_bias, DType::float32);
+    DeviceTensor state(DType::float32, {2, 128, dstate});
+    std::vector<Tensor> outs;
+    for (const auto [from, to] : {std::pair<std::int64_t, std::int64_t>{0, 72}, {72, 200}}) {
+      auto u = DeviceTensor::upload(last_axis_slice(p.u, from, to), DType::float32);
+      auto delta = DeviceTensor::upload(last_axis_slice(p.delta, from, to), DType::float32);
+      auto B = DeviceTensor::upload(last_axis_slice(p.B, from, to), DType::float32);
+      auto C = DeviceTensor::upload(last_axis_slice(p.C, from, to), DType::float32);
+      auto z = DeviceTensor::upload(last_axis_slice(p.z, from, to), DType::float32);
+      DeviceTensor out(DType::float32, {2, 128, to - from});
+      cuda::SelectiveScanDeviceArgs a;
+      a.u = u.data<float>(), a.delta = delta.data<float>(), a.A = A.data<float>();
+      a.B = B.data<float>(), a.C = C.data<float>(), a.D = D.data<float>(), a.z = z.data<float>();
+      a.delta_bias = bias.data<float>(), a.out = out.data<float>();
+      a.last_state = state.data<float>();
+      a.initial_state = from > 0 ? state.data<float>() : nullptr;
+      a.batch = 2, a.dim = 128, a.seqlen = to - from, a.dstate = dstate, a.delta_softplus = true;
+      cuda::launch_selective_scan(a, nullptr);
+      SSMKIT_CUDA_CHECK(cudaDeviceSynchronize());
+      outs.push_back(out.download());
+    }
+    SCOPED_TRACE("dstate " + std::to_string(dstate));
+    expect_close(outs[0], last_axis_slice(want.out, 0, 72), "selective_scan", "first chunk");
+    expect_close(outs[1], last_axis_slice(want.out, 72, 200), "selective_scan", "second chunk");
+    expect_close(state.download(), want.last_state, "selective_scan", "last_state");
+  }
+}
+
 TEST_F(CudaVsCpu, PagedKvLaunchFunctionsUnalignedAndGuarded) {
   using cuda::DeviceTensor;
   const std::int64_t pages = 4, page_size = 4, row = 8;  // float16 rows of 16 bytes

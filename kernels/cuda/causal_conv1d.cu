@@ -104,19 +104,28 @@ __global__ void conv1d_update(const UpdateArgs a) {
   const int L = static_cast<int>(a.seqlen), W = static_cast<int>(a.width);
   const int S = static_cast<int>(a.state_len);
   const T* x = static_cast<const T*>(a.x);
-  const T* state = static_cast<const T*>(a.conv_state);
   T* out = static_cast<T*>(a.out);
-  T* new_state = static_cast<T*>(a.new_state);
+  long long state_row = row;
+  if (a.state_indices) {
+    const long long slot = a.state_indices[row / a.dim];
+    if (slot < 0) {
+      for (int t = 0; t < L; ++t) out[row * L + t] = from_float<T>(0.f);
+      return;
+    }
+    state_row = slot * a.dim + d;
+  }
+  const T* state = static_cast<const T*>(a.conv_state) + state_row * S;
+  T* new_state = static_cast<T*>(a.new_state) + state_row * S;
   // The window is [cached S columns | L new columns]; token t sits at column S + t.
   auto window = [&](int e) {
-    return e < S ? to_float(state[row * S + e]) : to_float(x[row * L + (e - S)]);
+    return e < S ? to_float(state[e]) : to_float(x[row * L + (e - S)]);
   };
   for (int t = 0; t < L; ++t) {
     float acc = load_or(a.bias, d, 0.f);
     for (int w = 0; w < W; ++w) acc += a.weight[d * W + w] * window(S + t - (W - 1) + w);
     out[row * L + t] = from_float<T>(a.silu ? silu(acc) : acc);
   }
-  for (int k = 0; k < S; ++k) new_state[row * S + k] = from_float<T>(window(L + k));
+  for (int k = 0; k < S; ++k) new_state[k] = from_float<T>(window(L + k));
 }
 
 template <class T, int kW>

@@ -31,6 +31,10 @@ struct CausalConv1dUpdateDeviceArgs {
   const float* bias = nullptr;    // (dim) or null
   void* out = nullptr;            // (batch, dim, seqlen)
   void* new_state = nullptr;      // (batch, dim, state_len); may alias conv_state
+  // (batch) or null. With it, row b's window is row state_indices[b] of conv_state and
+  // new_state (a slot of a state cache, vLLM's conv_state_indices); a negative index marks
+  // padding: that row's window is left alone and its out is zero.
+  const std::int64_t* state_indices = nullptr;
   std::int64_t batch = 0, dim = 0, seqlen = 1, width = 0, state_len = 0;
   bool silu = false;
   DType act_dtype = DType::float32;

@@ -1,5 +1,6 @@
 #include "cuda_backend.hpp"
 #include "cuda_check.hpp"
+#include "cuda_step_executor.hpp"
 #include "ssmkit/error.hpp"
 
 namespace ssmkit {
@@ -21,6 +22,11 @@ CudaBackend::CudaBackend() {
                  std::to_string(prop.minor) + ", driver CUDA " + std::to_string(driver / 1000) +
                  "." + std::to_string((driver % 1000) / 10);
   storage_ = std::make_unique<cuda::CudaStorage>(device);
+}
+
+std::unique_ptr<StepExecutor> CudaBackend::step_executor(HybridCache& cache, const ModelSpec&) {
+  // The cache's own configuration (one tensor-parallel rank's share) sizes every kernel.
+  return std::make_unique<cuda::CudaStepExecutor>(cache);
 }
 
 }  // namespace ssmkit

@@ -29,6 +29,8 @@ class CudaBackend final : public Backend {
   std::unique_ptr<PreparedOp> prepare(const OpParams& op, const PrepareOptions& options) override;
   // The device's memory: caches built on it keep their states and pages on the GPU.
   StorageAllocator& storage_allocator() override { return *storage_; }
+  // A cuda::CudaStepExecutor: the replay's kernels on the cache's GPU storage.
+  std::unique_ptr<StepExecutor> step_executor(HybridCache& cache, const ModelSpec& model) override;
 
  private:
   std::string description_;

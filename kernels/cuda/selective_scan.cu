@@ -47,7 +47,7 @@ __global__ __launch_bounds__(kChannels* kSplit) void scan_tiled(const Args a) {
 #pragma unroll
   for (int n = 0; n < kNT; ++n) {
     A2[n] = a.A[(d0 + c) * kN + n_first + n] * kLog2e;
-    h[n] = 0.f;
+    h[n] = a.initial_state ? a.initial_state[(b * a.dim + d0 + c) * kN + n_first + n] : 0.f;
   }
   const float skip = a.D ? a.D[d0 + c] : 0.f;
 
@@ -177,7 +177,7 @@ __global__ void scan_generic(const Args a) {
 #pragma unroll
   for (int k = 0; k < kMaxStatePerLane; ++k) {
     const int n = lane + 32 * k;
-    h[k] = 0.f;
+    h[k] = n < N && a.initial_state ? a.initial_state[warp * N + n] : 0.f;
     A[k] = n < N ? a.A[d * N + n] : 0.f;
   }
   const float bias = load_or(a.delta_bias, d, 0.f);

@@ -22,6 +22,10 @@ struct SelectiveScanDeviceArgs {
   const float* delta_bias = nullptr;  // (dim) or null
   void* out = nullptr;                // (batch, dim, seqlen)
   float* last_state = nullptr;        // (batch, dim, dstate)
+  // (batch, dim, dstate) or null (zeros): the state before the first step, so a prefill
+  // can continue where an earlier chunk stopped. May alias last_state (each thread reads
+  // its own elements before it writes them).
+  const float* initial_state = nullptr;
   std::int64_t batch = 0, dim = 0, seqlen = 0, dstate = 0, ngroups = 1;
   bool delta_softplus = false;
   DType act_dtype = DType::float32;

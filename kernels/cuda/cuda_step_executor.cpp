@@ -1,0 +1,674 @@
+#include "cuda_step_executor.hpp"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "causal_conv1d_device.hpp"
+#include "chunk_scan_device.hpp"
+#include "cuda_check.hpp"
+#include "cuda_storage.hpp"
+#include "device_buffer.hpp"
+#include "lightning_attention_device.hpp"
+#include "paged_kv_device.hpp"
+#include "positional_random_device.hpp"
+#include "selective_scan_device.hpp"
+#include "selective_state_update_device.hpp"
+#include "ssmkit/error.hpp"
+
+namespace ssmkit::cuda {
+namespace {
+
+// The legacy default stream: ordered with CudaStorage's memsets of freshly admitted slots.
+constexpr cudaStream_t kStream = nullptr;
+// Lightning layers keep float32 states; their q, k and v arrive in bfloat16.
+constexpr DType kLightningActivations = DType::bfloat16;
+
+// Device bytes that grow to the largest step seen; grown while a step is being prepared,
+// before its timing starts.
+class Scratch {
+ public:
+  char* get(std::size_t bytes) {
+    if (bytes > capacity_) {
+      buffer_ = DeviceTensor(DType::float32, {static_cast<std::int64_t>((bytes + 3) / 4)});
+      capacity_ = bytes;
+    }
+    return buffer_.data<char>();
+  }
+
+ private:
+  DeviceTensor buffer_;
+  std::size_t capacity_ = 0;
+};
+
+// One input tensor of the step, random per (seed, channel, position).
+enum Seed : std::uint64_t { kConvX = 11, kX, kDt, kB, kC, kZ, kQ, kK, kV, kKey, kValue };
+
+DeviceTensor host_uniform(std::mt19937& rng, std::int64_t n, double lo, double hi) {
+  std::uniform_real_distribution<double> dist(lo, hi);
+  Tensor t(DType::float64, {n});
+  for (double& v : t.span<double>()) v = dist(rng);
+  return DeviceTensor::upload(t, DType::float32);
+}
+
+char* at(void* base, std::int64_t elements, DType dtype) {
+  return static_cast<char*>(base) + elements * static_cast<std::int64_t>(dtype_size(dtype));
+}
+
+void require_activation_dtype(const char* where, DType dtype) {
+  if (dtype != DType::float32 && dtype != DType::bfloat16 && dtype != DType::float16) {
+    throw InputError(where, "conv_dtype",
+                     "float32, bfloat16 or float16 for a kernel replay, got " +
+                         std::string(dtype_name(dtype)));
+  }
+}
+
+void require_float32_state(const char* where, const char* field, DType dtype) {
+  if (dtype != DType::float32) {
+    throw InputError(where, field,
+                     "float32 for a kernel replay (the prefill scans keep float32 states), got " +
+                         std::string(dtype_name(dtype)));
+  }
+}
+
+// Where a step's tokens sit in its token-major inputs: prefill chunks first, in order,
+// then one row per decode request.
+struct StepLayout {
+  std::vector<const ScheduledTokens*> prefill, decode;
+  std::vector<std::int64_t> prefill_row;  // first row of each prefill chunk
+  std::int64_t prefill_rows = 0;
+  std::int64_t rows() const { return prefill_rows + static_cast<std::int64_t>(decode.size()); }
+};
+
+StepLayout layout_of(const StepWork& step) {
+  StepLayout s;
+  for (const ScheduledTokens& r : step.requests) {
+    if (r.tokens <= 0) continue;
+    if (r.prefill) {
+      s.prefill.push_back(&r);
+      s.prefill_row.push_back(s.prefill_rows);
+      s.prefill_rows += r.tokens;
+    } else {
+      s.decode.push_back(&r);
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+struct CudaStepExecutor::Impl {
+  // Parameters, fixed for the replay: the same for every layer of a kind.
+  struct Mamba2Params {
+    DeviceTensor conv_weight, conv_bias, A, D_head, D_full, dt_bias;
+  };
+  struct Mamba1Params {
+    DeviceTensor conv_weight, conv_bias, A, D, dt_bias;
+  };
+  std::optional<Mamba2Params> mamba2;
+  std::optional<Mamba1Params> mamba;
+  DeviceTensor slope;
+  std::string description;
+
+  // Per step: positions and KV slots of every row, decode slots; inputs; outputs and
+  // per-launch temporaries.
+  Scratch positions, kv_slots, decode_slots;
+  Scratch key, value;
+  Scratch m2_conv_x, m2_conv_x_decode, m2_x, m2_dt, m2_B, m2_C, m2_z;
+  Scratch m1_conv_x, m1_conv_x_decode, m1_u, m1_delta, m1_B, m1_C, m1_z;
+  Scratch m1_u_decode, m1_delta_decode, m1_B_decode, m1_C_decode, m1_z_decode;
+  Scratch q, k, v, q_decode, k_decode, v_decode;
+  Scratch conv_out, conv_initial, scan_out, scan_final, workspace;
+  cudaEvent_t start = nullptr, mid = nullptr, stop = nullptr;
+
+  // Inputs of `rows` tokens laid out (outer, rows, inner), see PositionalRandomArgs.
+  static void fill(void* out, DType dtype, std::int64_t outer, std::int64_t rows,
+                   std::int64_t inner, const std::int64_t* row_positions,
+                   std::int64_t first_position, Seed seed, float lo = -1.f, float hi = 1.f) {
+    PositionalRandomArgs a;
+    a.out = out, a.dtype = dtype, a.outer = outer, a.rows = rows, a.inner = inner;
+    a.row_positions = row_positions, a.first_position = first_position, a.seed = seed;
+    a.lo = lo, a.hi = hi;
+    launch_positional_random(a, kStream);
+  }
+
+  void prepare_attention(const HybridCache& cache, const StepLayout& s, const std::int64_t* pos);
+  void prepare_mamba2(const HybridCache& cache, const StepLayout& s, const std::int64_t* pos);
+  void prepare_mamba(const HybridCache& cache, const StepLayout& s, const std::int64_t* pos);
+  void prepare_lightning(const HybridCache& cache, const StepLayout& s, const std::int64_t* pos);
+
+  void prefill_mamba2(HybridCache& cache, std::int64_t layer, const StepLayout& s);
+  void prefill_mamba(HybridCache& cache, std::int64_t layer, const StepLayout& s);
+  void prefill_lightning(HybridCache& cache, std::int64_t layer, const StepLayout& s);
+  void write_kv(HybridCache& cache, std::int64_t layer, std::int64_t first_row,
+                std::int64_t rows);
+  void decode_mamba2(HybridCache& cache, std::int64_t layer, const StepLayout& s);
+  void decode_mamba(HybridCache& cache, std::int64_t layer, const StepLayout& s);
+  void decode_lightning(HybridCache& cache, std::int64_t layer, const StepLayout& s);
+
+  // Pointers of the step being run, set by the prepare_* calls.
+  char *p_key = nullptr, *p_value = nullptr;
+  const std::int64_t* p_kv_slots = nullptr;
+  const std::int64_t* p_decode_slots = nullptr;
+  char *p_m2_conv_x = nullptr, *p_m2_conv_x_decode = nullptr, *p_m2_x = nullptr,
+       *p_m2_dt = nullptr, *p_m2_B = nullptr, *p_m2_C = nullptr, *p_m2_z = nullptr;
+  char *p_m1_conv_x = nullptr, *p_m1_conv_x_decode = nullptr, *p_m1_u = nullptr,
+       *p_m1_delta = nullptr, *p_m1_B = nullptr, *p_m1_C = nullptr, *p_m1_z = nullptr;
+  char *p_m1_u_decode = nullptr, *p_m1_delta_decode = nullptr, *p_m1_B_decode = nullptr,
+       *p_m1_C_decode = nullptr, *p_m1_z_decode = nullptr;
+  char *p_q = nullptr, *p_k = nullptr, *p_v = nullptr, *p_q_decode = nullptr,
+       *p_k_decode = nullptr, *p_v_decode = nullptr;
+  char *p_conv_out = nullptr, *p_conv_initial = nullptr, *p_scan_out = nullptr,
+       *p_scan_final = nullptr, *p_workspace = nullptr;
+};
+
+CudaStepExecutor::CudaStepExecutor(const HybridCache& cache) : impl_(std::make_unique<Impl>()) {
+  const char* where = "replay (backend cuda)";
+  const bool on_gpu = cache.holds_data() && !cache.storage().empty() &&
+                      is_device_memory(cache.storage().front().second->data());
+  if (!on_gpu) {
+    throw InputError(where, "cache",
+                     "a cache allocated on the GPU (CudaBackend::storage_allocator()), got one "
+                     "in " + cache.storage_location());
+  }
+  const HybridCacheConfig& config = cache.config();
+  std::mt19937 rng(20261122);
+  std::string runs;
+  auto count = [&](LayerKind kind) {
+    std::int64_t n = 0;
+    for (LayerKind k : config.layers) n += k == kind;
+    return std::to_string(n);
+  };
+  if (config.mamba2) {
+    const Mamba2CacheConfig& c = *config.mamba2;
+    require_activation_dtype("cache.mamba2", c.conv_dtype);
+    require_float32_state("cache.mamba2", "ssm_dtype", c.ssm_dtype);
+    Impl::Mamba2Params p;
+    p.conv_weight = host_uniform(rng, c.conv_channels() * c.conv_kernel, -0.5, 0.5);
+    p.conv_bias = host_uniform(rng, c.conv_channels(), -0.1, 0.1);
+    p.A = host_uniform(rng, c.num_heads, -4.0, -0.5);
+    p.dt_bias = host_uniform(rng, c.num_heads, -4.0, -2.0);
+    // The chunk scan takes D per channel, the state update per head: the same values.
+    Tensor d_head(DType::float64, {c.num_heads}), d_full(DType::float64, {c.num_heads * c.head_dim});
+    std::uniform_real_distribution<double> dist(0.5, 1.5);
+    for (std::int64_t h = 0; h < c.num_heads; ++h) {
+      d_head.span<double>()[h] = dist(rng);
+      for (std::int64_t e = 0; e < c.head_dim; ++e) {
+        d_full.span<double>()[h * c.head_dim + e] = d_head.span<double>()[h];
+      }
+    }
+    p.D_head = DeviceTensor::upload(d_head, DType::float32);
+    p.D_full = DeviceTensor::upload(d_full, DType::float32);
+    impl_->mamba2 = std::move(p);
+    runs += "Mamba2 (" + count(LayerKind::mamba2) +
+            " layers): causal_conv1d + mamba_chunk_scan_combined per prefill chunk, "
+            "causal_conv1d_update + selective_state_update per decode batch; ";
+  }
+  if (config.mamba) {
+    const MambaCacheConfig& c = *config.mamba;
+    require_activation_dtype("cache.mamba", c.conv_dtype);
+    require_float32_state("cache.mamba", "ssm_dtype", c.ssm_dtype);
+    Impl::Mamba1Params p;
+    p.conv_weight = host_uniform(rng, c.intermediate_size * c.conv_kernel, -0.5, 0.5);
+    p.conv_bias = host_uniform(rng, c.intermediate_size, -0.1, 0.1);
+    p.A = host_uniform(rng, c.intermediate_size * c.d_state, -4.0, -0.5);
+    p.D = host_uniform(rng, c.intermediate_size, 0.5, 1.5);
+    p.dt_bias = host_uniform(rng, c.intermediate_size, -4.0, -2.0);
+    impl_->mamba = std::move(p);
+    runs += "Mamba (" + count(LayerKind::mamba) +
+            " layers): causal_conv1d + selective_scan per prefill chunk, causal_conv1d_update "
+            "+ selective_state_update per decode batch; ";
+  }
+  if (config.linear_attention) {
+    const LinearAttentionCacheConfig& c = *config.linear_attention;
+    require_float32_state("cache.linear_attention", "dtype", c.dtype);
+    impl_->slope = host_uniform(rng, c.num_heads, 0.01, 0.5);
+    runs += "lightning attention (" + count(LayerKind::linear_attention) +
+            " layers): lightning_attention per prefill chunk and per decode token; ";
+  }
+  if (config.attention) {
+    require_activation_dtype("cache.attention", config.attention->dtype);
+    runs += "attention (" + count(LayerKind::attention) + " layers): paged KV writes only; ";
+  }
+  impl_->description =
+      "CUDA kernels on the cache's GPU storage. " + runs +
+      "not run: projections, attention scores, norms, MLPs. Inputs: seeded random "
+      "activations made before each step's timing; times: CUDA events per step";
+  SSMKIT_CUDA_CHECK(cudaEventCreate(&impl_->start));
+  SSMKIT_CUDA_CHECK(cudaEventCreate(&impl_->mid));
+  SSMKIT_CUDA_CHECK(cudaEventCreate(&impl_->stop));
+}
+
+CudaStepExecutor::~CudaStepExecutor() {
+  // Nothing useful to do with an error while tearing down.
+  for (cudaEvent_t e : {impl_->start, impl_->mid, impl_->stop}) {
+    if (e) cudaEventDestroy(e);
+  }
+}
+
+std::string CudaStepExecutor::description() const { return impl_->description; }
+
+// ---- preparation: metadata and inputs, before the timing starts -----------------------------
+
+void CudaStepExecutor::Impl::prepare_attention(const HybridCache& cache, const StepLayout& s,
+                                               const std::int64_t* pos) {
+  const PagedKVCacheConfig& c = *cache.config().attention;
+  const PagedKVCache& kv = cache.attention();
+  std::vector<std::int64_t> slots;
+  slots.reserve(static_cast<std::size_t>(s.rows()));
+  auto add = [&](const ScheduledTokens& r) {
+    const std::span<const std::int64_t> table = kv.page_table(r.request);
+    for (std::int64_t p = r.first_position; p < r.first_position + r.tokens; ++p) {
+      slots.push_back(table[static_cast<std::size_t>(p / c.page_size)] * c.page_size +
+                      p % c.page_size);
+    }
+  };
+  for (const ScheduledTokens* r : s.prefill) add(*r);
+  for (const ScheduledTokens* r : s.decode) add(*r);
+  char* d_slots = kv_slots.get(slots.size() * sizeof(std::int64_t));
+  SSMKIT_CUDA_CHECK(cudaMemcpy(d_slots, slots.data(), slots.size() * sizeof(std::int64_t),
+                               cudaMemcpyHostToDevice));
+  p_kv_slots = reinterpret_cast<const std::int64_t*>(d_slots);
+  const std::int64_t row = c.kv_heads * c.head_dim;
+  const std::size_t bytes = static_cast<std::size_t>(s.rows() * row) * dtype_size(c.dtype);
+  p_key = key.get(bytes);
+  p_value = value.get(bytes);
+  fill(p_key, c.dtype, 1, s.rows(), row, pos, 0, kKey);
+  fill(p_value, c.dtype, 1, s.rows(), row, pos, 0, kValue);
+}
+
+void CudaStepExecutor::Impl::prepare_mamba2(const HybridCache& cache, const StepLayout& s,
+                                            const std::int64_t* pos) {
+  const Mamba2CacheConfig& c = *cache.config().mamba2;
+  const DType t = c.conv_dtype;
+  const std::int64_t rows = s.rows(), ch = c.conv_channels(), nd = s.rows() - s.prefill_rows;
+  const std::int64_t hp = c.num_heads * c.head_dim, gn = c.n_groups * c.d_state;
+  auto bytes = [&](std::int64_t n) { return static_cast<std::size_t>(n) * dtype_size(t); };
+  p_m2_x = m2_x.get(bytes(rows * hp));
+  p_m2_z = m2_z.get(bytes(rows * hp));
+  p_m2_dt = m2_dt.get(bytes(rows * c.num_heads));
+  p_m2_B = m2_B.get(bytes(rows * gn));
+  p_m2_C = m2_C.get(bytes(rows * gn));
+  fill(p_m2_x, t, 1, rows, hp, pos, 0, kX);
+  fill(p_m2_z, t, 1, rows, hp, pos, 0, kZ);
+  fill(p_m2_dt, t, 1, rows, c.num_heads, pos, 0, kDt);
+  fill(p_m2_B, t, 1, rows, gn, pos, 0, kB);
+  fill(p_m2_C, t, 1, rows, gn, pos, 0, kC);
+  // The conv input is (channels, tokens) per prefill chunk and (tokens, channels) for decode.
+  p_m2_conv_x = m2_conv_x.get(bytes(s.prefill_rows * ch));
+  for (std::size_t i = 0; i < s.prefill.size(); ++i) {
+    const ScheduledTokens& r = *s.prefill[i];
+    fill(at(p_m2_conv_x, s.prefill_row[i] * ch, t), t, ch, r.tokens, 1, nullptr,
+         r.first_position, kConvX);
+  }
+  p_m2_conv_x_decode = m2_conv_x_decode.get(bytes(nd * ch));
+  fill(p_m2_conv_x_decode, t, 1, nd, ch, pos + s.prefill_rows, 0, kConvX);
+  std::int64_t longest = nd;
+  for (const ScheduledTokens* r : s.prefill) longest = std::max(longest, r->tokens);
+  p_conv_out = conv_out.get(bytes(longest * std::max(ch, hp)));
+  p_conv_initial = conv_initial.get(bytes(ch * c.conv_kernel));
+  p_scan_out = scan_out.get(bytes(longest * hp));
+  p_scan_final = scan_final.get(static_cast<std::size_t>(hp * c.d_state) * sizeof(float));
+  std::size_t ws = 0;
+  for (const ScheduledTokens* r : s.prefill) {
+    ChunkScanDeviceArgs a;
+    a.dtype = t, a.batch = 1, a.nheads = static_cast<int>(c.num_heads);
+    a.headdim = static_cast<int>(c.head_dim), a.ngroups = static_cast<int>(c.n_groups);
+    a.dstate = static_cast<int>(c.d_state), a.seqlen = r->tokens;
+    ws = std::max(ws, chunk_scan_workspace_bytes(a));
+  }
+  p_workspace = ws > 0 ? workspace.get(ws) : nullptr;
+}
+
+void CudaStepExecutor::Impl::prepare_mamba(const HybridCache& cache, const StepLayout& s,
+                                           const std::int64_t* pos) {
+  const MambaCacheConfig& c = *cache.config().mamba;
+  const DType t = c.conv_dtype;
+  const std::int64_t d = c.intermediate_size, n = c.d_state, nd = s.rows() - s.prefill_rows;
+  auto bytes = [&](std::int64_t e) { return static_cast<std::size_t>(e) * dtype_size(t); };
+  // Prefill inputs are (channels, tokens) per chunk, as selective_scan reads them.
+  p_m1_conv_x = m1_conv_x.get(bytes(s.prefill_rows * d));
+  p_m1_u = m1_u.get(bytes(s.prefill_rows * d));
+  p_m1_delta = m1_delta.get(bytes(s.prefill_rows * d));
+  p_m1_z = m1_z.get(bytes(s.prefill_rows * d));
+  p_m1_B = m1_B.get(bytes(s.prefill_rows * n));
+  p_m1_C = m1_C.get(bytes(s.prefill_rows * n));
+  for (std::size_t i = 0; i < s.prefill.size(); ++i) {
+    const ScheduledTokens& r = *s.prefill[i];
+    const std::int64_t row = s.prefill_row[i];
+    fill(at(p_m1_conv_x, row * d, t), t, d, r.tokens, 1, nullptr, r.first_position, kConvX);
+    fill(at(p_m1_u, row * d, t), t, d, r.tokens, 1, nullptr, r.first_position, kX);
+    fill(at(p_m1_delta, row * d, t), t, d, r.tokens, 1, nullptr, r.first_position, kDt);
+    fill(at(p_m1_z, row * d, t), t, d, r.tokens, 1, nullptr, r.first_position, kZ);
+    fill(at(p_m1_B, row * n, t), t, n, r.tokens, 1, nullptr, r.first_position, kB);
+    fill(at(p_m1_C, row * n, t), t, n, r.tokens, 1, nullptr, r.first_position, kC);
+  }
+  // Decode inputs are (tokens, channels).
+  const std::int64_t* dpos = pos + s.prefill_rows;
+  p_m1_conv_x_decode = m1_conv_x_decode.get(bytes(nd * d));
+  p_m1_u_decode = m1_u_decode.get(bytes(nd * d));
+  p_m1_delta_decode = m1_delta_decode.get(bytes(nd * d));
+  p_m1_z_decode = m1_z_decode.get(bytes(nd * d));
+  p_m1_B_decode = m1_B_decode.get(bytes(nd * n));
+  p_m1_C_decode = m1_C_decode.get(bytes(nd * n));
+  fill(p_m1_conv_x_decode, t, 1, nd, d, dpos, 0, kConvX);
+  fill(p_m1_u_decode, t, 1, nd, d, dpos, 0, kX);
+  fill(p_m1_delta_decode, t, 1, nd, d, dpos, 0, kDt);
+  fill(p_m1_z_decode, t, 1, nd, d, dpos, 0, kZ);
+  fill(p_m1_B_decode, t, 1, nd, n, dpos, 0, kB);
+  fill(p_m1_C_decode, t, 1, nd, n, dpos, 0, kC);
+  std::int64_t longest = nd;
+  for (const ScheduledTokens* r : s.prefill) longest = std::max(longest, r->tokens);
+  p_conv_out = conv_out.get(bytes(longest * d));
+  p_conv_initial = conv_initial.get(bytes(d * c.conv_kernel));
+  p_scan_out = scan_out.get(bytes(longest * d));
+}
+
+void CudaStepExecutor::Impl::prepare_lightning(const HybridCache& cache, const StepLayout& s,
+                                               const std::int64_t* pos) {
+  const LinearAttentionCacheConfig& c = *cache.config().linear_attention;
+  const DType t = kLightningActivations;
+  const std::int64_t hk = c.num_heads * c.key_dim, hv = c.num_heads * c.value_dim;
+  const std::int64_t nd = s.rows() - s.prefill_rows;
+  auto bytes = [&](std::int64_t e) { return static_cast<std::size_t>(e) * dtype_size(t); };
+  // Prefill chunks are (heads, tokens, dim); decode rows (tokens, heads * dim).
+  p_q = q.get(bytes(s.prefill_rows * hk));
+  p_k = k.get(bytes(s.prefill_rows * hk));
+  p_v = v.get(bytes(s.prefill_rows * hv));
+  for (std::size_t i = 0; i < s.prefill.size(); ++i) {
+    const ScheduledTokens& r = *s.prefill[i];
+    const std::int64_t row = s.prefill_row[i];
+    fill(at(p_q, row * hk, t), t, c.num_heads, r.tokens, c.key_dim, nullptr, r.first_position, kQ);
+    fill(at(p_k, row * hk, t), t, c.num_heads, r.tokens, c.key_dim, nullptr, r.first_position, kK);
+    fill(at(p_v, row * hv, t), t, c.num_heads, r.tokens, c.value_dim, nullptr, r.first_position,
+         kV);
+  }
+  const std::int64_t* dpos = pos + s.prefill_rows;
+  p_q_decode = q_decode.get(bytes(nd * hk));
+  p_k_decode = k_decode.get(bytes(nd * hk));
+  p_v_decode = v_decode.get(bytes(nd * hv));
+  fill(p_q_decode, t, 1, nd, hk, dpos, 0, kQ);
+  fill(p_k_decode, t, 1, nd, hk, dpos, 0, kK);
+  fill(p_v_decode, t, 1, nd, hv, dpos, 0, kV);
+  std::int64_t longest = std::max<std::int64_t>(nd, 1);
+  for (const ScheduledTokens* r : s.prefill) longest = std::max(longest, r->tokens);
+  p_scan_out = scan_out.get(bytes(longest * hv));
+  p_scan_final = scan_final.get(static_cast<std::size_t>(c.num_heads * c.key_dim * c.value_dim) *
+                                sizeof(float));
+}
+
+// ---- the timed kernels ---------------------------------------------------------------------
+
+void CudaStepExecutor::Impl::write_kv(HybridCache& cache, std::int64_t layer,
+                                      std::int64_t first_row, std::int64_t rows) {
+  const PagedKVCacheConfig& c = *cache.config().attention;
+  PagedKVCache& kv = cache.attention();
+  PagedKvWriteDeviceArgs a;
+  const std::int64_t row = c.kv_heads * c.head_dim;
+  a.key = at(p_key, first_row * row, c.dtype);
+  a.value = at(p_value, first_row * row, c.dtype);
+  a.key_cache = kv.key_pages(layer).data();
+  a.value_cache = kv.value_pages(layer).data();
+  a.slot_mapping = p_kv_slots + first_row;
+  a.num_tokens = rows;
+  a.num_slots = c.num_pages() * c.page_size;
+  a.row_elements = row;
+  a.dtype = c.dtype;
+  launch_paged_kv_write(a, kStream);
+}
+
+namespace {
+
+// Prefill of one chunk through a slot's conv window: causal-conv1d takes the newest W-1
+// columns as its initial states and writes the whole new window back.
+void conv_prefill(ConvSsmStateCache& states, std::int64_t layer, std::int64_t slot, const char* x,
+                  std::int64_t tokens, const DeviceTensor& weight, const DeviceTensor& bias,
+                  char* initial, char* out, DType t) {
+  const std::int64_t ch = states.conv_channels(), w = states.conv_kernel();
+  const std::size_t es = dtype_size(t);
+  char* window = at(states.conv_storage(layer).data(), slot * ch * w, t);
+  SSMKIT_CUDA_CHECK(cudaMemcpy2DAsync(initial, (w - 1) * es, window + es, w * es, (w - 1) * es,
+                                      static_cast<std::size_t>(ch), cudaMemcpyDeviceToDevice,
+                                      kStream));
+  CausalConv1dDeviceArgs a;
+  a.x = x, a.weight = weight.data<float>(), a.bias = bias.data<float>();
+  a.initial_states = initial, a.out = out, a.conv_state = window;
+  a.batch = 1, a.dim = ch, a.seqlen = tokens, a.width = w, a.silu = true, a.act_dtype = t;
+  launch_causal_conv1d(a, kStream);
+}
+
+void conv_decode(ConvSsmStateCache& states, std::int64_t layer, const char* x,
+                 const std::int64_t* slots, std::int64_t batch, const DeviceTensor& weight,
+                 const DeviceTensor& bias, char* out, DType t) {
+  CausalConv1dUpdateDeviceArgs a;
+  a.x = x, a.conv_state = states.conv_storage(layer).data();
+  a.new_state = states.conv_storage(layer).data();
+  a.weight = weight.data<float>(), a.bias = bias.data<float>(), a.out = out;
+  a.state_indices = slots;
+  a.batch = batch, a.dim = states.conv_channels(), a.seqlen = 1;
+  a.width = states.conv_kernel(), a.state_len = states.conv_kernel();
+  a.silu = true, a.act_dtype = t;
+  launch_causal_conv1d_update(a, kStream);
+}
+
+}  // namespace
+
+void CudaStepExecutor::Impl::prefill_mamba2(HybridCache& cache, std::int64_t layer,
+                                            const StepLayout& s) {
+  const Mamba2CacheConfig& c = *cache.config().mamba2;
+  Mamba2StateCache& states = cache.mamba2();
+  const DType t = c.conv_dtype;
+  const std::int64_t ch = c.conv_channels(), hp = c.num_heads * c.head_dim;
+  const std::int64_t gn = c.n_groups * c.d_state, state = hp * c.d_state;
+  for (std::size_t i = 0; i < s.prefill.size(); ++i) {
+    const ScheduledTokens& r = *s.prefill[i];
+    const std::int64_t row = s.prefill_row[i];
+    conv_prefill(states, layer, r.slot, at(p_m2_conv_x, row * ch, t), r.tokens,
+                 mamba2->conv_weight, mamba2->conv_bias, p_conv_initial, p_conv_out, t);
+    float* slot_state = reinterpret_cast<float*>(
+        at(states.ssm_storage(layer).data(), r.slot * state, DType::float32));
+    ChunkScanDeviceArgs a;
+    a.dtype = t, a.batch = 1, a.nheads = static_cast<int>(c.num_heads);
+    a.headdim = static_cast<int>(c.head_dim), a.ngroups = static_cast<int>(c.n_groups);
+    a.dstate = static_cast<int>(c.d_state), a.seqlen = r.tokens, a.dt_softplus = true;
+    a.x = at(p_m2_x, row * hp, t), a.dt = at(p_m2_dt, row * c.num_heads, t);
+    a.A = mamba2->A.data<float>(), a.B = at(p_m2_B, row * gn, t), a.C = at(p_m2_C, row * gn, t);
+    a.D = mamba2->D_full.data<float>(), a.z = at(p_m2_z, row * hp, t);
+    a.dt_bias = mamba2->dt_bias.data<float>();
+    a.initial_states = slot_state, a.out = p_scan_out;
+    a.final_states = reinterpret_cast<float*>(p_scan_final), a.workspace = p_workspace;
+    launch_chunk_scan(a, kStream);
+    SSMKIT_CUDA_CHECK(cudaMemcpyAsync(slot_state, p_scan_final,
+                                      static_cast<std::size_t>(state) * sizeof(float),
+                                      cudaMemcpyDeviceToDevice, kStream));
+  }
+}
+
+void CudaStepExecutor::Impl::decode_mamba2(HybridCache& cache, std::int64_t layer,
+                                           const StepLayout& s) {
+  const Mamba2CacheConfig& c = *cache.config().mamba2;
+  Mamba2StateCache& states = cache.mamba2();
+  const DType t = c.conv_dtype;
+  const std::int64_t nd = static_cast<std::int64_t>(s.decode.size()), first = s.prefill_rows;
+  conv_decode(states, layer, p_m2_conv_x_decode, p_decode_slots, nd, mamba2->conv_weight,
+              mamba2->conv_bias, p_conv_out, t);
+  SelectiveStateUpdateDeviceArgs a;
+  const std::int64_t hp = c.num_heads * c.head_dim, gn = c.n_groups * c.d_state;
+  a.state = states.ssm_storage(layer).data();
+  a.x = at(p_m2_x, first * hp, t), a.dt = at(p_m2_dt, first * c.num_heads, t);
+  a.A = mamba2->A.data<float>(), a.B = at(p_m2_B, first * gn, t), a.C = at(p_m2_C, first * gn, t);
+  a.D = mamba2->D_head.data<float>(), a.z = at(p_m2_z, first * hp, t);
+  a.dt_bias = mamba2->dt_bias.data<float>();
+  a.state_batch_indices = p_decode_slots, a.out = p_scan_out;
+  a.batch = nd, a.nheads = c.num_heads, a.headdim = c.head_dim, a.dstate = c.d_state;
+  a.ngroups = c.n_groups;
+  a.dt_per_head = a.a_per_head = a.d_per_head = a.dt_bias_per_head = true;
+  a.dt_softplus = true, a.act_dtype = t, a.state_dtype = c.ssm_dtype;
+  launch_selective_state_update(a, kStream);
+}
+
+void CudaStepExecutor::Impl::prefill_mamba(HybridCache& cache, std::int64_t layer,
+                                           const StepLayout& s) {
+  const MambaCacheConfig& c = *cache.config().mamba;
+  MambaStateCache& states = cache.mamba();
+  const DType t = c.conv_dtype;
+  const std::int64_t d = c.intermediate_size, n = c.d_state;
+  for (std::size_t i = 0; i < s.prefill.size(); ++i) {
+    const ScheduledTokens& r = *s.prefill[i];
+    const std::int64_t row = s.prefill_row[i];
+    conv_prefill(states, layer, r.slot, at(p_m1_conv_x, row * d, t), r.tokens,
+                 mamba->conv_weight, mamba->conv_bias, p_conv_initial, p_conv_out, t);
+    float* slot_state = reinterpret_cast<float*>(
+        at(states.ssm_storage(layer).data(), r.slot * d * n, DType::float32));
+    SelectiveScanDeviceArgs a;
+    a.u = at(p_m1_u, row * d, t), a.delta = at(p_m1_delta, row * d, t);
+    a.A = mamba->A.data<float>(), a.B = at(p_m1_B, row * n, t), a.C = at(p_m1_C, row * n, t);
+    a.D = mamba->D.data<float>(), a.z = at(p_m1_z, row * d, t);
+    a.delta_bias = mamba->dt_bias.data<float>(), a.out = p_scan_out;
+    a.initial_state = slot_state, a.last_state = slot_state;  // continues in place
+    a.batch = 1, a.dim = d, a.seqlen = r.tokens, a.dstate = n, a.ngroups = 1;
+    a.delta_softplus = true, a.act_dtype = t;
+    launch_selective_scan(a, kStream);
+  }
+}
+
+void CudaStepExecutor::Impl::decode_mamba(HybridCache& cache, std::int64_t layer,
+                                          const StepLayout& s) {
+  const MambaCacheConfig& c = *cache.config().mamba;
+  MambaStateCache& states = cache.mamba();
+  const DType t = c.conv_dtype;
+  const std::int64_t nd = static_cast<std::int64_t>(s.decode.size());
+  conv_decode(states, layer, p_m1_conv_x_decode, p_decode_slots, nd, mamba->conv_weight,
+              mamba->conv_bias, p_conv_out, t);
+  // Mamba1's (channels, d_state) state is the multi-head layout with one head.
+  SelectiveStateUpdateDeviceArgs a;
+  a.state = states.ssm_storage(layer).data();
+  a.x = p_m1_u_decode, a.dt = p_m1_delta_decode, a.A = mamba->A.data<float>();
+  a.B = p_m1_B_decode, a.C = p_m1_C_decode, a.D = mamba->D.data<float>(), a.z = p_m1_z_decode;
+  a.dt_bias = mamba->dt_bias.data<float>(), a.state_batch_indices = p_decode_slots;
+  a.out = p_scan_out;
+  a.batch = nd, a.nheads = 1, a.headdim = c.intermediate_size, a.dstate = c.d_state;
+  a.ngroups = 1, a.dt_softplus = true, a.act_dtype = t, a.state_dtype = c.ssm_dtype;
+  launch_selective_state_update(a, kStream);
+}
+
+namespace {
+
+// One sequence's lightning attention from and into its slot's state.
+void lightning_one(LinearAttentionStateCache& states, std::int64_t layer, std::int64_t slot,
+                   const char* q, const char* k, const char* v, std::int64_t tokens,
+                   const DeviceTensor& slope, char* out, char* final_state) {
+  const LinearAttentionCacheConfig& c = states.config();
+  const std::int64_t state = c.num_heads * c.key_dim * c.value_dim;
+  float* slot_state = reinterpret_cast<float*>(
+      at(states.state_storage(layer).data(), slot * state, DType::float32));
+  LightningAttentionDeviceArgs a;
+  a.q = q, a.k = k, a.v = v, a.slope = slope.data<float>();
+  a.initial_state = slot_state, a.out = out, a.final_state = reinterpret_cast<float*>(final_state);
+  a.batch = 1, a.nheads = c.num_heads, a.seqlen = tokens, a.key_dim = c.key_dim;
+  a.value_dim = c.value_dim, a.act_dtype = kLightningActivations;
+  launch_lightning_attention(a, kStream);
+  SSMKIT_CUDA_CHECK(cudaMemcpyAsync(slot_state, final_state,
+                                    static_cast<std::size_t>(state) * sizeof(float),
+                                    cudaMemcpyDeviceToDevice, kStream));
+}
+
+}  // namespace
+
+void CudaStepExecutor::Impl::prefill_lightning(HybridCache& cache, std::int64_t layer,
+                                               const StepLayout& s) {
+  const LinearAttentionCacheConfig& c = *cache.config().linear_attention;
+  const DType t = kLightningActivations;
+  const std::int64_t hk = c.num_heads * c.key_dim, hv = c.num_heads * c.value_dim;
+  for (std::size_t i = 0; i < s.prefill.size(); ++i) {
+    const ScheduledTokens& r = *s.prefill[i];
+    const std::int64_t row = s.prefill_row[i];
+    lightning_one(cache.linear_attention(), layer, r.slot, at(p_q, row * hk, t),
+                  at(p_k, row * hk, t), at(p_v, row * hv, t), r.tokens, slope, p_scan_out,
+                  p_scan_final);
+  }
+}
+
+void CudaStepExecutor::Impl::decode_lightning(HybridCache& cache, std::int64_t layer,
+                                              const StepLayout& s) {
+  const LinearAttentionCacheConfig& c = *cache.config().linear_attention;
+  const DType t = kLightningActivations;
+  const std::int64_t hk = c.num_heads * c.key_dim, hv = c.num_heads * c.value_dim;
+  for (std::size_t i = 0; i < s.decode.size(); ++i) {
+    const std::int64_t row = static_cast<std::int64_t>(i);
+    lightning_one(cache.linear_attention(), layer, s.decode[i]->slot, at(p_q_decode, row * hk, t),
+                  at(p_k_decode, row * hk, t), at(p_v_decode, row * hv, t), 1, slope, p_scan_out,
+                  p_scan_final);
+  }
+}
+
+StepTiming CudaStepExecutor::run(const StepWork& step, HybridCache& cache) {
+  Impl& m = *impl_;
+  const StepLayout s = layout_of(step);
+  const HybridCacheConfig& config = cache.config();
+  StepTiming timing;
+  if (s.rows() == 0) return timing;
+
+  // Positions of every row, and the decode rows' slots.
+  std::vector<std::int64_t> positions, slots;
+  for (const ScheduledTokens* r : s.prefill) {
+    for (std::int64_t p = 0; p < r->tokens; ++p) positions.push_back(r->first_position + p);
+  }
+  for (const ScheduledTokens* r : s.decode) {
+    if (r->tokens != 1) {
+      throw std::logic_error("CudaStepExecutor: a decode entry carries one token, got " +
+                             std::to_string(r->tokens));
+    }
+    positions.push_back(r->first_position);
+    slots.push_back(r->slot);
+  }
+  auto upload = [](Scratch& buffer, const std::vector<std::int64_t>& v) {
+    char* d = buffer.get(std::max<std::size_t>(v.size(), 1) * sizeof(std::int64_t));
+    SSMKIT_CUDA_CHECK(cudaMemcpy(d, v.data(), v.size() * sizeof(std::int64_t),
+                                 cudaMemcpyHostToDevice));
+    return reinterpret_cast<const std::int64_t*>(d);
+  };
+  const std::int64_t* pos = upload(m.positions, positions);
+  m.p_decode_slots = upload(m.decode_slots, slots);
+  if (config.attention) m.prepare_attention(cache, s, pos);
+  if (config.mamba2) m.prepare_mamba2(cache, s, pos);
+  if (config.mamba) m.prepare_mamba(cache, s, pos);
+  if (config.linear_attention) m.prepare_lightning(cache, s, pos);
+
+  SSMKIT_CUDA_CHECK(cudaEventRecord(m.start, kStream));
+  for (std::int64_t l = 0; l < cache.num_layers() && s.prefill_rows > 0; ++l) {
+    const std::int64_t cl = cache.cache_layer(l);
+    switch (cache.layer_kind(l)) {
+      case LayerKind::attention: m.write_kv(cache, cl, 0, s.prefill_rows); break;
+      case LayerKind::mamba2: m.prefill_mamba2(cache, cl, s); break;
+      case LayerKind::mamba: m.prefill_mamba(cache, cl, s); break;
+      case LayerKind::linear_attention: m.prefill_lightning(cache, cl, s); break;
+    }
+  }
+  SSMKIT_CUDA_CHECK(cudaEventRecord(m.mid, kStream));
+  const std::int64_t nd = static_cast<std::int64_t>(s.decode.size());
+  for (std::int64_t l = 0; l < cache.num_layers() && nd > 0; ++l) {
+    const std::int64_t cl = cache.cache_layer(l);
+    switch (cache.layer_kind(l)) {
+      case LayerKind::attention: m.write_kv(cache, cl, s.prefill_rows, nd); break;
+      case LayerKind::mamba2: m.decode_mamba2(cache, cl, s); break;
+      case LayerKind::mamba: m.decode_mamba(cache, cl, s); break;
+      case LayerKind::linear_attention: m.decode_lightning(cache, cl, s); break;
+    }
+  }
+  SSMKIT_CUDA_CHECK(cudaEventRecord(m.stop, kStream));
+  SSMKIT_CUDA_CHECK(cudaEventSynchronize(m.stop));
+  float prefill_ms = 0.f, decode_ms = 0.f;
+  SSMKIT_CUDA_CHECK(cudaEventElapsedTime(&prefill_ms, m.start, m.mid));
+  SSMKIT_CUDA_CHECK(cudaEventElapsedTime(&decode_ms, m.mid, m.stop));
+  timing.prefill_s = prefill_ms * 1e-3;
+  timing.decode_s = decode_ms * 1e-3;
+  timing.seconds = timing.prefill_s + timing.decode_s;
+  return timing;
+}
+
+}  // namespace ssmkit::cuda
