@@ -122,10 +122,11 @@ TEST_F(SweepCli, MergeRefusesOtherSweepsDuplicatesAndGaps) {
 }
 
 TEST_F(SweepCli, BadSweepsAndShardsAreUsageErrors) {
-  std::ofstream(dir_ / "cmd.yaml") << "command: bench\nbase: base.yaml\naxes:\n  model: [Jamba-v0.1]\n";
+  std::ofstream(dir_ / "cmd.yaml") << "command: train\nbase: base.yaml\naxes:\n  model: [Jamba-v0.1]\n";
   CliRun r = ssmkit("sweep " + q(dir_ / "cmd.yaml"));
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("cmd.yaml:1:10: command: one of replay, budget"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cmd.yaml:1:10: command: one of replay, budget, validate, bench, got 'train'"),
+            std::string::npos) << r.output;
   r = ssmkit("sweep " + q(dir_ / "sweep.yaml") + " --shard 4/4");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   r = ssmkit("sweep");
