@@ -109,7 +109,7 @@ void add_replay_command(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "replay",
       "Replay a request trace or a synthetic workload through a model's caches with "
-      "continuous batching (accounting only: no kernels run)");
+      "continuous batching (accounting only, or the cache kernels on the GPU with --backend cuda)");
   cmd->add_option("scenario", args->scenario, "a scenario YAML (scenarios/README.md)");
   cmd->add_option("--model", args->model, "a model preset or an HF config.json");
   cmd->add_option("--trace", args->trace, "an Azure-format trace CSV (TIMESTAMP,ContextTokens,GeneratedTokens)");

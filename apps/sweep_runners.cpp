@@ -19,7 +19,10 @@ namespace ssmkit::app {
 namespace {
 
 PointOutcome run_replay_point(const Scenario& scenario) {
-  const ScenarioReplay replay = replay_scenario(scenario);
+  // As `ssmkit replay`: cpu is accounting only, cuda runs the kernels on the GPU.
+  std::unique_ptr<Backend> kernels;
+  if (scenario.backend != "cpu") kernels = make_backend(scenario.backend);
+  const ScenarioReplay replay = replay_scenario(scenario, {}, kernels.get());
   PointOutcome out;
   out.metrics = replay_metrics(replay);
   for (const CheckResult& c : replay.checks) {
@@ -170,7 +173,7 @@ PointOutcome run_bench_point(const Scenario& scenario) {
 
 const std::vector<PointRunner>& sweep_runners() {
   static const std::vector<PointRunner> runners = {
-      {"replay", "an accounting-only replay of the point's workload (ssmkit replay)",
+      {"replay", "a replay of the point's workload (ssmkit replay): accounting only, or the kernels with backend cuda",
        run_replay_point,
        {"finished", "rejected", "steps", "preemptions", "recomputed_tokens", "peak_running",
         "peak_pages", "peak_memory_bytes", "queue_delay_p50_s", "queue_delay_p99_s"}},
