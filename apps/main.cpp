@@ -1,4 +1,5 @@
 #include <CLI/CLI.hpp>
+#include <exception>
 #include <iostream>
 
 #include "bench_command.hpp"
@@ -27,6 +28,10 @@ int main(int argc, char** argv) {
   } catch (const ssmkit::InputError& e) {
     std::cerr << "ssmkit: " << e.what() << '\n';
     return 2;
+  } catch (const std::exception& e) {
+    // A failure no input explains (a CUDA error, say): reported, not an abort.
+    std::cerr << "ssmkit: error: " << e.what() << '\n';
+    return 1;
   }
   return exit_code;
 }

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "ssmkit/cache/cache_storage.hpp"
+#include "ssmkit/error.hpp"
 #include "storage_allocators.hpp"
 #include "test_util.hpp"
 #ifdef SSMKIT_HAVE_CUDA
@@ -131,6 +132,21 @@ TEST_P(CacheStorageOn, CudaDataIsDeviceMemory) {
   t.zero_rows(2, 1);
   const Tensor row = t.read_rows(2, 1);
   for (std::size_t i = 0; i < row.nbytes(); ++i) ASSERT_EQ(row.bytes()[i], std::byte{0}) << i;
+}
+
+// A cache larger than the device is an input error naming the device, not a CUDA crash,
+// and the device stays usable afterwards.
+TEST_P(CacheStorageOn, CudaAllocationBeyondTheDeviceIsAnInputError) {
+  if (GetParam() != "cuda") GTEST_SKIP() << "only for the CUDA allocator";
+  try {
+    CacheTensor huge(allocator(), DType::float32, {std::int64_t{1} << 40});  // 4 TiB
+    FAIL() << "a 4 TiB allocation succeeded";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.field(), "cache storage");
+    EXPECT_EQ(e.where(), allocator().location());
+  }
+  CacheTensor small(allocator(), DType::float32, {4});
+  EXPECT_EQ(small.to_host().nbytes(), 16u);
 }
 #endif
 

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda_check.hpp"
+#include "ssmkit/error.hpp"
 
 namespace ssmkit::cuda {
 namespace {
@@ -33,7 +34,18 @@ class CudaBuffer final : public StorageBuffer {
       : StorageBuffer(location, nbytes), device_(device) {
     if (nbytes == 0) return;  // nothing to hold; data() stays null
     DeviceScope scope(device_);
-    SSMKIT_CUDA_CHECK(cudaMalloc(&ptr_, nbytes));
+    const cudaError_t alloc = cudaMalloc(&ptr_, nbytes);
+    if (alloc == cudaErrorMemoryAllocation) {
+      // A cache sized beyond the device is a configuration problem, not a crash.
+      cudaGetLastError();  // leave no error behind for the next launch check
+      std::size_t free = 0, total = 0;
+      cudaMemGetInfo(&free, &total);
+      throw InputError(location, "cache storage",
+                       "room for " + std::to_string(nbytes) + " more bytes; " +
+                           std::to_string(free) + " of " + std::to_string(total) +
+                           " bytes are free (lower the cache's memory budget or its slots)");
+    }
+    SSMKIT_CUDA_CHECK(alloc);
     const cudaError_t err = cudaMemset(ptr_, 0, nbytes);
     if (err != cudaSuccess) {
       cudaFree(ptr_);  // the memset's error is the one to report
