@@ -11,9 +11,11 @@ namespace {
 
 using Args = SelectiveStateUpdateDeviceArgs;
 
-// Per-row scalars of the recurrence: dt after bias/softplus, x, and the row's layout offsets.
+// Per-row scalars of the recurrence: dt after bias/softplus, x, and the output's D*x term
+// and silu(z) gate (1 without z). All are loaded before the state arithmetic, so that no load
+// waits behind a state store the compiler cannot prove it does not alias.
 struct RowInputs {
-  float dt, x;
+  float dt, x, dx, gate;
 };
 
 template <class T>
@@ -23,15 +25,10 @@ __device__ __forceinline__ RowInputs row_inputs(const Args& a, long long b, int 
   float dt = to_float(static_cast<const T*>(a.dt)[a.dt_per_head ? bh : row]);
   if (a.dt_bias) dt += a.dt_bias[a.dt_bias_per_head ? h : h * a.headdim + p];
   if (a.dt_softplus) dt = fast_softplus(dt);
-  return {dt, to_float(static_cast<const T*>(a.x)[row])};
-}
-
-template <class T>
-__device__ __forceinline__ float finish_output(const Args& a, long long row, int h, int p,
-                                               float y, float x) {
-  if (a.D) y += a.D[a.d_per_head ? h : h * a.headdim + p] * x;
-  if (a.z) y *= silu(to_float(static_cast<const T*>(a.z)[row]));
-  return y;
+  const float x = to_float(static_cast<const T*>(a.x)[row]);
+  const float d = a.D ? a.D[a.d_per_head ? h : h * a.headdim + p] : 0.f;
+  const float gate = a.z ? silu(to_float(static_cast<const T*>(a.z)[row])) : 1.f;
+  return {dt, x, d * x, gate};
 }
 
 template <class S>
@@ -55,7 +52,8 @@ struct Tiling {
   static constexpr int kRows = kRowsPerPass * kRPT;
 };
 
-template <class T, class S, int kN>
+// kElementA: A per (channel, state) (Mamba1), loaded with the state; else one A per head.
+template <class T, class S, int kN, bool kElementA>
 __global__ __launch_bounds__(128) void state_update_tiled(const Args a) {
   using Tl = Tiling<T, S, kN>;
   constexpr int kVec = Tl::kVec, kVPT = Tl::kVPT, kTPR = Tl::kTPR, kRPT = Tl::kRPT;
@@ -119,27 +117,40 @@ __global__ __launch_bounds__(128) void state_update_tiled(const Args a) {
     const int src = group_lane0 + r % kTPR;
     in[r].dt = __shfl_sync(0xffffffffu, mine[r / kTPR % kOwn].dt, src);
     in[r].x = __shfl_sync(0xffffffffu, mine[r / kTPR % kOwn].x, src);
+    in[r].dx = __shfl_sync(0xffffffffu, mine[r / kTPR % kOwn].dx, src);
+    in[r].gate = __shfl_sync(0xffffffffu, mine[r / kTPR % kOwn].gate, src);
   }
-  const float a_head = a.a_per_head ? a.A[h] * kLog2e : 0.f;
+  const float a_head = kElementA ? 0.f : a.A[h] * kLog2e;
+  // Mamba1's A per (channel, state), loaded up front for the same reason as the row scalars.
+  Array<float, kVec> a_elem[kElementA ? kRPT : 1][kElementA ? kVPT : 1];
+  if constexpr (kElementA) {
+#pragma unroll
+    for (int r = 0; r < kRPT; ++r) {
+      const int pc = min(p_first + r * Tl::kRowsPerPass, P - 1);
+#pragma unroll
+      for (int v = 0; v < kVPT; ++v) {
+        const int n0 = (sub + v * kTPR) * kVec;
+        a_elem[r][v] = load_array<kVec>(a.A + (static_cast<long long>(h) * P + pc) * kN + n0);
+      }
+    }
+  }
 
 #pragma unroll
   for (int r = 0; r < kRPT; ++r) {
     const int p = p_first + r * Tl::kRowsPerPass;
-    const int pc = min(p, P - 1);
     const float dtx = in[r].dt * in[r].x;
-    const float decay_head = fast_exp2(in[r].dt * a_head);
+    const float decay_head = kElementA ? 0.f : fast_exp2(in[r].dt * a_head);
     float part = 0.f;
 #pragma unroll
     for (int v = 0; v < kVPT; ++v) {
-      const int n0 = (sub + v * kTPR) * kVec;
       float decay[kVec];
-      if (a.a_per_head) {
 #pragma unroll
-        for (int e = 0; e < kVec; ++e) decay[e] = decay_head;
-      } else {
-        const auto av = load_array<kVec>(a.A + (static_cast<long long>(h) * P + pc) * kN + n0);
-#pragma unroll
-        for (int e = 0; e < kVec; ++e) decay[e] = fast_exp2(in[r].dt * av.v[e] * kLog2e);
+      for (int e = 0; e < kVec; ++e) {
+        if constexpr (kElementA) {
+          decay[e] = fast_exp2(in[r].dt * a_elem[r][v].v[e] * kLog2e);
+        } else {
+          decay[e] = decay_head;
+        }
       }
 #pragma unroll
       for (int e = 0; e < kVec; ++e) {
@@ -159,7 +170,7 @@ __global__ __launch_bounds__(128) void state_update_tiled(const Args a) {
       }
       if (sub == 0) {
         const long long row = (b * a.nheads + h) * P + p;
-        out[row] = from_float<T>(finish_output<T>(a, row, h, p, part, in[r].x));
+        out[row] = from_float<T>((part + in[r].dx) * in[r].gate);
       }
     }
   }
@@ -193,7 +204,7 @@ __global__ void state_update_generic(const Args a) {
     part += v * to_float(Cv[n]);
   }
   part = warp_sum(part);
-  if (lane == 0) out[row] = from_float<T>(finish_output<T>(a, row, h, p, part, in.x));
+  if (lane == 0) out[row] = from_float<T>((part + in.dx) * in.gate);
 }
 
 template <class T, class S, int kN>
@@ -201,7 +212,11 @@ void launch_tiled(const Args& a, cudaStream_t stream) {
   using Tl = Tiling<T, S, kN>;
   const dim3 grid(static_cast<unsigned>((a.headdim + Tl::kRows - 1) / Tl::kRows),
                   static_cast<unsigned>(a.nheads), static_cast<unsigned>(a.batch));
-  state_update_tiled<T, S, kN><<<grid, Tl::kThreads, 0, stream>>>(a);
+  if (a.a_per_head) {
+    state_update_tiled<T, S, kN, false><<<grid, Tl::kThreads, 0, stream>>>(a);
+  } else {
+    state_update_tiled<T, S, kN, true><<<grid, Tl::kThreads, 0, stream>>>(a);
+  }
 }
 
 template <class T, class S>
