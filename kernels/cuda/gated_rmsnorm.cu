@@ -12,8 +12,9 @@ namespace {
 using Args = GatedRmsNormDeviceArgs;
 constexpr int kBlock = 256;
 
-// One block per (row, group): a block-wide sum of squares, then the scaled write. The
-// second pass re-reads the group (a few KB) from L1/L2, not from memory.
+// Any shape (groups not a whole number of 16-byte vectors, unaligned pointers, groups over
+// 8 KB): one block per (row, group), a block-wide sum of squares, then the scaled write,
+// which re-reads the group from L1/L2.
 template <class T>
 __global__ __launch_bounds__(kBlock) void gated_rmsnorm_fwd(const Args a) {
   const long long groups_per_row = a.dim / a.group_size;
