@@ -32,13 +32,14 @@ constexpr DType kLightningActivations = DType::bfloat16;
 // before its timing starts.
 class Scratch {
  public:
-  char* get(std::size_t bytes) {
+  void reserve(std::size_t bytes) {
     if (bytes > capacity_) {
       buffer_ = DeviceTensor(DType::float32, {static_cast<std::int64_t>((bytes + 3) / 4)});
       capacity_ = bytes;
     }
-    return buffer_.data<char>();
   }
+  template <class T = char>
+  T* data() const { return buffer_.data<T>(); }
 
  private:
   DeviceTensor buffer_;
@@ -53,6 +54,17 @@ DeviceTensor host_uniform(std::mt19937& rng, std::int64_t n, double lo, double h
   Tensor t(DType::float64, {n});
   for (double& v : t.span<double>()) v = dist(rng);
   return DeviceTensor::upload(t, DType::float32);
+}
+
+std::size_t bytes_of(DType dtype, std::int64_t elements) {
+  return static_cast<std::size_t>(elements) * dtype_size(dtype);
+}
+
+// Host indices into `buffer`, before the step's timing starts.
+void upload(Scratch& buffer, const std::vector<std::int64_t>& values) {
+  const std::size_t bytes = bytes_of(DType::int64, std::ssize(values));
+  buffer.reserve(std::max(bytes, sizeof(std::int64_t)));
+  SSMKIT_CUDA_CHECK(cudaMemcpy(buffer.data(), values.data(), bytes, cudaMemcpyHostToDevice));
 }
 
 char* at(void* base, std::int64_t elements, DType dtype) {
@@ -81,7 +93,11 @@ struct StepLayout {
   std::vector<const ScheduledTokens*> prefill, decode;
   std::vector<std::int64_t> prefill_row;  // first row of each prefill chunk
   std::int64_t prefill_rows = 0;
-  std::int64_t rows() const { return prefill_rows + static_cast<std::int64_t>(decode.size()); }
+  std::int64_t longest_chunk = 0;  // tokens of the longest prefill chunk
+  std::int64_t decode_rows() const { return static_cast<std::int64_t>(decode.size()); }
+  // Rows of a per-launch output: the longest chunk or the decode batch.
+  std::int64_t launch_rows() const { return std::max(longest_chunk, decode_rows()); }
+  std::int64_t rows() const { return prefill_rows + decode_rows(); }
 };
 
 StepLayout layout_of(const StepWork& step) {
@@ -92,6 +108,7 @@ StepLayout layout_of(const StepWork& step) {
       s.prefill.push_back(&r);
       s.prefill_row.push_back(s.prefill_rows);
       s.prefill_rows += r.tokens;
+      s.longest_chunk = std::max(s.longest_chunk, r.tokens);
     } else {
       s.decode.push_back(&r);
     }
@@ -135,6 +152,23 @@ struct CudaStepExecutor::Impl {
     a.lo = lo, a.hi = hi;
     launch_positional_random(a, kStream);
   }
+  // `buffer` sized for, and filled with, every prefill chunk's inputs, chunk after chunk,
+  // each laid out (outer, tokens, inner).
+  static void per_chunk(Scratch& buffer, DType dtype, const StepLayout& s, std::int64_t outer,
+                        std::int64_t inner, Seed seed) {
+    buffer.reserve(bytes_of(dtype, s.prefill_rows * outer * inner));
+    for (std::size_t i = 0; i < s.prefill.size(); ++i) {
+      const ScheduledTokens& r = *s.prefill[i];
+      fill(at(buffer.data(), s.prefill_row[i] * outer * inner, dtype), dtype, outer, r.tokens,
+           inner, nullptr, r.first_position, seed);
+    }
+  }
+  // `buffer` sized for, and filled with, (rows, channels) token-major inputs at `positions`.
+  static void token_major(Scratch& buffer, DType dtype, std::int64_t rows, std::int64_t channels,
+                          const std::int64_t* positions, Seed seed) {
+    buffer.reserve(bytes_of(dtype, rows * channels));
+    fill(buffer.data(), dtype, 1, rows, channels, positions, 0, seed);
+  }
 
   void prepare_attention(const HybridCache& cache, const StepLayout& s, const std::int64_t* pos);
   void prepare_mamba2(const HybridCache& cache, const StepLayout& s, const std::int64_t* pos);
@@ -149,21 +183,6 @@ struct CudaStepExecutor::Impl {
   void decode_mamba2(HybridCache& cache, std::int64_t layer, const StepLayout& s);
   void decode_mamba(HybridCache& cache, std::int64_t layer, const StepLayout& s);
   void decode_lightning(HybridCache& cache, std::int64_t layer, const StepLayout& s);
-
-  // Pointers of the step being run, set by the prepare_* calls.
-  char *p_key = nullptr, *p_value = nullptr;
-  const std::int64_t* p_kv_slots = nullptr;
-  const std::int64_t* p_decode_slots = nullptr;
-  char *p_m2_conv_x = nullptr, *p_m2_conv_x_decode = nullptr, *p_m2_x = nullptr,
-       *p_m2_dt = nullptr, *p_m2_B = nullptr, *p_m2_C = nullptr, *p_m2_z = nullptr;
-  char *p_m1_conv_x = nullptr, *p_m1_conv_x_decode = nullptr, *p_m1_u = nullptr,
-       *p_m1_delta = nullptr, *p_m1_B = nullptr, *p_m1_C = nullptr, *p_m1_z = nullptr;
-  char *p_m1_u_decode = nullptr, *p_m1_delta_decode = nullptr, *p_m1_B_decode = nullptr,
-       *p_m1_C_decode = nullptr, *p_m1_z_decode = nullptr;
-  char *p_q = nullptr, *p_k = nullptr, *p_v = nullptr, *p_q_decode = nullptr,
-       *p_k_decode = nullptr, *p_v_decode = nullptr;
-  char *p_conv_out = nullptr, *p_conv_initial = nullptr, *p_scan_out = nullptr,
-       *p_scan_final = nullptr, *p_workspace = nullptr;
 };
 
 CudaStepExecutor::CudaStepExecutor(const HybridCache& cache) : impl_(std::make_unique<Impl>()) {
@@ -193,7 +212,8 @@ CudaStepExecutor::CudaStepExecutor(const HybridCache& cache) : impl_(std::make_u
     p.A = host_uniform(rng, c.num_heads, -4.0, -0.5);
     p.dt_bias = host_uniform(rng, c.num_heads, -4.0, -2.0);
     // The chunk scan takes D per channel, the state update per head: the same values.
-    Tensor d_head(DType::float64, {c.num_heads}), d_full(DType::float64, {c.num_heads * c.head_dim});
+    Tensor d_head(DType::float64, {c.num_heads}),
+        d_full(DType::float64, {c.num_heads * c.head_dim});
     std::uniform_real_distribution<double> dist(0.5, 1.5);
     for (std::int64_t h = 0; h < c.num_heads; ++h) {
       d_head.span<double>()[h] = dist(rng);
@@ -269,50 +289,30 @@ void CudaStepExecutor::Impl::prepare_attention(const HybridCache& cache, const S
   };
   for (const ScheduledTokens* r : s.prefill) add(*r);
   for (const ScheduledTokens* r : s.decode) add(*r);
-  char* d_slots = kv_slots.get(slots.size() * sizeof(std::int64_t));
-  SSMKIT_CUDA_CHECK(cudaMemcpy(d_slots, slots.data(), slots.size() * sizeof(std::int64_t),
-                               cudaMemcpyHostToDevice));
-  p_kv_slots = reinterpret_cast<const std::int64_t*>(d_slots);
+  upload(kv_slots, slots);
   const std::int64_t row = c.kv_heads * c.head_dim;
-  const std::size_t bytes = static_cast<std::size_t>(s.rows() * row) * dtype_size(c.dtype);
-  p_key = key.get(bytes);
-  p_value = value.get(bytes);
-  fill(p_key, c.dtype, 1, s.rows(), row, pos, 0, kKey);
-  fill(p_value, c.dtype, 1, s.rows(), row, pos, 0, kValue);
+  token_major(key, c.dtype, s.rows(), row, pos, kKey);
+  token_major(value, c.dtype, s.rows(), row, pos, kValue);
 }
 
 void CudaStepExecutor::Impl::prepare_mamba2(const HybridCache& cache, const StepLayout& s,
                                             const std::int64_t* pos) {
   const Mamba2CacheConfig& c = *cache.config().mamba2;
   const DType t = c.conv_dtype;
-  const std::int64_t rows = s.rows(), ch = c.conv_channels(), nd = s.rows() - s.prefill_rows;
+  const std::int64_t rows = s.rows(), ch = c.conv_channels(), nd = s.decode_rows();
   const std::int64_t hp = c.num_heads * c.head_dim, gn = c.n_groups * c.d_state;
-  auto bytes = [&](std::int64_t n) { return static_cast<std::size_t>(n) * dtype_size(t); };
-  p_m2_x = m2_x.get(bytes(rows * hp));
-  p_m2_z = m2_z.get(bytes(rows * hp));
-  p_m2_dt = m2_dt.get(bytes(rows * c.num_heads));
-  p_m2_B = m2_B.get(bytes(rows * gn));
-  p_m2_C = m2_C.get(bytes(rows * gn));
-  fill(p_m2_x, t, 1, rows, hp, pos, 0, kX);
-  fill(p_m2_z, t, 1, rows, hp, pos, 0, kZ);
-  fill(p_m2_dt, t, 1, rows, c.num_heads, pos, 0, kDt);
-  fill(p_m2_B, t, 1, rows, gn, pos, 0, kB);
-  fill(p_m2_C, t, 1, rows, gn, pos, 0, kC);
+  token_major(m2_x, t, rows, hp, pos, kX);
+  token_major(m2_z, t, rows, hp, pos, kZ);
+  token_major(m2_dt, t, rows, c.num_heads, pos, kDt);
+  token_major(m2_B, t, rows, gn, pos, kB);
+  token_major(m2_C, t, rows, gn, pos, kC);
   // The conv input is (channels, tokens) per prefill chunk and (tokens, channels) for decode.
-  p_m2_conv_x = m2_conv_x.get(bytes(s.prefill_rows * ch));
-  for (std::size_t i = 0; i < s.prefill.size(); ++i) {
-    const ScheduledTokens& r = *s.prefill[i];
-    fill(at(p_m2_conv_x, s.prefill_row[i] * ch, t), t, ch, r.tokens, 1, nullptr,
-         r.first_position, kConvX);
-  }
-  p_m2_conv_x_decode = m2_conv_x_decode.get(bytes(nd * ch));
-  fill(p_m2_conv_x_decode, t, 1, nd, ch, pos + s.prefill_rows, 0, kConvX);
-  std::int64_t longest = nd;
-  for (const ScheduledTokens* r : s.prefill) longest = std::max(longest, r->tokens);
-  p_conv_out = conv_out.get(bytes(longest * std::max(ch, hp)));
-  p_conv_initial = conv_initial.get(bytes(ch * c.conv_kernel));
-  p_scan_out = scan_out.get(bytes(longest * hp));
-  p_scan_final = scan_final.get(static_cast<std::size_t>(hp * c.d_state) * sizeof(float));
+  per_chunk(m2_conv_x, t, s, ch, 1, kConvX);
+  token_major(m2_conv_x_decode, t, nd, ch, pos + s.prefill_rows, kConvX);
+  conv_out.reserve(bytes_of(t, s.launch_rows() * std::max(ch, hp)));
+  conv_initial.reserve(bytes_of(t, ch * c.conv_kernel));
+  scan_out.reserve(bytes_of(t, s.launch_rows() * hp));
+  scan_final.reserve(bytes_of(DType::float32, hp * c.d_state));
   std::size_t ws = 0;
   for (const ScheduledTokens* r : s.prefill) {
     ChunkScanDeviceArgs a;
@@ -321,51 +321,32 @@ void CudaStepExecutor::Impl::prepare_mamba2(const HybridCache& cache, const Step
     a.dstate = static_cast<int>(c.d_state), a.seqlen = r->tokens;
     ws = std::max(ws, chunk_scan_workspace_bytes(a));
   }
-  p_workspace = ws > 0 ? workspace.get(ws) : nullptr;
+  workspace.reserve(ws);
 }
 
 void CudaStepExecutor::Impl::prepare_mamba(const HybridCache& cache, const StepLayout& s,
                                            const std::int64_t* pos) {
   const MambaCacheConfig& c = *cache.config().mamba;
   const DType t = c.conv_dtype;
-  const std::int64_t d = c.intermediate_size, n = c.d_state, nd = s.rows() - s.prefill_rows;
-  auto bytes = [&](std::int64_t e) { return static_cast<std::size_t>(e) * dtype_size(t); };
+  const std::int64_t d = c.intermediate_size, n = c.d_state, nd = s.decode_rows();
   // Prefill inputs are (channels, tokens) per chunk, as selective_scan reads them.
-  p_m1_conv_x = m1_conv_x.get(bytes(s.prefill_rows * d));
-  p_m1_u = m1_u.get(bytes(s.prefill_rows * d));
-  p_m1_delta = m1_delta.get(bytes(s.prefill_rows * d));
-  p_m1_z = m1_z.get(bytes(s.prefill_rows * d));
-  p_m1_B = m1_B.get(bytes(s.prefill_rows * n));
-  p_m1_C = m1_C.get(bytes(s.prefill_rows * n));
-  for (std::size_t i = 0; i < s.prefill.size(); ++i) {
-    const ScheduledTokens& r = *s.prefill[i];
-    const std::int64_t row = s.prefill_row[i];
-    fill(at(p_m1_conv_x, row * d, t), t, d, r.tokens, 1, nullptr, r.first_position, kConvX);
-    fill(at(p_m1_u, row * d, t), t, d, r.tokens, 1, nullptr, r.first_position, kX);
-    fill(at(p_m1_delta, row * d, t), t, d, r.tokens, 1, nullptr, r.first_position, kDt);
-    fill(at(p_m1_z, row * d, t), t, d, r.tokens, 1, nullptr, r.first_position, kZ);
-    fill(at(p_m1_B, row * n, t), t, n, r.tokens, 1, nullptr, r.first_position, kB);
-    fill(at(p_m1_C, row * n, t), t, n, r.tokens, 1, nullptr, r.first_position, kC);
-  }
+  per_chunk(m1_conv_x, t, s, d, 1, kConvX);
+  per_chunk(m1_u, t, s, d, 1, kX);
+  per_chunk(m1_delta, t, s, d, 1, kDt);
+  per_chunk(m1_z, t, s, d, 1, kZ);
+  per_chunk(m1_B, t, s, n, 1, kB);
+  per_chunk(m1_C, t, s, n, 1, kC);
   // Decode inputs are (tokens, channels).
   const std::int64_t* dpos = pos + s.prefill_rows;
-  p_m1_conv_x_decode = m1_conv_x_decode.get(bytes(nd * d));
-  p_m1_u_decode = m1_u_decode.get(bytes(nd * d));
-  p_m1_delta_decode = m1_delta_decode.get(bytes(nd * d));
-  p_m1_z_decode = m1_z_decode.get(bytes(nd * d));
-  p_m1_B_decode = m1_B_decode.get(bytes(nd * n));
-  p_m1_C_decode = m1_C_decode.get(bytes(nd * n));
-  fill(p_m1_conv_x_decode, t, 1, nd, d, dpos, 0, kConvX);
-  fill(p_m1_u_decode, t, 1, nd, d, dpos, 0, kX);
-  fill(p_m1_delta_decode, t, 1, nd, d, dpos, 0, kDt);
-  fill(p_m1_z_decode, t, 1, nd, d, dpos, 0, kZ);
-  fill(p_m1_B_decode, t, 1, nd, n, dpos, 0, kB);
-  fill(p_m1_C_decode, t, 1, nd, n, dpos, 0, kC);
-  std::int64_t longest = nd;
-  for (const ScheduledTokens* r : s.prefill) longest = std::max(longest, r->tokens);
-  p_conv_out = conv_out.get(bytes(longest * d));
-  p_conv_initial = conv_initial.get(bytes(d * c.conv_kernel));
-  p_scan_out = scan_out.get(bytes(longest * d));
+  token_major(m1_conv_x_decode, t, nd, d, dpos, kConvX);
+  token_major(m1_u_decode, t, nd, d, dpos, kX);
+  token_major(m1_delta_decode, t, nd, d, dpos, kDt);
+  token_major(m1_z_decode, t, nd, d, dpos, kZ);
+  token_major(m1_B_decode, t, nd, n, dpos, kB);
+  token_major(m1_C_decode, t, nd, n, dpos, kC);
+  conv_out.reserve(bytes_of(t, s.launch_rows() * d));
+  conv_initial.reserve(bytes_of(t, d * c.conv_kernel));
+  scan_out.reserve(bytes_of(t, s.launch_rows() * d));
 }
 
 void CudaStepExecutor::Impl::prepare_lightning(const HybridCache& cache, const StepLayout& s,
@@ -373,32 +354,17 @@ void CudaStepExecutor::Impl::prepare_lightning(const HybridCache& cache, const S
   const LinearAttentionCacheConfig& c = *cache.config().linear_attention;
   const DType t = kLightningActivations;
   const std::int64_t hk = c.num_heads * c.key_dim, hv = c.num_heads * c.value_dim;
-  const std::int64_t nd = s.rows() - s.prefill_rows;
-  auto bytes = [&](std::int64_t e) { return static_cast<std::size_t>(e) * dtype_size(t); };
+  const std::int64_t nd = s.decode_rows();
   // Prefill chunks are (heads, tokens, dim); decode rows (tokens, heads * dim).
-  p_q = q.get(bytes(s.prefill_rows * hk));
-  p_k = k.get(bytes(s.prefill_rows * hk));
-  p_v = v.get(bytes(s.prefill_rows * hv));
-  for (std::size_t i = 0; i < s.prefill.size(); ++i) {
-    const ScheduledTokens& r = *s.prefill[i];
-    const std::int64_t row = s.prefill_row[i];
-    fill(at(p_q, row * hk, t), t, c.num_heads, r.tokens, c.key_dim, nullptr, r.first_position, kQ);
-    fill(at(p_k, row * hk, t), t, c.num_heads, r.tokens, c.key_dim, nullptr, r.first_position, kK);
-    fill(at(p_v, row * hv, t), t, c.num_heads, r.tokens, c.value_dim, nullptr, r.first_position,
-         kV);
-  }
+  per_chunk(q, t, s, c.num_heads, c.key_dim, kQ);
+  per_chunk(k, t, s, c.num_heads, c.key_dim, kK);
+  per_chunk(v, t, s, c.num_heads, c.value_dim, kV);
   const std::int64_t* dpos = pos + s.prefill_rows;
-  p_q_decode = q_decode.get(bytes(nd * hk));
-  p_k_decode = k_decode.get(bytes(nd * hk));
-  p_v_decode = v_decode.get(bytes(nd * hv));
-  fill(p_q_decode, t, 1, nd, hk, dpos, 0, kQ);
-  fill(p_k_decode, t, 1, nd, hk, dpos, 0, kK);
-  fill(p_v_decode, t, 1, nd, hv, dpos, 0, kV);
-  std::int64_t longest = std::max<std::int64_t>(nd, 1);
-  for (const ScheduledTokens* r : s.prefill) longest = std::max(longest, r->tokens);
-  p_scan_out = scan_out.get(bytes(longest * hv));
-  p_scan_final = scan_final.get(static_cast<std::size_t>(c.num_heads * c.key_dim * c.value_dim) *
-                                sizeof(float));
+  token_major(q_decode, t, nd, hk, dpos, kQ);
+  token_major(k_decode, t, nd, hk, dpos, kK);
+  token_major(v_decode, t, nd, hv, dpos, kV);
+  scan_out.reserve(bytes_of(t, s.launch_rows() * hv));
+  scan_final.reserve(bytes_of(DType::float32, c.num_heads * c.key_dim * c.value_dim));
 }
 
 // ---- the timed kernels ---------------------------------------------------------------------
@@ -409,11 +375,11 @@ void CudaStepExecutor::Impl::write_kv(HybridCache& cache, std::int64_t layer,
   PagedKVCache& kv = cache.attention();
   PagedKvWriteDeviceArgs a;
   const std::int64_t row = c.kv_heads * c.head_dim;
-  a.key = at(p_key, first_row * row, c.dtype);
-  a.value = at(p_value, first_row * row, c.dtype);
+  a.key = at(key.data(), first_row * row, c.dtype);
+  a.value = at(value.data(), first_row * row, c.dtype);
   a.key_cache = kv.key_pages(layer).data();
   a.value_cache = kv.value_pages(layer).data();
-  a.slot_mapping = p_kv_slots + first_row;
+  a.slot_mapping = kv_slots.data<const std::int64_t>() + first_row;
   a.num_tokens = rows;
   a.num_slots = c.num_pages() * c.page_size;
   a.row_elements = row;
@@ -467,22 +433,24 @@ void CudaStepExecutor::Impl::prefill_mamba2(HybridCache& cache, std::int64_t lay
   for (std::size_t i = 0; i < s.prefill.size(); ++i) {
     const ScheduledTokens& r = *s.prefill[i];
     const std::int64_t row = s.prefill_row[i];
-    conv_prefill(states, layer, r.slot, at(p_m2_conv_x, row * ch, t), r.tokens,
-                 mamba2->conv_weight, mamba2->conv_bias, p_conv_initial, p_conv_out, t);
+    conv_prefill(states, layer, r.slot, at(m2_conv_x.data(), row * ch, t), r.tokens,
+                 mamba2->conv_weight, mamba2->conv_bias, conv_initial.data(), conv_out.data(), t);
     float* slot_state = reinterpret_cast<float*>(
         at(states.ssm_storage(layer).data(), r.slot * state, DType::float32));
     ChunkScanDeviceArgs a;
     a.dtype = t, a.batch = 1, a.nheads = static_cast<int>(c.num_heads);
     a.headdim = static_cast<int>(c.head_dim), a.ngroups = static_cast<int>(c.n_groups);
     a.dstate = static_cast<int>(c.d_state), a.seqlen = r.tokens, a.dt_softplus = true;
-    a.x = at(p_m2_x, row * hp, t), a.dt = at(p_m2_dt, row * c.num_heads, t);
-    a.A = mamba2->A.data<float>(), a.B = at(p_m2_B, row * gn, t), a.C = at(p_m2_C, row * gn, t);
-    a.D = mamba2->D_full.data<float>(), a.z = at(p_m2_z, row * hp, t);
+    a.x = at(m2_x.data(), row * hp, t), a.dt = at(m2_dt.data(), row * c.num_heads, t);
+    a.A = mamba2->A.data<float>(), a.B = at(m2_B.data(), row * gn, t);
+    a.C = at(m2_C.data(), row * gn, t);
+    a.D = mamba2->D_full.data<float>(), a.z = at(m2_z.data(), row * hp, t);
     a.dt_bias = mamba2->dt_bias.data<float>();
-    a.initial_states = slot_state, a.out = p_scan_out;
-    a.final_states = reinterpret_cast<float*>(p_scan_final), a.workspace = p_workspace;
+    a.initial_states = slot_state, a.out = scan_out.data();
+    a.final_states = scan_final.data<float>();
+    a.workspace = chunk_scan_workspace_bytes(a) > 0 ? workspace.data() : nullptr;
     launch_chunk_scan(a, kStream);
-    SSMKIT_CUDA_CHECK(cudaMemcpyAsync(slot_state, p_scan_final,
+    SSMKIT_CUDA_CHECK(cudaMemcpyAsync(slot_state, scan_final.data(),
                                       static_cast<std::size_t>(state) * sizeof(float),
                                       cudaMemcpyDeviceToDevice, kStream));
   }
@@ -493,17 +461,18 @@ void CudaStepExecutor::Impl::decode_mamba2(HybridCache& cache, std::int64_t laye
   const Mamba2CacheConfig& c = *cache.config().mamba2;
   Mamba2StateCache& states = cache.mamba2();
   const DType t = c.conv_dtype;
-  const std::int64_t nd = static_cast<std::int64_t>(s.decode.size()), first = s.prefill_rows;
-  conv_decode(states, layer, p_m2_conv_x_decode, p_decode_slots, nd, mamba2->conv_weight,
-              mamba2->conv_bias, p_conv_out, t);
+  const std::int64_t nd = s.decode_rows(), first = s.prefill_rows;
+  conv_decode(states, layer, m2_conv_x_decode.data(), decode_slots.data<const std::int64_t>(), nd,
+              mamba2->conv_weight, mamba2->conv_bias, conv_out.data(), t);
   SelectiveStateUpdateDeviceArgs a;
   const std::int64_t hp = c.num_heads * c.head_dim, gn = c.n_groups * c.d_state;
   a.state = states.ssm_storage(layer).data();
-  a.x = at(p_m2_x, first * hp, t), a.dt = at(p_m2_dt, first * c.num_heads, t);
-  a.A = mamba2->A.data<float>(), a.B = at(p_m2_B, first * gn, t), a.C = at(p_m2_C, first * gn, t);
-  a.D = mamba2->D_head.data<float>(), a.z = at(p_m2_z, first * hp, t);
+  a.x = at(m2_x.data(), first * hp, t), a.dt = at(m2_dt.data(), first * c.num_heads, t);
+  a.A = mamba2->A.data<float>(), a.B = at(m2_B.data(), first * gn, t);
+  a.C = at(m2_C.data(), first * gn, t);
+  a.D = mamba2->D_head.data<float>(), a.z = at(m2_z.data(), first * hp, t);
   a.dt_bias = mamba2->dt_bias.data<float>();
-  a.state_batch_indices = p_decode_slots, a.out = p_scan_out;
+  a.state_batch_indices = decode_slots.data<const std::int64_t>(), a.out = scan_out.data();
   a.batch = nd, a.nheads = c.num_heads, a.headdim = c.head_dim, a.dstate = c.d_state;
   a.ngroups = c.n_groups;
   a.dt_per_head = a.a_per_head = a.d_per_head = a.dt_bias_per_head = true;
@@ -520,15 +489,16 @@ void CudaStepExecutor::Impl::prefill_mamba(HybridCache& cache, std::int64_t laye
   for (std::size_t i = 0; i < s.prefill.size(); ++i) {
     const ScheduledTokens& r = *s.prefill[i];
     const std::int64_t row = s.prefill_row[i];
-    conv_prefill(states, layer, r.slot, at(p_m1_conv_x, row * d, t), r.tokens,
-                 mamba->conv_weight, mamba->conv_bias, p_conv_initial, p_conv_out, t);
+    conv_prefill(states, layer, r.slot, at(m1_conv_x.data(), row * d, t), r.tokens,
+                 mamba->conv_weight, mamba->conv_bias, conv_initial.data(), conv_out.data(), t);
     float* slot_state = reinterpret_cast<float*>(
         at(states.ssm_storage(layer).data(), r.slot * d * n, DType::float32));
     SelectiveScanDeviceArgs a;
-    a.u = at(p_m1_u, row * d, t), a.delta = at(p_m1_delta, row * d, t);
-    a.A = mamba->A.data<float>(), a.B = at(p_m1_B, row * n, t), a.C = at(p_m1_C, row * n, t);
-    a.D = mamba->D.data<float>(), a.z = at(p_m1_z, row * d, t);
-    a.delta_bias = mamba->dt_bias.data<float>(), a.out = p_scan_out;
+    a.u = at(m1_u.data(), row * d, t), a.delta = at(m1_delta.data(), row * d, t);
+    a.A = mamba->A.data<float>(), a.B = at(m1_B.data(), row * n, t);
+    a.C = at(m1_C.data(), row * n, t);
+    a.D = mamba->D.data<float>(), a.z = at(m1_z.data(), row * d, t);
+    a.delta_bias = mamba->dt_bias.data<float>(), a.out = scan_out.data();
     a.initial_state = slot_state, a.last_state = slot_state;  // continues in place
     a.batch = 1, a.dim = d, a.seqlen = r.tokens, a.dstate = n, a.ngroups = 1;
     a.delta_softplus = true, a.act_dtype = t;
@@ -541,16 +511,18 @@ void CudaStepExecutor::Impl::decode_mamba(HybridCache& cache, std::int64_t layer
   const MambaCacheConfig& c = *cache.config().mamba;
   MambaStateCache& states = cache.mamba();
   const DType t = c.conv_dtype;
-  const std::int64_t nd = static_cast<std::int64_t>(s.decode.size());
-  conv_decode(states, layer, p_m1_conv_x_decode, p_decode_slots, nd, mamba->conv_weight,
-              mamba->conv_bias, p_conv_out, t);
+  const std::int64_t nd = s.decode_rows();
+  conv_decode(states, layer, m1_conv_x_decode.data(), decode_slots.data<const std::int64_t>(), nd,
+              mamba->conv_weight, mamba->conv_bias, conv_out.data(), t);
   // Mamba1's (channels, d_state) state is the multi-head layout with one head.
   SelectiveStateUpdateDeviceArgs a;
   a.state = states.ssm_storage(layer).data();
-  a.x = p_m1_u_decode, a.dt = p_m1_delta_decode, a.A = mamba->A.data<float>();
-  a.B = p_m1_B_decode, a.C = p_m1_C_decode, a.D = mamba->D.data<float>(), a.z = p_m1_z_decode;
-  a.dt_bias = mamba->dt_bias.data<float>(), a.state_batch_indices = p_decode_slots;
-  a.out = p_scan_out;
+  a.x = m1_u_decode.data(), a.dt = m1_delta_decode.data(), a.A = mamba->A.data<float>();
+  a.B = m1_B_decode.data(), a.C = m1_C_decode.data(), a.D = mamba->D.data<float>();
+  a.z = m1_z_decode.data();
+  a.dt_bias = mamba->dt_bias.data<float>();
+  a.state_batch_indices = decode_slots.data<const std::int64_t>();
+  a.out = scan_out.data();
   a.batch = nd, a.nheads = 1, a.headdim = c.intermediate_size, a.dstate = c.d_state;
   a.ngroups = 1, a.dt_softplus = true, a.act_dtype = t, a.state_dtype = c.ssm_dtype;
   launch_selective_state_update(a, kStream);
@@ -587,9 +559,9 @@ void CudaStepExecutor::Impl::prefill_lightning(HybridCache& cache, std::int64_t 
   for (std::size_t i = 0; i < s.prefill.size(); ++i) {
     const ScheduledTokens& r = *s.prefill[i];
     const std::int64_t row = s.prefill_row[i];
-    lightning_one(cache.linear_attention(), layer, r.slot, at(p_q, row * hk, t),
-                  at(p_k, row * hk, t), at(p_v, row * hv, t), r.tokens, slope, p_scan_out,
-                  p_scan_final);
+    lightning_one(cache.linear_attention(), layer, r.slot, at(q.data(), row * hk, t),
+                  at(k.data(), row * hk, t), at(v.data(), row * hv, t), r.tokens, slope,
+                  scan_out.data(), scan_final.data());
   }
 }
 
@@ -600,9 +572,9 @@ void CudaStepExecutor::Impl::decode_lightning(HybridCache& cache, std::int64_t l
   const std::int64_t hk = c.num_heads * c.key_dim, hv = c.num_heads * c.value_dim;
   for (std::size_t i = 0; i < s.decode.size(); ++i) {
     const std::int64_t row = static_cast<std::int64_t>(i);
-    lightning_one(cache.linear_attention(), layer, s.decode[i]->slot, at(p_q_decode, row * hk, t),
-                  at(p_k_decode, row * hk, t), at(p_v_decode, row * hv, t), 1, slope, p_scan_out,
-                  p_scan_final);
+    lightning_one(cache.linear_attention(), layer, s.decode[i]->slot,
+                  at(q_decode.data(), row * hk, t), at(k_decode.data(), row * hk, t),
+                  at(v_decode.data(), row * hv, t), 1, slope, scan_out.data(), scan_final.data());
   }
 }
 
@@ -626,14 +598,9 @@ StepTiming CudaStepExecutor::run(const StepWork& step, HybridCache& cache) {
     positions.push_back(r->first_position);
     slots.push_back(r->slot);
   }
-  auto upload = [](Scratch& buffer, const std::vector<std::int64_t>& v) {
-    char* d = buffer.get(std::max<std::size_t>(v.size(), 1) * sizeof(std::int64_t));
-    SSMKIT_CUDA_CHECK(cudaMemcpy(d, v.data(), v.size() * sizeof(std::int64_t),
-                                 cudaMemcpyHostToDevice));
-    return reinterpret_cast<const std::int64_t*>(d);
-  };
-  const std::int64_t* pos = upload(m.positions, positions);
-  m.p_decode_slots = upload(m.decode_slots, slots);
+  upload(m.positions, positions);
+  upload(m.decode_slots, slots);
+  const std::int64_t* pos = m.positions.data<const std::int64_t>();
   if (config.attention) m.prepare_attention(cache, s, pos);
   if (config.mamba2) m.prepare_mamba2(cache, s, pos);
   if (config.mamba) m.prepare_mamba(cache, s, pos);
@@ -650,7 +617,7 @@ StepTiming CudaStepExecutor::run(const StepWork& step, HybridCache& cache) {
     }
   }
   SSMKIT_CUDA_CHECK(cudaEventRecord(m.mid, kStream));
-  const std::int64_t nd = static_cast<std::int64_t>(s.decode.size());
+  const std::int64_t nd = s.decode_rows();
   for (std::int64_t l = 0; l < cache.num_layers() && nd > 0; ++l) {
     const std::int64_t cl = cache.cache_layer(l);
     switch (cache.layer_kind(l)) {
