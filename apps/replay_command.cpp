@@ -85,13 +85,11 @@ int run(const ReplayArgs& a) {
   };
   // cpu: accounting only. cuda: the kernels run, on a GPU that must be there.
   std::unique_ptr<Backend> kernels;
-  if (scenario.backend != "cpu") {
-    try {
-      kernels = make_backend(scenario.backend);
-    } catch (const BackendUnavailable& e) {
-      std::cerr << "ssmkit replay: " << e.what() << '\n';
-      return 2;
-    }
+  try {
+    kernels = replay_backend(scenario.backend);
+  } catch (const BackendUnavailable& e) {
+    std::cerr << "ssmkit replay: " << e.what() << '\n';
+    return 2;
   }
   const ScenarioReplay replay = replay_scenario(scenario, options, kernels.get());
   if (bar) bar->finish();

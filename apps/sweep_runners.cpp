@@ -19,9 +19,7 @@ namespace ssmkit::app {
 namespace {
 
 PointOutcome run_replay_point(const Scenario& scenario) {
-  // As `ssmkit replay`: cpu is accounting only, cuda runs the kernels on the GPU.
-  std::unique_ptr<Backend> kernels;
-  if (scenario.backend != "cpu") kernels = make_backend(scenario.backend);
+  const std::unique_ptr<Backend> kernels = replay_backend(scenario.backend);  // as ssmkit replay
   const ScenarioReplay replay = replay_scenario(scenario, {}, kernels.get());
   PointOutcome out;
   out.metrics = replay_metrics(replay);

@@ -24,4 +24,8 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
   throw InputError("--backend", name, "unknown backend; expected cpu, cuda or all");
 }
 
+std::unique_ptr<Backend> replay_backend(const std::string& name) {
+  return name == "cpu" ? nullptr : make_backend(name);
+}
+
 }  // namespace ssmkit

@@ -14,4 +14,8 @@ std::vector<std::string> backend_names();
 // cannot run here, and InputError for a name that is no backend at all.
 std::unique_ptr<Backend> make_backend(const std::string& name);
 
+// The backend whose kernels a replay runs: none for "cpu" (a replay there is accounting
+// only), else make_backend(name), with its errors.
+std::unique_ptr<Backend> replay_backend(const std::string& name);
+
 }  // namespace ssmkit
