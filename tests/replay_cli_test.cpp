@@ -81,6 +81,9 @@ TEST(ReplayCli, FailedCheckExitsOneBadInputTwo) {
   r = ssmkit("replay --model Jamba-v0.1 --trace " + q(dir / "missing.csv") + " --gpu-mem 1GiB --max-sequences 8");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("missing.csv"), std::string::npos) << r.output;
+  r = ssmkit("replay " + q(kScenarios / "synthetic-jamba-tight.yaml") + " --backend tpu");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--backend: tpu not in {cpu,cuda}"), std::string::npos) << r.output;
 }
 
 TEST(ReplayCli, CudaBackendRunsTheKernelsOrExitsTwoWithoutAGpu) {
