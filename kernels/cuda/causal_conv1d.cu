@@ -1,3 +1,5 @@
+#include <cstdint>
+
 #include "causal_conv1d_device.hpp"
 #include "cuda_check.hpp"
 #include "dispatch.cuh"
@@ -16,45 +18,50 @@ __device__ __forceinline__ float ext_at(const T* x_row, const T* init_row, int W
   return init_row ? to_float(init_row[e]) : 0.f;
 }
 
-// The bandwidth kernel: each thread makes kVec consecutive outputs of one channel from one
-// 16-byte load of x plus the previous vector (the W-1 inputs before it; that load hits the
-// cache line its neighbour thread brought in), so x is read from memory once.
+// The bandwidth kernel: a block per (channel, batch) row, each thread making kVec consecutive
+// outputs from one 16-byte load of x plus the previous vector (the W-1 inputs before it; that
+// load hits the cache line its neighbour thread brought in), so x is read from memory once.
+// The row comes from the block index: splitting a flat index by 64-bit division cost more
+// instructions than the convolution and kept the kernel issue-bound.
+constexpr int kConvBlock = 256;
+
 template <class T, int kW>
-__global__ __launch_bounds__(256) void conv1d_vec(const ConvArgs a) {
+__global__ __launch_bounds__(kConvBlock) void conv1d_vec(const ConvArgs a) {
   constexpr int kVec = 16 / static_cast<int>(sizeof(T));
   static_assert(kW - 1 <= kVec, "the halo must fit in one vector");
-  const long long vecs_per_row = a.seqlen / kVec;
-  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
-  if (i >= a.batch * a.dim * vecs_per_row) return;
-  const long long row = i / vecs_per_row, tv = i % vecs_per_row;
-  const long long d = row % a.dim;
+  const int vecs_per_row = static_cast<int>(a.seqlen / kVec);
+  const int d = blockIdx.x;
+  const long long row = blockIdx.y * a.dim + d;
   const T* x_row = static_cast<const T*>(a.x) + row * a.seqlen;
-  const auto cur = load_array<kVec>(x_row + tv * kVec);
-  float ext[kVec + kW - 1];
-  if (tv > 0) {
-    const auto prev = load_array<kVec>(x_row + (tv - 1) * kVec);
-#pragma unroll
-    for (int j = 0; j < kW - 1; ++j) ext[j] = to_float(prev.v[kVec - (kW - 1) + j]);
-  } else {
-    const T* init = static_cast<const T*>(a.initial_states);
-#pragma unroll
-    for (int j = 0; j < kW - 1; ++j) ext[j] = init ? to_float(init[row * (kW - 1) + j]) : 0.f;
-  }
-#pragma unroll
-  for (int e = 0; e < kVec; ++e) ext[kW - 1 + e] = to_float(cur.v[e]);
+  T* out_row = static_cast<T*>(a.out) + row * a.seqlen;
   float w[kW];
 #pragma unroll
   for (int k = 0; k < kW; ++k) w[k] = a.weight[d * kW + k];
   const float bias = a.bias ? a.bias[d] : 0.f;
-  Array<T, kVec> o;
+  for (int tv = threadIdx.x; tv < vecs_per_row; tv += blockDim.x) {
+    const auto cur = load_array<kVec>(x_row + tv * kVec);
+    float ext[kVec + kW - 1];
+    if (tv > 0) {
+      const auto prev = load_array<kVec>(x_row + (tv - 1) * kVec);
 #pragma unroll
-  for (int e = 0; e < kVec; ++e) {
-    float acc = bias;
+      for (int j = 0; j < kW - 1; ++j) ext[j] = to_float(prev.v[kVec - (kW - 1) + j]);
+    } else {
+      const T* init = static_cast<const T*>(a.initial_states);
 #pragma unroll
-    for (int k = 0; k < kW; ++k) acc = fmaf(w[k], ext[e + k], acc);
-    o.v[e] = from_float<T>(a.silu ? silu(acc) : acc);
+      for (int j = 0; j < kW - 1; ++j) ext[j] = init ? to_float(init[row * (kW - 1) + j]) : 0.f;
+    }
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) ext[kW - 1 + e] = to_float(cur.v[e]);
+    Array<T, kVec> o;
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) {
+      float acc = bias;
+#pragma unroll
+      for (int k = 0; k < kW; ++k) acc = fmaf(w[k], ext[e + k], acc);
+      o.v[e] = from_float<T>(a.silu ? silu(acc) : acc);
+    }
+    store_array<kVec>(out_row + tv * kVec, o);
   }
-  store_array<kVec>(static_cast<T*>(a.out) + row * a.seqlen + tv * kVec, o);
 }
 
 // Any length and width: one thread per output.
@@ -131,9 +138,11 @@ __global__ void conv1d_update(const UpdateArgs a) {
 template <class T, int kW>
 void launch_vec(const ConvArgs& a, cudaStream_t stream) {
   constexpr int kVec = 16 / static_cast<int>(sizeof(T));
-  constexpr int kBlock = 256;
-  conv1d_vec<T, kW><<<blocks_for(a.batch * a.dim * (a.seqlen / kVec), kBlock), kBlock, 0,
-                      stream>>>(a);
+  // Short rows get a smaller block rather than idle threads.
+  const long long vecs = a.seqlen / kVec;
+  const int block = static_cast<int>(vecs >= kConvBlock ? kConvBlock : (vecs + 31) / 32 * 32);
+  const dim3 grid(static_cast<unsigned>(a.dim), static_cast<unsigned>(a.batch));
+  conv1d_vec<T, kW><<<grid, block, 0, stream>>>(a);
 }
 
 }  // namespace
@@ -144,7 +153,9 @@ void launch_causal_conv1d(const ConvArgs& a, cudaStream_t stream) {
     using T = typename decltype(tag)::type;
     constexpr int kVec = 16 / static_cast<int>(sizeof(T));
     constexpr int kBlock = 256;
-    const bool vec = a.seqlen % kVec == 0;
+    // gridDim.y (the batch) is limited to 65535; channels and positions are indexed in int.
+    const bool vec =
+        a.seqlen % kVec == 0 && a.batch <= 65535 && a.dim <= INT32_MAX && a.seqlen <= INT32_MAX;
     if (vec && a.width == 4) {
       launch_vec<T, 4>(a, stream);
     } else if (vec && a.width == 3) {
