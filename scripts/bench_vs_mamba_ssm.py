@@ -8,12 +8,13 @@ around one pass over the sets; CUDA-graph replay where ssmkit's row was a graph 
 and prints one table of ratios.
 
 mamba_ssm may be installed, or given as a source checkout (--mamba-ssm-src). From source
-its Triton kernels import without the compiled extension; ops that need the extension
+its Triton kernels import without the compiled extension; ops that need a compiled module
 (selective_scan_fn: selective_scan_cuda; causal_conv1d: the causal-conv1d package) are
-reported as unavailable, row by row, never dropped.
+reported as unavailable, row by row, never dropped, unless the modules are on
+--python-path: scripts/build_mamba_extensions.py builds both from source checkouts.
 
-    python3 scripts/bench_vs_mamba_ssm.py --ssmkit .device/bench/ssmkit \\
-        --mamba-ssm-src .device/bench/mamba_src --out $OUT -- --preset mamba2-2.7b
+    python3 scripts/bench_vs_mamba_ssm.py --ssmkit .device/ssmkit \\
+        --mamba-ssm-src .device/mamba_src --out $OUT -- --preset mamba2-2.7b
 """
 import argparse
 import importlib
@@ -64,11 +65,11 @@ def import_mamba_ssm(src, extra_paths):
         except Exception as e:  # noqa: BLE001 - every reason is reported
             notes[key] = f"unavailable: import {name} failed: {type(e).__name__}: {e}"
     if "scan" in mods and getattr(mods["scan"], "selective_scan_cuda", None) is None:
-        notes["scan"] = "unavailable: no compiled extension (selective_scan_cuda)"
+        notes["scan"] = "unavailable: no compiled extension (selective_scan_cuda; scripts/build_mamba_extensions.py)"
     try:
         mods["conv"] = importlib.import_module("causal_conv1d")
     except Exception:  # noqa: BLE001
-        notes["conv"] = "unavailable: causal-conv1d is not installed (compiled extension)"
+        notes["conv"] = "unavailable: causal-conv1d is not installed (scripts/build_mamba_extensions.py)"
     return mods, notes
 
 
