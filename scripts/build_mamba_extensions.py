@@ -93,5 +93,6 @@ def main():
     for module, csrc, files, stub in jobs:
         build(module, csrc, [os.path.join(csrc, f) for f in files], stub, os.path.abspath(args.out))
 
+
 if __name__ == "__main__":
     main()
