@@ -48,13 +48,12 @@ def fail(message):
     sys.exit(2)
 
 
-def build(name, csrc, sources, stub, out):
+def build(load, name, csrc, sources, stub, out):
     out = os.path.join(out, name)
     os.makedirs(out, exist_ok=True)
     stub_path = os.path.join(out, f"{name}_bwd_stub.cu")
     with open(stub_path, "w") as f:
         f.write(stub)
-    from torch.utils.cpp_extension import load
     load(name=name, sources=sources + [stub_path], extra_include_paths=[csrc], extra_cflags=["-O3", "-std=c++17"],
          extra_cuda_cflags=NVCC_FLAGS, build_directory=out, verbose=True)
     print(f"build_mamba_extensions: {name} built in {out}", flush=True)
@@ -88,10 +87,14 @@ def main():
         missing = [f for f in files if not os.path.isfile(os.path.join(csrc, f))]
         if missing:
             fail(f"{module}: {', '.join(missing)} not found in {csrc} (the option must name a source checkout)")
+    try:
+        from torch.utils.cpp_extension import load
+    except ImportError as e:
+        fail(f"needs PyTorch with its C++ extension tools (the GPU machine's python3): {e}")
     os.environ["TORCH_CUDA_ARCH_LIST"] = args.arch
     os.environ.setdefault("MAX_JOBS", str(os.cpu_count() or 4))
     for module, csrc, files, stub in jobs:
-        build(module, csrc, [os.path.join(csrc, f) for f in files], stub, os.path.abspath(args.out))
+        build(load, module, csrc, [os.path.join(csrc, f) for f in files], stub, os.path.abspath(args.out))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # On a GPU machine, from a checkout with a packaged build in $PKG (default .device/bench:
-# ssmkit, ssmkit_tests and lib/ from this machine's build, mamba_src/ and py/ optional):
-# the GPU tests, validate on every backend, compute-sanitizer on the bench kernels, then
-# `ssmkit bench` side by side with mamba_ssm. Logs go to $OUT (default ./out).
+# ssmkit, ssmkit_tests and lib/ from this machine's build; optional: mamba_src/ and conv_src/,
+# source checkouts of mamba_ssm and causal-conv1d, and py/ holding einops): the GPU tests,
+# validate on every backend, compute-sanitizer on the bench kernels, then `ssmkit bench` side
+# by side with mamba_ssm. Where the checkouts hold their CUDA sources, their compiled modules
+# are built first (scripts/build_mamba_extensions.py, while the tests run). Logs go to $OUT
+# (default ./out).
 #   scripts/gpu_bench.sh [-- ssmkit bench arguments]
 set -uo pipefail
 PKG=${PKG:-.device/bench}
@@ -12,12 +15,27 @@ mkdir -p "$OUT/bench"
 export SSMKIT_BINARY=$PWD/$PKG/ssmkit SSMKIT_SOURCE_DIR=$PWD
 summary=()
 { nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv; date -u; } > "$OUT/tests.log" 2>&1
+ext_args=() ext_paths=() ext_pid=""
+[ -d "$PKG/mamba_src/csrc/selective_scan" ] && ext_args+=(--mamba-ssm-src "$PKG/mamba_src") &&
+  ext_paths+=(--python-path "$OUT/ext/selective_scan_cuda")
+[ -d "$PKG/conv_src/csrc" ] && ext_args+=(--causal-conv1d-src "$PKG/conv_src") &&
+  ext_paths+=(--python-path "$OUT/ext/causal_conv1d_cuda" --python-path "$PKG/conv_src")
+if ((${#ext_args[@]})); then
+  { timeout ${EXT_TIMEOUT:-420} python3 "$(dirname "$0")/build_mamba_extensions.py" "${ext_args[@]}" \
+      --out "$OUT/ext" > "$OUT/ext_build.log" 2>&1; echo "extensions: exit $?" > "$OUT/ext_build.status"; } &
+  ext_pid=$!
+fi
 timeout ${TESTS_TIMEOUT:-90} "$PKG/ssmkit_tests" >> "$OUT/tests.log" 2>&1
 summary+=("tests: exit $? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) \] [0-9]+ test' "$OUT/tests.log" | tr '\n' ' ')")
 timeout 60 "$PKG/ssmkit" validate --backend all golden/ > "$OUT/validate.log" 2>&1
 summary+=("validate: exit $? $(tail -1 "$OUT/validate.log")")
+if [ -n "$ext_pid" ]; then
+  wait "$ext_pid"
+  summary+=("$(cat "$OUT/ext_build.status")")
+fi
 PYTHONUNBUFFERED=1 timeout ${BENCH_TIMEOUT:-240} python3 "$(dirname "$0")/bench_vs_mamba_ssm.py" --ssmkit "$PKG/ssmkit" \
-  --mamba-ssm-src "$PKG/mamba_src" --python-path "$PKG/py" --out "$OUT/bench" -- "$@" > "$OUT/bench/compare.log" 2>&1
+  --mamba-ssm-src "$PKG/mamba_src" --python-path "$PKG/py" "${ext_paths[@]}" --out "$OUT/bench" -- "$@" \
+  > "$OUT/bench/compare.log" 2>&1
 summary+=("bench: exit $?")
 if command -v compute-sanitizer >/dev/null; then
   { timeout ${SANITIZER_TIMEOUT:-40} compute-sanitizer --tool memcheck "$PKG/ssmkit_tests" --gtest_filter='BenchOnGpu.*'
