@@ -1,12 +1,12 @@
 #include "bench_report.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "ssmkit/bench/measurement.hpp"
 #include "ssmkit/error.hpp"
 
 namespace ssmkit::app {
@@ -26,21 +26,20 @@ std::string check_cell(const BenchRow& r) {
   return "ok (rel " + fmt("%.1e", worst) + "; " + r.check->slice + ")";
 }
 
+std::vector<std::string> row_warnings(const BenchReport& report, const BenchRow& r) {
+  if (!r.skip.empty()) return {};
+  const bool copy = r.bench_case.op == "memory_copy";
+  return bench::measurement_warnings(r.samples, r.traffic.bytes,
+                                     copy ? std::nullopt : report.copy_bandwidth(r.backend));
+}
+
 }  // namespace
 
 std::string BenchRow::name() const {
   return bench_case.name + "/" + backend + (graph ? "/graph" : "");
 }
 
-double BenchRow::quantile(double q) const {
-  if (samples.empty()) return NAN;
-  std::vector<double> s = samples;
-  std::sort(s.begin(), s.end());
-  const double pos = q * static_cast<double>(s.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = std::min(lo + 1, s.size() - 1);
-  return s[lo] + (s[hi] - s[lo]) * (pos - static_cast<double>(lo));
-}
+double BenchRow::quantile(double q) const { return bench::quantile(samples, q); }
 double BenchRow::median() const { return quantile(0.5); }
 
 std::optional<double> BenchReport::copy_bandwidth(const std::string& backend) const {
@@ -94,6 +93,9 @@ void print_markdown(std::ostream& out, const BenchReport& report) {
         << check_cell(r) << " |\n";
   }
   out << '\n';
+  for (const auto& r : report.rows) {
+    for (const auto& w : row_warnings(report, r)) out << "WARN " << r.name() << ": " << w << '\n';
+  }
   for (const auto& [what, why] : report.skipped) out << "SKIP " << what << ": " << why << '\n';
   int checked = 0, failed = 0;
   for (const auto& r : report.rows) {
@@ -135,6 +137,7 @@ void write_bench_json(const std::string& path, const BenchReport& report) {
     row["p10_s"] = r.quantile(0.1);
     row["p90_s"] = r.quantile(0.9);
     row["min_s"] = r.quantile(0.0);
+    row["warnings"] = row_warnings(report, r);
     row["bytes"] = r.traffic.bytes;
     row["flops"] = r.traffic.flops;
     row["formula"] = r.traffic.formula;

@@ -44,6 +44,6 @@ if command -v compute-sanitizer >/dev/null; then
 fi
 
 grep -E '^\| cuda \| (memory_copy|selective_state_update|selective_scan|causal_conv1d)' "$OUT/bench/ssmkit_bench.log" | cut -c1-230 | head -60
-grep -E 'SKIP|checks:' "$OUT/bench/ssmkit_bench.log" | head -10
+grep -E 'SKIP|WARN|checks:' "$OUT/bench/ssmkit_bench.log" | head -10
 cat "$OUT/bench/vs_mamba_ssm.md" 2>/dev/null | cut -c1-260 || tail -30 "$OUT/bench/compare.log"
 printf '%s\n' "${summary[@]}"

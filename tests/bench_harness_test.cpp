@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include "cpu/cpu_backend.hpp"
 #include "ssmkit/bench/bench_case.hpp"
 #include "ssmkit/bench/check.hpp"
+#include "ssmkit/bench/measurement.hpp"
 #include "ssmkit/error.hpp"
 #include "test_util.hpp"
 
@@ -151,6 +153,37 @@ std::string env_or(const char* name, const char* fallback) {
   return v ? v : fallback;
 }
 
+TEST(BenchMeasurement, QuantilesInterpolateBetweenSortedSamples) {
+  EXPECT_DOUBLE_EQ(bench::quantile({4.0, 1.0, 3.0, 2.0, 5.0}, 0.5), 3.0);
+  EXPECT_DOUBLE_EQ(bench::quantile({4.0, 1.0, 3.0, 2.0, 5.0}, 0.1), 1.4);
+  EXPECT_DOUBLE_EQ(bench::quantile({2.0, 1.0}, 0.9), 1.9);
+  EXPECT_TRUE(std::isnan(bench::quantile({}, 0.5)));
+}
+
+TEST(BenchMeasurement, SteadyRowsHaveNoWarnings) {
+  const std::vector<double> steady(20, 1e-3);
+  EXPECT_TRUE(bench::measurement_warnings(steady, 1e9, 2e12).empty());  // 1 TB/s of 2
+  EXPECT_TRUE(bench::measurement_warnings(steady, 1e9, std::nullopt).empty());
+}
+
+TEST(BenchMeasurement, EachReasonIsNamed) {
+  auto only = [](const std::vector<std::string>& w, const std::string& words) {
+    return w.size() == 1 && w[0].find(words) != std::string::npos;
+  };
+  const auto few = bench::measurement_warnings({1e-3, 1e-3, 1e-3}, 0.0, std::nullopt);
+  EXPECT_TRUE(only(few, "3 timed passes")) << (few.empty() ? "" : few[0]);
+
+  std::vector<double> noisy(20, 1e-3);
+  for (int i = 0; i < 5; ++i) noisy[i] = 1.3e-3;  // the top quarter 30% slower
+  const auto n = bench::measurement_warnings(noisy, 0.0, std::nullopt);
+  EXPECT_TRUE(only(n, "spread is 30% of the median")) << (n.empty() ? "" : n[0]);
+
+  // 2.2 GB in 1 ms is 2.2 TB/s against a 2 TB/s copy: 110%.
+  const auto fast = bench::measurement_warnings(std::vector<double>(20, 1e-3), 2.2e9, 2e12);
+  EXPECT_TRUE(only(fast, "110% of the copy bandwidth")) << (fast.empty() ? "" : fast[0]);
+  EXPECT_TRUE(bench::measurement_warnings(std::vector<double>(20, 1e-3), 2.0e9, 2e12).empty());
+}
+
 std::pair<int, std::string> run_ssmkit(const std::string& args) {
   const std::string cmd = env_or("SSMKIT_BINARY", SSMKIT_BINARY) + " " + args + " 2>&1";
   std::string out;
@@ -180,6 +213,7 @@ TEST(BenchCommand, CpuTinyRunWritesTableAndJson) {
     EXPECT_GT(row.at("median_s").get<double>(), 0.0);
     EXPECT_GT(row.at("bytes").get<double>(), 0.0);
     EXPECT_EQ(row.at("check").at("note"), "CPU reference");
+    EXPECT_TRUE(row.at("warnings").is_array());
   }
   EXPECT_EQ(cases, 1 /*conv*/ * 2 /*mamba1, mamba2 widths*/ + 2 * 2 /*ssu: 2 layouts x 2 states*/);
   // Without a GPU build or device, the report says why cuda did not run.
