@@ -43,10 +43,10 @@ constexpr int kMPitch = kQ + 8;  // bf16 per row of M; 80-byte rows keep ldmatri
 // Per-chunk scalars, written by the prep warp one chunk ahead (double-buffered). Its lane t
 // prepares token t.
 struct ChunkInfo {
-  float acum[kQ];   // inclusive cumsum of dt * A within the chunk
+  float acum[kQ];   // inclusive cumsum of dt * A * log2(e) within the chunk: exps are ex2
   float dt[kQ];     // processed dt; 0 past the sequence end, which masks those tokens out
-  float cexp[kQ];   // exp(acum) where the token continues the carried state's sequence, else 0
-  float wend[kQ];   // exp(acum_end - acum) dt: the token's weight in the chunk-end state
+  float cexp[kQ];   // 2^acum where the token continues the carried state's sequence, else 0
+  float wend[kQ];   // 2^(acum_end - acum) dt: the token's weight in the chunk-end state
   int seg[kQ];      // sequence changes since the chunk start: 0 = the carried state's
   int events[kQ];   // positions of the varlen sequence ends inside the chunk
   int nevents;      // how many
@@ -129,7 +129,7 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
   const long long bstride = static_cast<long long>(G) * N;
   const T* dt_bh = static_cast<const T*>(a.dt) + row0 * H + h;
   const std::int64_t* seq_b = a.seq_idx ? a.seq_idx + row0 : nullptr;
-  const float A = a.A[h];
+  const float A2 = a.A[h] * kLog2e;
   const float bias = load_or(a.dt_bias, h, 0.f);
   const int nchunks = (Lseq + kQ - 1) / kQ;
   const int c_begin = seg == 0 ? 0 : nchunks / 2;
@@ -150,28 +150,37 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
     reinterpret_cast<std::uint32_t*>(smem + L::kMOffset)[k] = 0;
   }
 
+  // Each thread moves one 16-byte vector of x (and of z and out): channels p0 + 8 ech .. +7 of
+  // token ei of the chunk. Its offset within the chunk is fixed for the walk (32 bits: see
+  // chunk_scan_ssd_supports); a chunk adds start * stride, the same for the whole block, so
+  // no per-thread 64-bit multiply remains in the loop.
+  const int ei = tid / kXChunks, ech = tid % kXChunks;
+  const bool ech_ok = p0 + ech * 8 < P;
+  const int x_off = ei * static_cast<int>(xstride) + ech * 8;
+  constexpr int kRowStep = kThreads / kNChunks;
+  const int bc_row = tid / kNChunks, bc_ch = tid % kNChunks;
+  const bool bc_ch_ok = bc_ch * 8 < N;
+  const int bc_off = bc_row * static_cast<int>(bstride) + bc_ch * 8;
+
   // ---- asynchronous loads of one chunk's x, B, C tiles (zero-filled past L, P and N) ----
   auto load_chunk = [&](int c) {
     const std::uint32_t stage = smem_base + static_cast<std::uint32_t>(c & 1) * L::kStageBytes;
     const int start = c * kQ, len = min(kQ, Lseq - start);
     {
-      const int r = tid / kXChunks, ch = tid % kXChunks;
-      const bool ok = r < len && p0 + ch * 8 < P;
-      cp_async_16(stage + swizzled(r, ch, kXChunks),
-                  ok ? x_bh + (start + r) * xstride + ch * 8 : x_bh, ok);
+      const bool ok = ei < len && ech_ok;
+      cp_async_16(stage + swizzled(ei, ech, kXChunks),
+                  ok ? x_bh + start * xstride + x_off : x_bh, ok);
     }
-    constexpr int kRowStep = kThreads / kNChunks;
-    const int r0 = tid / kNChunks, ch = tid % kNChunks;
-    const bool ch_ok = ch * 8 < N;
-    long long off = (start + r0) * bstride + ch * 8;
+    const T* b_src = B_bg + start * bstride + bc_off;
+    const T* c_src = C_bg + start * bstride + bc_off;
 #pragma unroll
     for (int k = 0; k < kQ / kRowStep; ++k) {
-      const int r = r0 + k * kRowStep;
-      const bool ok = r < len && ch_ok;
-      const std::uint32_t dst = stage + L::kXBytes + swizzled(r, ch, kNChunks);
-      cp_async_16(dst, ok ? B_bg + off : B_bg, ok);
-      cp_async_16(dst + L::kBCBytes, ok ? C_bg + off : C_bg, ok);
-      off += kRowStep * bstride;
+      const int r = bc_row + k * kRowStep;
+      const bool ok = r < len && bc_ch_ok;
+      const std::uint32_t dst = stage + L::kXBytes + swizzled(r, bc_ch, kNChunks);
+      const long long step = static_cast<long long>(k) * kRowStep * bstride;
+      cp_async_16(dst, ok ? b_src + step : B_bg, ok);
+      cp_async_16(dst + L::kBCBytes, ok ? c_src + step : C_bg, ok);
     }
   };
 
@@ -200,7 +209,7 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
     const int start = c * kQ, len = min(kQ, Lseq - start);
     const int j = lane;
     const float d = j < len ? process_dt(to_float(raw_dt), bias, a) : 0.f;
-    float acum = d * A;
+    float acum = d * A2;
 #pragma unroll
     for (int o = 1; o < 32; o *= 2) {
       const float up = __shfl_up_sync(0xffffffffu, acum, o);
@@ -220,10 +229,10 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
     ci.acum[j] = acum;
     ci.dt[j] = d;
     ci.seg[j] = seg;
-    ci.cexp[j] = seg == 0 ? __expf(acum) : 0.f;
-    ci.wend[j] = (j < len && seg == seg_end) ? __expf(acum_end - acum) * d : 0.f;
+    ci.cexp[j] = seg == 0 ? fast_exp2(acum) : 0.f;
+    ci.wend[j] = (j < len && seg == seg_end) ? fast_exp2(acum_end - acum) * d : 0.f;
     if (lane == 0) {
-      ci.carry_end = seg_end == 0 ? __expf(acum_end) : 0.f;
+      ci.carry_end = seg_end == 0 ? fast_exp2(acum_end) : 0.f;
       int next = *varlen_next;
       ci.nevents = 0;
       ci.first_event = next;
@@ -281,9 +290,6 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
     }
   };
 
-  // Epilogue mapping: thread handles channels p0 + 8 ech .. +7 of token ei.
-  const int ei = tid / kXChunks, ech = tid % kXChunks;
-  const bool ech_ok = p0 + ech * 8 < P;
   // Lane addresses into this warp's half of a B/C tile: the half starts hc chunks into each
   // row; whole 8-chunk groups move the tile, the rest joins the lane's chunk (kN = 64).
   const int hc = wc * kHalf / 8;
@@ -325,7 +331,7 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
     }
     uint4 zr = make_uint4(0, 0, 0, 0);  // z of this thread's output, in flight until the end
     if (z_bh && ei < len && ech_ok) {
-      zr = __ldcs(reinterpret_cast<const uint4*>(z_bh + (start + ei) * xstride + ech * 8));
+      zr = __ldcs(reinterpret_cast<const uint4*>(z_bh + start * xstride + x_off));
     }
 
     // ---- M = (C B^T) o decay on the causal 16x16 blocks (0,0), (1,0), (1,1): warps 0-5,
@@ -355,7 +361,7 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
 #pragma unroll
         for (int q = 0; q < 2; ++q) {
           const int j = bj * 16 + nt * 8 + 2 * tq + q;
-          const float decay = __expf(fminf(acum_i - ci.acum[j], 0.f)) * ci.dt[j];
+          const float decay = fast_exp2(fminf(acum_i - ci.acum[j], 0.f)) * ci.dt[j];
           const float keep = (j <= i && seg_i == ci.seg[j]) ? 1.f : 0.f;
           m[q] = (acc[2 * e + q] + acc2[2 * e + q]) * decay * keep;
         }
@@ -485,9 +491,9 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
           const int to = ev < nev ? ci.events[ev] : len - 1;
           const int to_seg = ci.seg[to];
           const float to_acum = ci.acum[to];
-          advance(to_seg == from_seg ? __expf(to_acum - from_acum) : 0.f, [&](int j) {
+          advance(to_seg == from_seg ? fast_exp2(to_acum - from_acum) : 0.f, [&](int j) {
             const bool on = j > from && j <= to && ci.seg[j] == to_seg;
-            return on ? __expf(to_acum - ci.acum[j]) * ci.dt[j] : 0.f;
+            return on ? fast_exp2(to_acum - ci.acum[j]) * ci.dt[j] : 0.f;
           });
           if (ev < nev) {
             store_state(a.varlen_states +
@@ -521,20 +527,26 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
                    : "r"(xs + swizzled(ei, ech, kXChunks)));
       const std::uint32_t xw[4] = {xv.x, xv.y, xv.z, xv.w};
       const std::uint32_t zw[4] = {zr.x, zr.y, zr.z, zr.w};
-      uint4 o;
-      std::uint32_t* ow = &o.x;
+      float v[8];
 #pragma unroll
       for (int r = 0; r < 4; ++r) {
         const float2 xx = mma::unpack2<T>(xw[r]);
-        float lo = y[2 * r] + dd[2 * r] * xx.x, hi = y[2 * r + 1] + dd[2 * r + 1] * xx.y;
-        if (z_bh) {
-          const float2 zz = mma::unpack2<T>(zw[r]);
-          lo *= __fdividef(zz.x, 1.f + __expf(-zz.x));
-          hi *= __fdividef(zz.y, 1.f + __expf(-zz.y));
-        }
-        ow[r] = mma::pack2<T>(lo, hi);
+        v[2 * r] = y[2 * r] + dd[2 * r] * xx.x;
+        v[2 * r + 1] = y[2 * r + 1] + dd[2 * r + 1] * xx.y;
       }
-      __stcs(reinterpret_cast<uint4*>(out_bh + (start + ei) * xstride + ech * 8), o);
+      if (z_bh) {
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+          const float2 zz = mma::unpack2<T>(zw[r]);
+          v[2 * r] *= silu(zz.x);
+          v[2 * r + 1] *= silu(zz.y);
+        }
+      }
+      uint4 o;
+      std::uint32_t* ow = &o.x;
+#pragma unroll
+      for (int r = 0; r < 4; ++r) ow[r] = mma::pack2<T>(v[2 * r], v[2 * r + 1]);
+      __stcs(reinterpret_cast<uint4*>(out_bh + start * xstride + x_off), o);
     }
   }
   if (segments == 2 && seg == 0) {
@@ -602,9 +614,13 @@ bool chunk_scan_ssd_supports(const ChunkScanDeviceArgs& a) {
   // 16-byte rows for the asynchronous copies; the state tile at most 64 x 256 per block;
   // two blocks per unit must fit a one-dimensional grid.
   const long long units = static_cast<long long>(a.batch) * a.nheads * ((a.headdim + kP - 1) / kP);
+  // Offsets within one chunk's rows are 32-bit.
+  const long long chunk_span =
+      static_cast<long long>(kQ) * std::max<long long>(static_cast<long long>(a.nheads) * a.headdim,
+                                                       static_cast<long long>(a.ngroups) * a.dstate);
   return (a.dtype == DType::bfloat16 || a.dtype == DType::float16) && a.headdim % 8 == 0 &&
          a.dstate % 8 == 0 && a.dstate <= 256 && 2 * units <= 0x7fffffffLL &&
-         a.seqlen <= 0x7fffffffLL;
+         a.seqlen <= 0x7fffffffLL && chunk_span <= 0x7fffffffLL;
 }
 
 std::size_t chunk_scan_ssd_workspace_bytes(const ChunkScanDeviceArgs& a) {
