@@ -52,9 +52,21 @@ struct Tiling {
   static constexpr int kRows = kRowsPerPass * kRPT;
 };
 
+// Resident blocks per SM that Mamba2's register budget is set for: a memory-bound kernel
+// needs every block it can keep in flight, and register use decides it (72 registers left
+// 7 blocks of the bf16-state kernel; at 8 it needs 60). Also the float32 state with N = 128,
+// the decode case of the common Mamba2 models: 40 registers, 12 blocks. ptxas -v shows no
+// spills at these; Mamba1's per-element A needs more registers than 8 blocks leave.
+template <class S, int kN, bool kElementA>
+constexpr int state_update_min_blocks() {
+  if (kElementA) return 1;
+  return sizeof(S) == 4 && kN == 128 ? 12 : 8;
+}
+
 // kElementA: A per (channel, state) (Mamba1), loaded with the state; else one A per head.
 template <class T, class S, int kN, bool kElementA>
-__global__ __launch_bounds__(128) void state_update_tiled(const Args a) {
+__global__ __launch_bounds__(128, (state_update_min_blocks<S, kN, kElementA>())) void
+    state_update_tiled(const Args a) {
   using Tl = Tiling<T, S, kN>;
   constexpr int kVec = Tl::kVec, kVPT = Tl::kVPT, kTPR = Tl::kTPR, kRPT = Tl::kRPT;
   const long long b = blockIdx.z;
@@ -111,15 +123,9 @@ __global__ __launch_bounds__(128) void state_update_tiled(const Args a) {
     mine[j] = row_inputs<T>(a, b, h, p);
   }
   const int group_lane0 = (threadIdx.x % 32) - sub;
-  RowInputs in[kRPT];
-#pragma unroll
-  for (int r = 0; r < kRPT; ++r) {
-    const int src = group_lane0 + r % kTPR;
-    in[r].dt = __shfl_sync(0xffffffffu, mine[r / kTPR % kOwn].dt, src);
-    in[r].x = __shfl_sync(0xffffffffu, mine[r / kTPR % kOwn].x, src);
-    in[r].dx = __shfl_sync(0xffffffffu, mine[r / kTPR % kOwn].dx, src);
-    in[r].gate = __shfl_sync(0xffffffffu, mine[r / kTPR % kOwn].gate, src);
-  }
+  // Row r's scalars, read from the lane that computed them when the row is reached (not all
+  // up front: four rows of them held 16 registers through the loads, and registers are what
+  // limits the resident blocks of this kernel).
   const float a_head = kElementA ? 0.f : a.A[h] * kLog2e;
   // Mamba1's A per (channel, state), loaded up front for the same reason as the row scalars.
   Array<float, kVec> a_elem[kElementA ? kRPT : 1][kElementA ? kVPT : 1];
@@ -138,8 +144,12 @@ __global__ __launch_bounds__(128) void state_update_tiled(const Args a) {
 #pragma unroll
   for (int r = 0; r < kRPT; ++r) {
     const int p = p_first + r * Tl::kRowsPerPass;
-    const float dtx = in[r].dt * in[r].x;
-    const float decay_head = kElementA ? 0.f : fast_exp2(in[r].dt * a_head);
+    const int src = group_lane0 + r % kTPR;
+    const RowInputs& m = mine[r / kTPR % kOwn];
+    const RowInputs in{__shfl_sync(0xffffffffu, m.dt, src), __shfl_sync(0xffffffffu, m.x, src),
+                       __shfl_sync(0xffffffffu, m.dx, src), __shfl_sync(0xffffffffu, m.gate, src)};
+    const float dtx = in.dt * in.x;
+    const float decay_head = kElementA ? 0.f : fast_exp2(in.dt * a_head);
     float part = 0.f;
 #pragma unroll
     for (int v = 0; v < kVPT; ++v) {
@@ -147,7 +157,7 @@ __global__ __launch_bounds__(128) void state_update_tiled(const Args a) {
 #pragma unroll
       for (int e = 0; e < kVec; ++e) {
         if constexpr (kElementA) {
-          decay[e] = fast_exp2(in[r].dt * a_elem[r][v].v[e] * kLog2e);
+          decay[e] = fast_exp2(in.dt * a_elem[r][v].v[e] * kLog2e);
         } else {
           decay[e] = decay_head;
         }
@@ -170,7 +180,7 @@ __global__ __launch_bounds__(128) void state_update_tiled(const Args a) {
       }
       if (sub == 0) {
         const long long row = (b * a.nheads + h) * P + p;
-        out[row] = from_float<T>((part + in[r].dx) * in[r].gate);
+        out[row] = from_float<T>((part + in.dx) * in.gate);
       }
     }
   }
