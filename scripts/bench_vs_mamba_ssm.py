@@ -38,7 +38,33 @@ def parse_args():
     args = ap.parse_args()
     if args.bench_args and args.bench_args[0] == "--":
         args.bench_args = args.bench_args[1:]
+    check_inputs(args)
     return args
+
+
+def fail(message):
+    print(f"bench_vs_mamba_ssm: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def check_inputs(args):
+    """Every path and PyTorch checked before ssmkit's bench runs (minutes) rather than after."""
+    if not (os.path.isfile(args.ssmkit) and os.access(args.ssmkit, os.X_OK)):
+        fail(f"--ssmkit: {args.ssmkit} is not an executable file (expected the ssmkit binary)")
+    if args.mamba_ssm_src and not os.path.isdir(os.path.join(args.mamba_ssm_src, "mamba_ssm")):
+        fail(f"--mamba-ssm-src: {args.mamba_ssm_src} holds no mamba_ssm/ package directory "
+             "(expected a mamba_ssm source checkout)")
+    for p in args.python_path:
+        if not os.path.isdir(p):
+            fail(f"--python-path: {p} is not a directory")
+    if args.passes < 1:
+        fail(f"--passes: {args.passes} (expected at least 1)")
+    try:
+        import torch
+    except ImportError as e:
+        fail(f"needs PyTorch with a CUDA device (the GPU machine's python3): {e}")
+    if not torch.cuda.is_available():
+        fail("needs a CUDA device: torch.cuda.is_available() is False")
 
 
 def import_mamba_ssm(src, extra_paths):
@@ -49,8 +75,6 @@ def import_mamba_ssm(src, extra_paths):
     notes = {}
     if src:
         pkg_dir = os.path.join(src, "mamba_ssm")
-        if not os.path.isdir(pkg_dir):
-            sys.exit(f"bench_vs_mamba_ssm: {pkg_dir} is not a mamba_ssm package directory")
         sys.path.insert(0, src)
         pkg = types.ModuleType("mamba_ssm")
         pkg.__path__ = [pkg_dir]
