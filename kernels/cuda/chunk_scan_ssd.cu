@@ -152,8 +152,8 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
 
   // Each thread moves one 16-byte vector of x (and of z and out): channels p0 + 8 ech .. +7 of
   // token ei of the chunk. Its offset within the chunk is fixed for the walk (32 bits: see
-  // chunk_scan_ssd_supports); a chunk adds start * stride, the same for the whole block, so
-  // no per-thread 64-bit multiply remains in the loop.
+  // chunk_scan_ssd_supports), so a chunk's addresses take one start * stride product each for
+  // x/z/out and for B/C instead of a 64-bit row product per access.
   const int ei = tid / kXChunks, ech = tid % kXChunks;
   const bool ech_ok = p0 + ech * 8 < P;
   const int x_off = ei * static_cast<int>(xstride) + ech * 8;

@@ -123,9 +123,6 @@ __global__ __launch_bounds__(128, (state_update_min_blocks<S, kN, kElementA>()))
     mine[j] = row_inputs<T>(a, b, h, p);
   }
   const int group_lane0 = (threadIdx.x % 32) - sub;
-  // Row r's scalars, read from the lane that computed them when the row is reached (not all
-  // up front: four rows of them held 16 registers through the loads, and registers are what
-  // limits the resident blocks of this kernel).
   const float a_head = kElementA ? 0.f : a.A[h] * kLog2e;
   // Mamba1's A per (channel, state), loaded up front for the same reason as the row scalars.
   Array<float, kVec> a_elem[kElementA ? kRPT : 1][kElementA ? kVPT : 1];
@@ -144,6 +141,9 @@ __global__ __launch_bounds__(128, (state_update_min_blocks<S, kN, kElementA>()))
 #pragma unroll
   for (int r = 0; r < kRPT; ++r) {
     const int p = p_first + r * Tl::kRowsPerPass;
+    // The row's scalars, read from the lane that computed them when the row is reached (not
+    // all up front: four rows of them held 16 registers through the loads, and registers are
+    // what limits the resident blocks of this kernel).
     const int src = group_lane0 + r % kTPR;
     const RowInputs& m = mine[r / kTPR % kOwn];
     const RowInputs in{__shfl_sync(0xffffffffu, m.dt, src), __shfl_sync(0xffffffffu, m.x, src),
