@@ -15,11 +15,11 @@ mkdir -p "$OUT/bench"
 export SSMKIT_BINARY=$PWD/$PKG/ssmkit SSMKIT_SOURCE_DIR=$PWD
 summary=()
 { nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv; date -u; } > "$OUT/tests.log" 2>&1
-ext_args=() ext_paths=() ext_pid=""
+ext_args=() ext_dirs=() ext_pid=""
 [ -d "$PKG/mamba_src/csrc/selective_scan" ] && ext_args+=(--mamba-ssm-src "$PKG/mamba_src") &&
-  ext_paths+=(--python-path "$OUT/ext/selective_scan_cuda")
+  ext_dirs+=("$OUT/ext/selective_scan_cuda")
 [ -d "$PKG/conv_src/csrc" ] && ext_args+=(--causal-conv1d-src "$PKG/conv_src") &&
-  ext_paths+=(--python-path "$OUT/ext/causal_conv1d_cuda" --python-path "$PKG/conv_src")
+  ext_dirs+=("$OUT/ext/causal_conv1d_cuda" "$PKG/conv_src")
 if ((${#ext_args[@]})); then
   { timeout ${EXT_TIMEOUT:-420} python3 "$(dirname "$0")/build_mamba_extensions.py" "${ext_args[@]}" \
       --out "$OUT/ext" > "$OUT/ext_build.log" 2>&1; echo "extensions: exit $?" > "$OUT/ext_build.status"; } &
@@ -33,9 +33,13 @@ if [ -n "$ext_pid" ]; then
   wait "$ext_pid"
   summary+=("$(cat "$OUT/ext_build.status")")
 fi
+# bench_vs_mamba_ssm.py refuses paths that do not exist: pass only what this package holds
+# (without mamba_src its rows say mamba_ssm is unavailable, as before).
+ref_args=()
+[ -d "$PKG/mamba_src/mamba_ssm" ] && ref_args+=(--mamba-ssm-src "$PKG/mamba_src")
+for d in "$PKG/py" "${ext_dirs[@]}"; do [ -d "$d" ] && ref_args+=(--python-path "$d"); done
 PYTHONUNBUFFERED=1 timeout ${BENCH_TIMEOUT:-240} python3 "$(dirname "$0")/bench_vs_mamba_ssm.py" --ssmkit "$PKG/ssmkit" \
-  --mamba-ssm-src "$PKG/mamba_src" --python-path "$PKG/py" "${ext_paths[@]}" --out "$OUT/bench" -- "$@" \
-  > "$OUT/bench/compare.log" 2>&1
+  "${ref_args[@]}" --out "$OUT/bench" -- "$@" > "$OUT/bench/compare.log" 2>&1
 summary+=("bench: exit $?")
 if command -v compute-sanitizer >/dev/null; then
   { timeout ${SANITIZER_TIMEOUT:-40} compute-sanitizer --tool memcheck "$PKG/ssmkit_tests" --gtest_filter='BenchOnGpu.*'
