@@ -143,6 +143,34 @@ TEST_F(CudaVsCpu, GatedRmsNormWideRows) {
   expect_close(gpu_->gated_rmsnorm(p).out, cpu_.gated_rmsnorm(p).out, "gated_rmsnorm", "out");
 }
 
+// Every launch shape of the vector kernel (a warp per group with 2 or 4 vectors per thread,
+// a block per group of 64-512 threads), each gate placement and dtype, and the any-shape
+// kernel for groups that are not whole 16-byte vectors.
+TEST_F(CudaVsCpu, GatedRmsNormEveryLayout) {
+  enum class Gate { none, first, after };
+  for (DType dtype : {DType::float32, DType::bfloat16, DType::float16}) {
+    for (std::int64_t group : {36, 64, 1000, 1024, 5120, 8192}) {
+      for (Gate gate : {Gate::none, Gate::first, Gate::after}) {
+        SCOPED_TRACE(std::string(dtype_name(dtype)) + " group " + std::to_string(group) +
+                     " gate " + std::to_string(static_cast<int>(gate)));
+        const std::int64_t rows = 37, dim = 2 * group;
+        GatedRmsNormParams p;
+        p.rows = rows, p.dim = dim, p.group_size = group, p.eps = 1e-5;
+        p.input_dtype = dtype;
+        p.norm_before_gate = gate == Gate::after;
+        p.x = random_tensor({rows, dim}, rng_).to(dtype).to(DType::float64);
+        if (gate != Gate::none) {
+          p.z = random_tensor({rows, dim}, rng_, -3.0, 3.0).to(dtype).to(DType::float64);
+        }
+        p.weight = random_tensor({dim}, rng_, 0.5, 1.5);
+        if (group % 3 == 1) p.bias = random_tensor({dim}, rng_, -0.1, 0.1);
+        expect_close(gpu_->gated_rmsnorm(p).out, cpu_.gated_rmsnorm(p).out, "gated_rmsnorm",
+                     "out", dtype);
+      }
+    }
+  }
+}
+
 TEST_F(CudaVsCpu, LightningAttentionLargeHeads) {
   LightningAttentionParams p;
   p.batch = 2, p.nheads = 8, p.seqlen = 512, p.key_dim = 128, p.value_dim = 128;

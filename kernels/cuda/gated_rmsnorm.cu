@@ -48,65 +48,75 @@ __global__ __launch_bounds__(kBlock) void gated_rmsnorm_fwd(const Args a) {
   }
 }
 
-// The bandwidth kernel: kTPG threads own a group (a warp for small groups, a whole block of
-// 128 for large ones), each keeping its up to kMaxV vectors of x and of the gate in
-// registers between the sum of squares and the write, so x and z are read from memory once,
-// 16 bytes per access. kMaxV is the smallest that fits the group, since the registers it
-// takes decide how many warps an SM holds.
-constexpr int kVecBlock = 128;  // threads of a block of warp-owned groups
+// The bandwidth kernel. The threads that own a group keep its 16-byte vectors (up to kMaxV
+// per thread) in registers from the sum of squares to the write, so x and z are read from
+// memory once. They keep what the write needs, in the fewest registers: with the gate first
+// (the Mamba2 default) the gated product x * silu(z) in float, so silu runs once per element;
+// otherwise x and z as loaded (16-bit pairs), converted again at the write. Registers decide
+// how many warps an SM holds, and the kernel needs them all to keep enough bytes in flight.
+// The gate's place is a template parameter for the same reason.
+// kWarpGroups: a warp per group (groups of up to 32 * kMaxV vectors), four to a block, no
+// block barrier; else one group per block of blockDim.x (a multiple of 32, at most
+// kMaxGroupBlock) threads.
+constexpr int kWarpGroupBlock = 128;
+constexpr int kMaxGroupBlock = 512;
+enum class Gate { none, first, after };
 
-template <int kTPG>
-constexpr int block_threads() { return kTPG < kVecBlock ? kVecBlock : kTPG; }
-
-template <class T, int kTPG, int kMaxV>
-__global__ __launch_bounds__(block_threads<kTPG>()) void gated_rmsnorm_vec(const Args a) {
+template <class T, Gate kGate, int kMaxV, bool kWarpGroups>
+__global__ __launch_bounds__(kWarpGroups ? kWarpGroupBlock : kMaxGroupBlock) void
+    gated_rmsnorm_vec(const Args a) {
   constexpr int kVec = 16 / static_cast<int>(sizeof(T));
-  constexpr int kGroupsPerBlock = block_threads<kTPG>() / kTPG;
+  constexpr bool gate_first = kGate == Gate::first, gate_after = kGate == Gate::after;
+  const int tpg = kWarpGroups ? 32 : static_cast<int>(blockDim.x);
   // 32-bit index math (the launcher checks the group count fits), uniform across the block
   // when the block owns one group: a per-thread 64-bit division costs more than the data.
   const unsigned groups_per_row = static_cast<unsigned>(a.dim / a.group_size);
-  const unsigned group = kGroupsPerBlock == 1 ? blockIdx.x
-                                              : blockIdx.x * kGroupsPerBlock + threadIdx.x / kTPG;
-  const int lane = threadIdx.x % kTPG;
-  if (kGroupsPerBlock > 1 && group >= a.rows * groups_per_row) return;  // no block barrier below
+  const unsigned group =
+      kWarpGroups ? blockIdx.x * (kWarpGroupBlock / 32) + threadIdx.x / 32 : blockIdx.x;
+  const int lane = kWarpGroups ? threadIdx.x % 32 : threadIdx.x;
+  if (kWarpGroups && group >= a.rows * groups_per_row) return;  // no block barrier below
   const long long row = group / groups_per_row;
   const long long g0 = static_cast<long long>(group % groups_per_row) * a.group_size;
   const long long first = row * a.dim + g0;
   const int nvec = static_cast<int>(a.group_size / kVec);
   const T* x = static_cast<const T*>(a.x) + first;
-  const T* z = a.z ? static_cast<const T*>(a.z) + first : nullptr;
-  const bool gate_first = z && !a.norm_before_gate;
-  float v[kMaxV][kVec], gate[kMaxV][kVec];
+  const T* z = kGate != Gate::none ? static_cast<const T*>(a.z) + first : nullptr;
+  float gated[kMaxV][kVec];              // gate first: x * silu(z)
+  Array<T, kVec> xr[kMaxV], zr[kMaxV];  // otherwise: x, and z when the gate comes after
   float sum_sq = 0.f;
 #pragma unroll
   for (int j = 0; j < kMaxV; ++j) {
-    const int i = lane + j * kTPG;
+    const int i = lane + j * tpg;
     if (i >= nvec) break;
-    const auto xv = load_array<kVec>(x + i * kVec);
-    Array<T, kVec> zv;
-    if (z) zv = load_array<kVec>(z + i * kVec);
+    xr[j] = load_array<kVec>(x + i * kVec);
+    if constexpr (kGate != Gate::none) zr[j] = load_array<kVec>(z + i * kVec);
+  }
+#pragma unroll
+  for (int j = 0; j < kMaxV; ++j) {
+    if (lane + j * tpg >= nvec) break;
 #pragma unroll
     for (int e = 0; e < kVec; ++e) {
-      gate[j][e] = z ? silu(to_float(zv.v[e])) : 1.f;
-      v[j][e] = to_float(xv.v[e]) * (gate_first ? gate[j][e] : 1.f);
-      sum_sq += v[j][e] * v[j][e];
+      float v = to_float(xr[j].v[e]);
+      if constexpr (gate_first) {
+        v *= silu(to_float(zr[j].v[e]));
+        gated[j][e] = v;
+      }
+      sum_sq += v * v;
     }
   }
   float total = warp_sum(sum_sq);
-  if constexpr (kTPG > 32) {
-    __shared__ float warp_sums[kTPG / 32];
+  if constexpr (!kWarpGroups) {
+    __shared__ float warp_sums[kMaxGroupBlock / 32];
     if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = total;
     __syncthreads();
     total = 0.f;
-#pragma unroll
-    for (int w = 0; w < kTPG / 32; ++w) total += warp_sums[w];
+    for (int w = 0; w < tpg / 32; ++w) total += warp_sums[w];
   }
   const float rstd = rsqrtf(total / static_cast<float>(a.group_size) + a.eps);
-  const bool gate_after = z && a.norm_before_gate;
   T* out = static_cast<T*>(a.out) + first;
 #pragma unroll
   for (int j = 0; j < kMaxV; ++j) {
-    const int i = lane + j * kTPG;
+    const int i = lane + j * tpg;
     if (i >= nvec) break;
     const long long d = g0 + i * kVec;
     float w[kVec], b[kVec];
@@ -120,8 +130,9 @@ __global__ __launch_bounds__(block_threads<kTPG>()) void gated_rmsnorm_vec(const
     Array<T, kVec> ov;
 #pragma unroll
     for (int e = 0; e < kVec; ++e) {
-      const float y = v[j][e] * rstd * w[e] + b[e];
-      ov.v[e] = from_float<T>(gate_after ? y * gate[j][e] : y);
+      const float v = gate_first ? gated[j][e] : to_float(xr[j].v[e]);
+      const float y = v * rstd * w[e] + b[e];
+      ov.v[e] = from_float<T>(gate_after ? y * silu(to_float(zr[j].v[e])) : y);
     }
     store_array<kVec>(out + i * kVec, ov);
   }
@@ -138,30 +149,35 @@ void launch_gated_rmsnorm(const Args& a, cudaStream_t stream) {
     using T = typename decltype(tag)::type;
     constexpr int kVec = 16 / static_cast<int>(sizeof(T));
     const long long nvec = a.group_size / kVec;
-    const bool vec = a.group_size % kVec == 0 && a.dim % kVec == 0 && nvec <= kVecBlock * 8 &&
+    const bool vec = a.group_size % kVec == 0 && a.dim % kVec == 0 && nvec <= kMaxGroupBlock * 4 &&
                      blocks < (1ll << 31) &&
                      aligned16(a.x) && aligned16(a.out) && (!a.z || aligned16(a.z)) &&
                      aligned16(a.weight) && (!a.bias || aligned16(a.bias));
-    // Threads per group, then the fewest vectors per thread that cover the group.
-    auto launch = [&](auto tpg) {
-      constexpr int kTPG = decltype(tpg)::value;
-      constexpr int kPerBlock = block_threads<kTPG>() / kTPG;
-      const unsigned grid = static_cast<unsigned>((blocks + kPerBlock - 1) / kPerBlock);
-      const long long per_thread = (nvec + kTPG - 1) / kTPG;
-      if (per_thread <= 2) {
-        gated_rmsnorm_vec<T, kTPG, 2><<<grid, block_threads<kTPG>(), 0, stream>>>(a);
-      } else if (per_thread <= 4) {
-        gated_rmsnorm_vec<T, kTPG, 4><<<grid, block_threads<kTPG>(), 0, stream>>>(a);
+    // A warp per group of up to 128 vectors, else a block with 4 per thread.
+    auto launch = [&](auto gate) {
+      constexpr Gate kGate = decltype(gate)::value;
+      if (nvec <= 32 * 4) {
+        const unsigned grid =
+            static_cast<unsigned>((blocks + kWarpGroupBlock / 32 - 1) / (kWarpGroupBlock / 32));
+        if (nvec <= 32 * 2) {
+          gated_rmsnorm_vec<T, kGate, 2, true><<<grid, kWarpGroupBlock, 0, stream>>>(a);
+        } else {
+          gated_rmsnorm_vec<T, kGate, 4, true><<<grid, kWarpGroupBlock, 0, stream>>>(a);
+        }
       } else {
-        gated_rmsnorm_vec<T, kTPG, 8><<<grid, block_threads<kTPG>(), 0, stream>>>(a);
+        const unsigned threads = static_cast<unsigned>((nvec + 127) / 128 * 32);
+        gated_rmsnorm_vec<T, kGate, 4, false><<<static_cast<unsigned>(blocks), threads, 0,
+                                                 stream>>>(a);
       }
     };
-    if (vec && nvec <= 32 * 8) {
-      launch(std::integral_constant<int, 32>{});
-    } else if (vec) {
-      launch(std::integral_constant<int, kVecBlock>{});
-    } else {
+    if (!vec) {
       gated_rmsnorm_fwd<T><<<static_cast<unsigned>(blocks), kBlock, 0, stream>>>(a);
+    } else if (!a.z) {
+      launch(std::integral_constant<Gate, Gate::none>{});
+    } else if (a.norm_before_gate) {
+      launch(std::integral_constant<Gate, Gate::after>{});
+    } else {
+      launch(std::integral_constant<Gate, Gate::first>{});
     }
     SSMKIT_CHECK_LAUNCH("gated_rmsnorm");
   });
