@@ -40,7 +40,7 @@ template <> struct StateVec<__nv_bfloat16> { static constexpr int value = 8; };
 // 16-byte vectors; kTPR consecutive lanes share a row and each thread owns the same vector
 // slice of kRPT rows, so B and C (per group) are loaded once per thread and every state
 // byte is read and written exactly once, 16 bytes per access, kRPT*kVPT accesses in flight.
-template <class T, class S, int kN>
+template <class T, class S, int kN, int kRowsPerThread>
 struct Tiling {
   static constexpr int kVec = StateVec<S>::value;
   static constexpr int kVecsPerRow = kN / kVec;
@@ -48,7 +48,7 @@ struct Tiling {
   static constexpr int kVPT = kVecsPerRow / kTPR;  // vectors per thread and row
   static constexpr int kThreads = 128;
   static constexpr int kRowsPerPass = kThreads / kTPR;
-  static constexpr int kRPT = 4;  // rows per thread
+  static constexpr int kRPT = kRowsPerThread;
   static constexpr int kRows = kRowsPerPass * kRPT;
 };
 
@@ -64,10 +64,10 @@ constexpr int state_update_min_blocks() {
 }
 
 // kElementA: A per (channel, state) (Mamba1), loaded with the state; else one A per head.
-template <class T, class S, int kN, bool kElementA>
+template <class T, class S, int kN, bool kElementA, int kRowsPerThread>
 __global__ __launch_bounds__(128, (state_update_min_blocks<S, kN, kElementA>())) void
     state_update_tiled(const Args a) {
-  using Tl = Tiling<T, S, kN>;
+  using Tl = Tiling<T, S, kN, kRowsPerThread>;
   constexpr int kVec = Tl::kVec, kVPT = Tl::kVPT, kTPR = Tl::kTPR, kRPT = Tl::kRPT;
   const long long b = blockIdx.z;
   const int h = blockIdx.y;
@@ -217,16 +217,33 @@ __global__ void state_update_generic(const Args a) {
   if (lane == 0) out[row] = from_float<T>((part + in.dx) * in.gate);
 }
 
-template <class T, class S, int kN>
-void launch_tiled(const Args& a, cudaStream_t stream) {
-  using Tl = Tiling<T, S, kN>;
+// Four rows per thread spread a row's fixed work (B, C, the row scalars) over more bytes.
+// A grid of fewer than three such blocks per SM (batch 1, Mamba1 up to batch 8) is bound by
+// the latency of one block's serial work instead, and one row per thread, four times the
+// blocks with a quarter of the work each, is faster there (H200: Mamba1 batch 1 3.6 -> 3.0 us
+// as graph replays, bf16 state 3.0 -> 2.1 us) and slower above it (docs/optimisation-notes.md).
+template <class T, class S, int kN, int kRowsPerThread>
+void launch_rows(const Args& a, cudaStream_t stream) {
+  using Tl = Tiling<T, S, kN, kRowsPerThread>;
   const dim3 grid(static_cast<unsigned>((a.headdim + Tl::kRows - 1) / Tl::kRows),
                   static_cast<unsigned>(a.nheads), static_cast<unsigned>(a.batch));
   if (a.a_per_head) {
-    state_update_tiled<T, S, kN, false><<<grid, Tl::kThreads, 0, stream>>>(a);
+    state_update_tiled<T, S, kN, false, kRowsPerThread><<<grid, Tl::kThreads, 0, stream>>>(a);
   } else {
-    state_update_tiled<T, S, kN, true><<<grid, Tl::kThreads, 0, stream>>>(a);
+    state_update_tiled<T, S, kN, true, kRowsPerThread><<<grid, Tl::kThreads, 0, stream>>>(a);
   }
+}
+
+template <class T, class S, int kN>
+void launch_tiled(const Args& a, cudaStream_t stream) {
+  using Wide = Tiling<T, S, kN, 4>;
+  const long long wide_blocks =
+      (a.headdim + Wide::kRows - 1) / Wide::kRows * a.nheads * a.batch;
+  int device = 0, sms = 0;
+  SSMKIT_CUDA_CHECK(cudaGetDevice(&device));
+  SSMKIT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  if (wide_blocks < 3LL * sms) return launch_rows<T, S, kN, 1>(a, stream);
+  launch_rows<T, S, kN, 4>(a, stream);
 }
 
 template <class T, class S>
