@@ -67,6 +67,38 @@ TEST_F(CudaVsCpu, CausalConv1dLarge) {
   expect_close(gu.conv_state, cu.conv_state, "causal_conv1d_update", "conv_state");
 }
 
+// The decode step's vector kernel for every (width, state_len) it is built for, each dtype,
+// with and without bias and silu, and the per-channel kernel for what it does not take
+// (channels not a whole 16-byte vector, two new tokens).
+TEST_F(CudaVsCpu, ConvUpdateEveryLayout) {
+  struct Layout {
+    std::int64_t width, state_len;
+  };
+  for (DType dtype : {DType::float32, DType::bfloat16, DType::float16}) {
+    for (const Layout lay : {Layout{4, 3}, Layout{4, 4}, Layout{3, 2}, Layout{3, 3}, Layout{2, 1},
+                             Layout{2, 2}}) {
+      for (const std::int64_t dim : {1024, 100}) {
+        for (const std::int64_t seqlen : {1, 2}) {
+          SCOPED_TRACE(std::string(dtype_name(dtype)) + " W=" + std::to_string(lay.width) +
+                       " S=" + std::to_string(lay.state_len) + " D=" + std::to_string(dim) +
+                       " L=" + std::to_string(seqlen));
+          CausalConv1dUpdateParams u;
+          u.batch = 5, u.dim = dim, u.seqlen = seqlen, u.width = lay.width;
+          u.state_len = lay.state_len, u.silu = dim == 1024, u.input_dtype = dtype;
+          u.x = random_tensor({5, dim, seqlen}, rng_).to(dtype).to(DType::float64);
+          u.conv_state =
+              random_tensor({5, dim, lay.state_len}, rng_).to(dtype).to(DType::float64);
+          u.weight = random_tensor({dim, lay.width}, rng_, -0.5, 0.5);
+          if (seqlen == 1) u.bias = random_tensor({dim}, rng_, -0.1, 0.1);
+          const auto g = gpu_->causal_conv1d_update(u), c = cpu_.causal_conv1d_update(u);
+          expect_close(g.out, c.out, "causal_conv1d_update", "out", dtype);
+          expect_close(g.conv_state, c.conv_state, "causal_conv1d_update", "conv_state", dtype);
+        }
+      }
+    }
+  }
+}
+
 TEST_F(CudaVsCpu, SelectiveScanLongSequence) {
   SelectiveScanParams p;
   p.batch = 2, p.dim = 256, p.seqlen = 4096, p.dstate = 16, p.ngroups = 2, p.delta_softplus = true;

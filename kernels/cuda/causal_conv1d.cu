@@ -145,6 +145,70 @@ void launch_vec(const ConvArgs& a, cudaStream_t stream) {
   conv1d_vec<T, kW><<<grid, block, 0, stream>>>(a);
 }
 
+// The decode step (one new token) for 16-byte-aligned rows: a thread owns kR = 16 bytes of
+// channels of one batch row, so its kR state rows (kS columns each) are kS contiguous 16-byte
+// vectors, and x, out and the new state move as whole vectors too. One thread per channel
+// with 2-byte loads, and a 64-bit division per thread for the row, took several times the
+// time of the bytes. The batch row is blockIdx.y, so no division at all.
+template <class T, int kW, int kS>
+__global__ __launch_bounds__(128) void conv1d_update_vec(const UpdateArgs a) {
+  constexpr int kR = 16 / static_cast<int>(sizeof(T));  // channels per thread
+  const int d0 = (blockIdx.x * blockDim.x + threadIdx.x) * kR;
+  const int D = static_cast<int>(a.dim);
+  if (d0 >= D) return;
+  const long long b = blockIdx.y;
+  const long long slot = a.state_indices ? a.state_indices[b] : b;
+  T* out = static_cast<T*>(a.out) + b * D + d0;
+  if (slot < 0) {
+    store_array<kR>(out, Array<T, kR>{});
+    return;
+  }
+  const long long first = (slot * D + d0) * kS;  // element offset of the thread's state rows
+  // Element e of the thread's kR * kS state elements is st[e / kR].v[e % kR].
+  Array<T, kR> st[kS], next[kS];
+#pragma unroll
+  for (int k = 0; k < kS; ++k) {
+    st[k] = load_array<kR>(static_cast<const T*>(a.conv_state) + first + k * kR);
+  }
+  const auto xv = load_array<kR>(static_cast<const T*>(a.x) + b * D + d0);
+  float wt[kR * kW], bias[kR];  // row r's taps at wt[r * kW ...]; kR * kW is a multiple of 4
+#pragma unroll
+  for (int k = 0; k < kR * kW; k += 4) {
+    const auto q = load_array<4>(a.weight + static_cast<long long>(d0) * kW + k);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) wt[k + e] = q.v[e];
+  }
+#pragma unroll
+  for (int k = 0; k < kR; k += 4) {
+    const auto q = a.bias ? load_array<4>(a.bias + d0 + k) : Array<float, 4>{};
+#pragma unroll
+    for (int e = 0; e < 4; ++e) bias[k + e] = q.v[e];
+  }
+  Array<T, kR> ov;
+#pragma unroll
+  for (int r = 0; r < kR; ++r) {
+    // Row r's window: its kS cached columns, then the new token.
+    auto window = [&](int e) {
+      const int i = r * kS + e;
+      return e < kS ? to_float(st[i / kR].v[i % kR]) : to_float(xv.v[r]);
+    };
+    float acc = bias[r];
+#pragma unroll
+    for (int w = 0; w < kW; ++w) acc += wt[r * kW + w] * window(kS + 1 - kW + w);
+    ov.v[r] = from_float<T>(a.silu ? silu(acc) : acc);
+#pragma unroll
+    for (int k = 0; k < kS; ++k) {
+      const int i = r * kS + k;
+      next[i / kR].v[i % kR] = from_float<T>(window(k + 1));
+    }
+  }
+  store_array<kR>(out, ov);
+#pragma unroll
+  for (int k = 0; k < kS; ++k) {
+    store_array<kR>(static_cast<T*>(a.new_state) + first + k * kR, next[k]);
+  }
+}
+
 }  // namespace
 
 void launch_causal_conv1d(const ConvArgs& a, cudaStream_t stream) {
@@ -178,7 +242,33 @@ void launch_causal_conv1d_update(const UpdateArgs& a, cudaStream_t stream) {
   dispatch_activation(a.act_dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     constexpr int kBlock = 128;
-    conv1d_update<T><<<blocks_for(a.batch * a.dim, kBlock), kBlock, 0, stream>>>(a);
+    constexpr int kR = 16 / static_cast<int>(sizeof(T));
+    const bool vec = a.seqlen == 1 && a.dim % kR == 0 && a.dim <= 0x7fffffffLL &&
+                     a.batch <= 65535 && aligned16(a.x) && aligned16(a.out) &&
+                     aligned16(a.conv_state) && aligned16(a.new_state) &&
+                     aligned16(a.weight) && aligned16(a.bias);
+    const dim3 grid(blocks_for(a.dim / kR, kBlock), static_cast<unsigned>(a.batch));
+    auto launch = [&](auto w, auto s) {
+      conv1d_update_vec<T, decltype(w)::value, decltype(s)::value>
+          <<<grid, kBlock, 0, stream>>>(a);
+    };
+    using std::integral_constant;
+    const long long W = a.width, S = a.state_len;
+    if (vec && W == 4 && S == 3) {
+      launch(integral_constant<int, 4>{}, integral_constant<int, 3>{});
+    } else if (vec && W == 4 && S == 4) {
+      launch(integral_constant<int, 4>{}, integral_constant<int, 4>{});
+    } else if (vec && W == 3 && S == 2) {
+      launch(integral_constant<int, 3>{}, integral_constant<int, 2>{});
+    } else if (vec && W == 3 && S == 3) {
+      launch(integral_constant<int, 3>{}, integral_constant<int, 3>{});
+    } else if (vec && W == 2 && S == 1) {
+      launch(integral_constant<int, 2>{}, integral_constant<int, 1>{});
+    } else if (vec && W == 2 && S == 2) {
+      launch(integral_constant<int, 2>{}, integral_constant<int, 2>{});
+    } else {
+      conv1d_update<T><<<blocks_for(a.batch * a.dim, kBlock), kBlock, 0, stream>>>(a);
+    }
     SSMKIT_CHECK_LAUNCH("causal_conv1d_update");
   });
 }

@@ -2,6 +2,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -38,5 +39,8 @@ inline void require_warp_state(long long size, const char* what) {
 inline unsigned blocks_for(long long threads, int block) {
   return static_cast<unsigned>((threads + block - 1) / block);
 }
+
+// Whether 16-byte vector accesses may start at p (null counts: absent tensors are not read).
+inline bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
 }  // namespace ssmkit::cuda

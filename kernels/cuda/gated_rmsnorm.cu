@@ -138,8 +138,6 @@ __global__ __launch_bounds__(kWarpGroups ? kWarpGroupBlock : kMaxGroupBlock) voi
   }
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
-
 }  // namespace
 
 void launch_gated_rmsnorm(const Args& a, cudaStream_t stream) {
@@ -151,8 +149,8 @@ void launch_gated_rmsnorm(const Args& a, cudaStream_t stream) {
     const long long nvec = a.group_size / kVec;
     const bool vec = a.group_size % kVec == 0 && a.dim % kVec == 0 && nvec <= kMaxGroupBlock * 4 &&
                      blocks < (1ll << 31) &&
-                     aligned16(a.x) && aligned16(a.out) && (!a.z || aligned16(a.z)) &&
-                     aligned16(a.weight) && (!a.bias || aligned16(a.bias));
+                     aligned16(a.x) && aligned16(a.out) && aligned16(a.z) &&
+                     aligned16(a.weight) && aligned16(a.bias);
     // A warp per group of up to 128 vectors, else a block with 4 per thread.
     auto launch = [&](auto gate) {
       constexpr Gate kGate = decltype(gate)::value;
