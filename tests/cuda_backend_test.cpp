@@ -175,9 +175,9 @@ TEST_F(CudaVsCpu, GatedRmsNormWideRows) {
   expect_close(gpu_->gated_rmsnorm(p).out, cpu_.gated_rmsnorm(p).out, "gated_rmsnorm", "out");
 }
 
-// Every launch shape of the vector kernel (a warp per group with 2 or 4 vectors per thread,
-// a block per group of 64-512 threads), each gate placement and dtype, and the any-shape
-// kernel for groups that are not whole 16-byte vectors.
+// Every launch shape of the vector kernel (a warp per group; a block per group with 2 or, for
+// float32 groups of 8192, 4 vectors per thread), each gate placement and dtype, and the
+// any-shape kernel for groups that are not whole 16-byte vectors.
 TEST_F(CudaVsCpu, GatedRmsNormEveryLayout) {
   enum class Gate { none, first, after };
   for (DType dtype : {DType::float32, DType::bfloat16, DType::float16}) {

@@ -151,17 +151,20 @@ void launch_gated_rmsnorm(const Args& a, cudaStream_t stream) {
                      blocks < (1ll << 31) &&
                      aligned16(a.x) && aligned16(a.out) && aligned16(a.z) &&
                      aligned16(a.weight) && aligned16(a.bias);
-    // A warp per group of up to 128 vectors, else a block with 4 per thread.
+    // Two vectors per thread: a warp for groups of up to 64 vectors (four to a block), else a
+    // block of one thread per two vectors; four per thread only where two would need more
+    // than kMaxGroupBlock threads. More, smaller threads keep more loads in flight per SM
+    // than fewer threads with more registers each (docs/optimisation-notes.md, step 5).
     auto launch = [&](auto gate) {
       constexpr Gate kGate = decltype(gate)::value;
-      if (nvec <= 32 * 4) {
+      if (nvec <= 32 * 2) {
         const unsigned grid =
             static_cast<unsigned>((blocks + kWarpGroupBlock / 32 - 1) / (kWarpGroupBlock / 32));
-        if (nvec <= 32 * 2) {
-          gated_rmsnorm_vec<T, kGate, 2, true><<<grid, kWarpGroupBlock, 0, stream>>>(a);
-        } else {
-          gated_rmsnorm_vec<T, kGate, 4, true><<<grid, kWarpGroupBlock, 0, stream>>>(a);
-        }
+        gated_rmsnorm_vec<T, kGate, 2, true><<<grid, kWarpGroupBlock, 0, stream>>>(a);
+      } else if (nvec <= kMaxGroupBlock * 2) {
+        const unsigned threads = static_cast<unsigned>((nvec + 63) / 64 * 32);
+        gated_rmsnorm_vec<T, kGate, 2, false><<<static_cast<unsigned>(blocks), threads, 0,
+                                                 stream>>>(a);
       } else {
         const unsigned threads = static_cast<unsigned>((nvec + 127) / 128 * 32);
         gated_rmsnorm_vec<T, kGate, 4, false><<<static_cast<unsigned>(blocks), threads, 0,
