@@ -13,7 +13,7 @@ using Args = GatedRmsNormDeviceArgs;
 constexpr int kBlock = 256;
 
 // Any shape (groups not a whole number of 16-byte vectors, unaligned pointers, groups over
-// 16 KB): one block per (row, group), a block-wide sum of squares, then the scaled write,
+// 32 KB): one block per (row, group), a block-wide sum of squares, then the scaled write,
 // which re-reads the group from L1/L2.
 template <class T>
 __global__ __launch_bounds__(kBlock) void gated_rmsnorm_fwd(const Args a) {
