@@ -1,0 +1,118 @@
+#include "bench_compare_command.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "ssmkit/bench/run_comparison.hpp"
+#include "ssmkit/error.hpp"
+
+namespace ssmkit::app {
+namespace {
+
+struct CompareArgs {
+  std::string base_path, new_path, json_path;
+  double min_change = 0.02;
+  bool fail_on_slower = false;
+};
+
+std::string fixed(double v, const char* format) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::string percent_or_dash(const std::optional<double>& f) {
+  return f ? fixed(100.0 * *f, "%.0f%%") : "-";
+}
+
+void print_table(std::ostream& out, const bench::BenchRun& base, const bench::BenchRun& next,
+                 const bench::RunComparison& c) {
+  out << "base: " << base.path << (base.command.empty() ? "" : "  (" + base.command + ")") << '\n';
+  out << "new:  " << next.path << (next.command.empty() ? "" : "  (" + next.command + ")") << "\n\n";
+  out << "| row | timer | base us | new us | speedup (base / new) | base % BW | new % BW | "
+         "threshold | verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n";
+  int faster = 0, slower = 0, same = 0;
+  for (const auto& r : c.rows) {
+    out << "| " << r.name << " | " << r.timer << " | " << fixed(r.base_s * 1e6, "%.2f") << " | "
+        << fixed(r.new_s * 1e6, "%.2f") << " | " << fixed(r.speedup, "%.3fx") << " | "
+        << percent_or_dash(r.base_fraction) << " | " << percent_or_dash(r.new_fraction) << " | "
+        << fixed(100.0 * r.threshold, "%.1f%%") << " | " << bench::verdict_name(r.verdict)
+        << " |\n";
+    faster += r.verdict == bench::Verdict::faster;
+    slower += r.verdict == bench::Verdict::slower;
+    same += r.verdict == bench::Verdict::same;
+  }
+  out << '\n' << faster << " faster, " << slower << " slower, " << same
+      << " within the threshold (the larger of --min-change and the rows' mean half-spread, "
+         "p90 - p10 over 2 medians)\n";
+  for (const auto& name : c.only_base) out << "only in base: " << name << '\n';
+  for (const auto& name : c.only_new) out << "only in new: " << name << '\n';
+  for (const auto& backend : c.copy_bandwidth_moved) {
+    out << "WARN " << backend << ": the copy bandwidth moved between the runs ("
+        << fixed(base.copy_bandwidth.at(backend) / 1e9, "%.0f") << " -> "
+        << fixed(next.copy_bandwidth.at(backend) / 1e9, "%.0f")
+        << " GB/s): another machine or clock state, so compare the % BW columns; for an A/B "
+           "verdict, run both binaries alternately in one session\n";
+  }
+}
+
+void write_json(const std::string& path, const bench::RunComparison& c) {
+  using nlohmann::json;
+  json j;
+  j["rows"] = json::array();
+  for (const auto& r : c.rows) {
+    json row = {{"name", r.name}, {"timer", r.timer}, {"base_median_s", r.base_s},
+                {"new_median_s", r.new_s}, {"speedup", r.speedup}, {"threshold", r.threshold},
+                {"verdict", bench::verdict_name(r.verdict)}};
+    if (r.base_fraction) row["base_fraction_of_copy_bandwidth"] = *r.base_fraction;
+    if (r.new_fraction) row["new_fraction_of_copy_bandwidth"] = *r.new_fraction;
+    j["rows"].push_back(row);
+  }
+  j["only_base"] = c.only_base;
+  j["only_new"] = c.only_new;
+  j["copy_bandwidth_moved"] = c.copy_bandwidth_moved;
+  std::ofstream f(path);
+  if (!f) throw InputError(path, "--json", "cannot open the file for writing");
+  f << j.dump(2) << '\n';
+  if (!f) throw InputError(path, "--json", "writing failed");
+}
+
+int run_compare(const CompareArgs& args) {
+  const bench::BenchRun base = bench::load_bench_run(args.base_path);
+  const bench::BenchRun next = bench::load_bench_run(args.new_path);
+  const bench::RunComparison c = bench::compare_runs(base, next, args.min_change);
+  print_table(std::cout, base, next, c);
+  if (!args.json_path.empty()) write_json(args.json_path, c);
+  if (c.rows.empty()) {
+    std::cerr << "ssmkit bench-compare: no row name appears in both files\n";
+    return 2;
+  }
+  for (const auto& r : c.rows) {
+    if (args.fail_on_slower && r.verdict == bench::Verdict::slower) return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_compare_command(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<CompareArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench-compare",
+      "Compare two `ssmkit bench --json` files row by row: speedup, % of copy bandwidth, and "
+      "whether each change is beyond the runs' noise");
+  cmd->add_option("base", args->base_path, "the baseline run's JSON")->required();
+  cmd->add_option("new", args->new_path, "the changed run's JSON")->required();
+  cmd->add_option("--min-change", args->min_change,
+                  "smallest relative change called faster or slower (default 0.02)")
+      ->check(CLI::Range(0.0, 10.0));
+  cmd->add_flag("--fail-on-slower", args->fail_on_slower,
+                "exit with 1 when a row is slower (for CI)");
+  cmd->add_option("--json", args->json_path, "write the comparison as JSON to FILE");
+  cmd->callback([args, exit_code] { *exit_code = run_compare(*args); });
+}
+
+}  // namespace ssmkit::app

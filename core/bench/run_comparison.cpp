@@ -1,0 +1,131 @@
+#include "ssmkit/bench/run_comparison.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "ssmkit/error.hpp"
+
+namespace ssmkit::bench {
+namespace {
+
+using nlohmann::json;
+
+double positive_number(const json& row, const std::string& where, const char* key) {
+  const auto it = row.find(key);
+  if (it == row.end() || !it->is_number() || !(it->get<double>() > 0.0)) {
+    throw InputError(where, key, "expected a positive number (a file from `ssmkit bench --json`)");
+  }
+  return it->get<double>();
+}
+
+std::string text(const json& row, const std::string& where, const char* key) {
+  const auto it = row.find(key);
+  if (it == row.end() || !it->is_string()) {
+    throw InputError(where, key, "expected a string (a file from `ssmkit bench --json`)");
+  }
+  return it->get<std::string>();
+}
+
+double half_spread(double p10, double p90, double median) { return (p90 - p10) / median / 2.0; }
+
+}  // namespace
+
+BenchRun load_bench_run(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "", "cannot be read (no such file, or no permission)");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw InputError(path, "", std::string("not JSON: ") + e.what());
+  }
+  if (!j.is_object() || !j.contains("rows") || !j["rows"].is_array()) {
+    throw InputError(path, "rows", "expected a list of rows (a file from `ssmkit bench --json`)");
+  }
+  BenchRun run;
+  run.path = path;
+  if (j.contains("command") && j["command"].is_string()) run.command = j["command"];
+  if (const auto bw = j.find("copy_bandwidth_bytes_per_s"); bw != j.end() && bw->is_object()) {
+    for (const auto& [backend, value] : bw->items()) {
+      if (value.is_number()) run.copy_bandwidth[backend] = value.get<double>();
+    }
+  }
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < j["rows"].size(); ++i) {
+    const json& row = j["rows"][i];
+    const std::string where = path + ": rows[" + std::to_string(i) + "]";
+    if (!row.is_object()) throw InputError(where, "", "expected a mapping");
+    if (row.contains("skip")) continue;  // nothing was timed
+    RunRow r;
+    r.name = text(row, where, "name");
+    r.timer = text(row, where, "timer");
+    r.median_s = positive_number(row, where, "median_s");
+    r.p10_s = positive_number(row, where, "p10_s");
+    r.p90_s = positive_number(row, where, "p90_s");
+    if (const auto f = row.find("fraction_of_copy_bandwidth"); f != row.end() && f->is_number()) {
+      r.fraction_of_copy = f->get<double>();
+    }
+    if (!seen.insert(r.name).second) {
+      throw InputError(where, "name", "'" + r.name + "' appears twice; expected one row per name");
+    }
+    run.rows.push_back(std::move(r));
+  }
+  return run;
+}
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::faster: return "faster";
+    case Verdict::slower: return "slower";
+    case Verdict::same: return "same";
+  }
+  return "?";
+}
+
+RunComparison compare_runs(const BenchRun& base, const BenchRun& next, double min_change) {
+  RunComparison out;
+  std::map<std::string, const RunRow*> by_name;
+  for (const auto& r : base.rows) by_name[r.name] = &r;
+  std::set<std::string> matched;
+  for (const auto& n : next.rows) {
+    const auto it = by_name.find(n.name);
+    if (it == by_name.end()) {
+      out.only_new.push_back(n.name);
+      continue;
+    }
+    const RunRow& b = *it->second;
+    matched.insert(n.name);
+    RowChange c;
+    c.name = n.name;
+    c.timer = n.timer;
+    c.base_s = b.median_s;
+    c.new_s = n.median_s;
+    c.speedup = b.median_s / n.median_s;
+    const double noise = (half_spread(b.p10_s, b.p90_s, b.median_s) +
+                          half_spread(n.p10_s, n.p90_s, n.median_s)) / 2.0;
+    c.threshold = std::max(min_change, noise);
+    if (c.speedup > 1.0 + c.threshold) {
+      c.verdict = Verdict::faster;
+    } else if (c.speedup < 1.0 / (1.0 + c.threshold)) {
+      c.verdict = Verdict::slower;
+    }
+    c.base_fraction = b.fraction_of_copy;
+    c.new_fraction = n.fraction_of_copy;
+    out.rows.push_back(c);
+  }
+  for (const auto& r : base.rows) {
+    if (!matched.count(r.name)) out.only_base.push_back(r.name);
+  }
+  for (const auto& [backend, bw] : next.copy_bandwidth) {
+    const auto it = base.copy_bandwidth.find(backend);
+    if (it != base.copy_bandwidth.end() && std::abs(bw / it->second - 1.0) > min_change) {
+      out.copy_bandwidth_moved.push_back(backend);
+    }
+  }
+  return out;
+}
+
+}  // namespace ssmkit::bench

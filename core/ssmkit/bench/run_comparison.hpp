@@ -1,0 +1,52 @@
+#pragma once
+// Two `ssmkit bench --json` runs side by side (a baseline and a change, as nvbench_compare
+// does for nvbench): rows matched by name, each change called faster, slower or within the
+// runs' own noise, so an A/B result is read off one table instead of two.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ssmkit::bench {
+
+struct RunRow {
+  std::string name, timer;
+  double median_s = 0.0, p10_s = 0.0, p90_s = 0.0;
+  std::optional<double> fraction_of_copy;  // absent where the run measured no copy
+};
+
+struct BenchRun {
+  std::string path, command;
+  std::map<std::string, double> copy_bandwidth;  // backend -> bytes read + written per second
+  std::vector<RunRow> rows;                       // timed rows; skipped rows are left out
+};
+
+// Reads a file written by `ssmkit bench --json`. InputError naming the file and the field
+// (rows[3].median_s) for anything else.
+BenchRun load_bench_run(const std::string& path);
+
+enum class Verdict { faster, slower, same };
+const char* verdict_name(Verdict v);
+
+struct RowChange {
+  std::string name, timer;
+  double base_s = 0.0, new_s = 0.0;
+  double speedup = 0.0;    // base / new: above 1, the new run is faster
+  double threshold = 0.0;  // relative change below which the verdict is `same`
+  Verdict verdict = Verdict::same;
+  std::optional<double> base_fraction, new_fraction;
+};
+
+struct RunComparison {
+  std::vector<RowChange> rows;                  // in the new run's order
+  std::vector<std::string> only_base, only_new;  // names found in one run only
+  // Backends whose copy bandwidth differs between the runs by more than min_change: the
+  // runs did not see the same machine state, so times compare less well than % of copy.
+  std::vector<std::string> copy_bandwidth_moved;
+};
+
+// A row is faster or slower when its median moved by more than the larger of `min_change`
+// and the runs' mean half-spread ((p90 - p10) / median / 2 of each, averaged).
+RunComparison compare_runs(const BenchRun& base, const BenchRun& next, double min_change);
+
+}  // namespace ssmkit::bench

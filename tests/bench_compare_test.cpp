@@ -1,0 +1,139 @@
+// ssmkit bench-compare: reading `bench --json` files, the verdict per row, and the command's
+// exit status and messages.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli_util.hpp"
+#include "ssmkit/bench/run_comparison.hpp"
+#include "ssmkit/error.hpp"
+#include "test_util.hpp"
+
+namespace ssmkit {
+namespace {
+
+using bench::BenchRun;
+using bench::RunRow;
+using bench::Verdict;
+using nlohmann::json;
+
+RunRow row(const std::string& name, double median_us, double spread = 0.0) {
+  const double m = median_us * 1e-6;
+  return {name, "cuda events", m, m * (1.0 - spread / 2), m * (1.0 + spread / 2), 0.5};
+}
+
+const bench::RowChange& change(const bench::RunComparison& c, const std::string& name) {
+  for (const auto& r : c.rows) {
+    if (r.name == name) return r;
+  }
+  throw std::runtime_error("no row " + name);
+}
+
+TEST(BenchCompare, CallsEachRowFasterSlowerOrWithinNoise) {
+  BenchRun base, next;
+  base.rows = {row("a", 100), row("b", 100), row("c", 100), row("noisy", 100, 0.2),
+               row("gone", 10)};
+  next.rows = {row("a", 50), row("b", 104), row("c", 101), row("noisy", 92, 0.2),
+               row("added", 10)};
+  base.copy_bandwidth = {{"cuda", 4.0e12}};
+  next.copy_bandwidth = {{"cuda", 4.2e12}};
+  const auto c = bench::compare_runs(base, next, 0.02);
+  EXPECT_EQ(change(c, "a").verdict, Verdict::faster);
+  EXPECT_DOUBLE_EQ(change(c, "a").speedup, 2.0);
+  EXPECT_EQ(change(c, "b").verdict, Verdict::slower);
+  EXPECT_EQ(change(c, "c").verdict, Verdict::same);
+  // 8% faster, but each run's own p10..p90 spread is 20% of its median: not a verdict.
+  EXPECT_EQ(change(c, "noisy").verdict, Verdict::same);
+  EXPECT_DOUBLE_EQ(change(c, "noisy").threshold, 0.1);
+  EXPECT_EQ(c.only_base, std::vector<std::string>{"gone"});
+  EXPECT_EQ(c.only_new, std::vector<std::string>{"added"});
+  EXPECT_EQ(c.copy_bandwidth_moved, std::vector<std::string>{"cuda"});
+  // A looser --min-change turns the 4% slowdown into noise.
+  EXPECT_EQ(change(bench::compare_runs(base, next, 0.05), "b").verdict, Verdict::same);
+}
+
+json bench_file(const std::vector<json>& rows) {
+  return {{"command", "ssmkit bench"}, {"copy_bandwidth_bytes_per_s", {{"cuda", 4.2e12}}},
+          {"rows", rows}};
+}
+
+json timed_row(const std::string& name, double median_s) {
+  return {{"name", name}, {"timer", "cuda events"}, {"median_s", median_s},
+          {"p10_s", median_s * 0.99}, {"p90_s", median_s * 1.01},
+          {"fraction_of_copy_bandwidth", 0.8}};
+}
+
+void write(const std::filesystem::path& path, const json& j) { std::ofstream(path) << j.dump(); }
+
+TEST(BenchCompare, ReadsTimedRowsAndSkipsUntimedOnes) {
+  test::TempDir dir;
+  write(dir / "run.json",
+        bench_file({timed_row("x", 1e-4), {{"name", "y"}, {"skip", "no kernel for this shape"}}}));
+  const BenchRun run = bench::load_bench_run((dir / "run.json").string());
+  ASSERT_EQ(run.rows.size(), 1u);
+  EXPECT_EQ(run.rows[0].name, "x");
+  EXPECT_DOUBLE_EQ(run.rows[0].median_s, 1e-4);
+  EXPECT_DOUBLE_EQ(*run.rows[0].fraction_of_copy, 0.8);
+  EXPECT_DOUBLE_EQ(run.copy_bandwidth.at("cuda"), 4.2e12);
+}
+
+void expect_input_error(const std::filesystem::path& path, const std::string& needle) {
+  try {
+    bench::load_bench_run(path.string());
+    ADD_FAILURE() << "no error for " << path;
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(path.string()), std::string::npos) << what;
+    EXPECT_NE(what.find(needle), std::string::npos) << what;
+  }
+}
+
+TEST(BenchCompare, BadFilesAreClearErrors) {
+  test::TempDir dir;
+  expect_input_error(dir / "missing.json", "cannot be read");
+  std::ofstream(dir / "truncated.json") << "{\"rows\": [";
+  expect_input_error(dir / "truncated.json", "not JSON");
+  write(dir / "no_rows.json", json{{"command", "x"}});
+  expect_input_error(dir / "no_rows.json", "rows: expected a list of rows");
+  json bad = timed_row("x", 1e-4);
+  bad["median_s"] = "fast";
+  write(dir / "bad_median.json", bench_file({timed_row("w", 1e-4), bad}));
+  expect_input_error(dir / "bad_median.json", "rows[1]: median_s: expected a positive number");
+  write(dir / "twice.json", bench_file({timed_row("x", 1e-4), timed_row("x", 2e-4)}));
+  expect_input_error(dir / "twice.json", "'x' appears twice");
+}
+
+// The command end to end: a JSON written by `ssmkit bench` reads back, compared with itself
+// every row is the same; a slowdown fails with --fail-on-slower; a bad file exits with 2.
+TEST(BenchCompare, CommandComparesBenchOutput) {
+  test::TempDir dir;
+  const auto bench = test::run_ssmkit("bench --backend cpu --preset tiny --op gated_rmsnorm --json " +
+                                      test::quoted(dir / "base.json") +
+                                      " --benchmark_min_time=0.01");
+  ASSERT_EQ(bench.exit_code, 0) << bench.output;
+  const auto self = test::run_ssmkit("bench-compare " + test::quoted(dir / "base.json") + " " +
+                                     test::quoted(dir / "base.json") + " --fail-on-slower");
+  EXPECT_EQ(self.exit_code, 0) << self.output;
+  EXPECT_NE(self.output.find("0 faster, 0 slower"), std::string::npos) << self.output;
+  EXPECT_NE(self.output.find("| gated_rmsnorm/tiny/"), std::string::npos) << self.output;
+
+  json slower;
+  std::ifstream(dir / "base.json") >> slower;
+  for (auto& r : slower["rows"]) {
+    for (const char* k : {"median_s", "p10_s", "p90_s"}) r[k] = r[k].get<double>() * 1.5;
+  }
+  write(dir / "slower.json", slower);
+  const auto worse = test::run_ssmkit("bench-compare " + test::quoted(dir / "base.json") + " " +
+                                      test::quoted(dir / "slower.json") + " --fail-on-slower");
+  EXPECT_EQ(worse.exit_code, 1) << worse.output;
+  EXPECT_NE(worse.output.find("| slower |"), std::string::npos) << worse.output;
+
+  const auto missing = test::run_ssmkit("bench-compare " + test::quoted(dir / "base.json") + " " +
+                                        test::quoted(dir / "nope.json"));
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("nope.json: cannot be read"), std::string::npos) << missing.output;
+}
+
+}  // namespace
+}  // namespace ssmkit
