@@ -34,13 +34,14 @@ void print_table(std::ostream& out, const bench::BenchRun& base, const bench::Be
   out << "new:  " << next.path << (next.command.empty() ? "" : "  (" + next.command + ")") << "\n\n";
   out << "| row | timer | base us | new us | speedup (base / new) | base % BW | new % BW | "
          "threshold | verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n";
-  int faster = 0, slower = 0, same = 0;
+  int faster = 0, slower = 0, same = 0, warned = 0;
   for (const auto& r : c.rows) {
     out << "| " << r.name << " | " << r.timer << " | " << fixed(r.base_s * 1e6, "%.2f") << " | "
         << fixed(r.new_s * 1e6, "%.2f") << " | " << fixed(r.speedup, "%.3fx") << " | "
         << percent_or_dash(r.base_fraction) << " | " << percent_or_dash(r.new_fraction) << " | "
         << fixed(100.0 * r.threshold, "%.1f%%") << " | " << bench::verdict_name(r.verdict)
-        << " |\n";
+        << (r.warned ? " (WARN)" : "") << " |\n";
+    warned += r.warned;
     faster += r.verdict == bench::Verdict::faster;
     slower += r.verdict == bench::Verdict::slower;
     same += r.verdict == bench::Verdict::same;
@@ -48,6 +49,10 @@ void print_table(std::ostream& out, const bench::BenchRun& base, const bench::Be
   out << '\n' << faster << " faster, " << slower << " slower, " << same
       << " within the threshold (the larger of --min-change and the rows' mean half-spread, "
          "p90 - p10 over 2 medians)\n";
+  if (warned > 0) {
+    out << warned << " of them marked (WARN): `ssmkit bench` warned about the row in either run "
+           "(few timed passes, a wide spread), so their verdict is less sure\n";
+  }
   for (const auto& name : c.only_base) out << "only in base: " << name << '\n';
   for (const auto& name : c.only_new) out << "only in new: " << name << '\n';
   for (const auto& backend : c.copy_bandwidth_moved) {
@@ -66,7 +71,7 @@ void write_json(const std::string& path, const bench::RunComparison& c) {
   for (const auto& r : c.rows) {
     json row = {{"name", r.name}, {"timer", r.timer}, {"base_median_s", r.base_s},
                 {"new_median_s", r.new_s}, {"speedup", r.speedup}, {"threshold", r.threshold},
-                {"verdict", bench::verdict_name(r.verdict)}};
+                {"verdict", bench::verdict_name(r.verdict)}, {"warned", r.warned}};
     if (r.base_fraction) row["base_fraction_of_copy_bandwidth"] = *r.base_fraction;
     if (r.new_fraction) row["new_fraction_of_copy_bandwidth"] = *r.new_fraction;
     j["rows"].push_back(row);

@@ -49,6 +49,9 @@ TEST(BenchCompare, CallsEachRowFasterSlowerOrWithinNoise) {
   EXPECT_EQ(c.only_base, std::vector<std::string>{"gone"});
   EXPECT_EQ(c.only_new, std::vector<std::string>{"added"});
   EXPECT_EQ(c.copy_bandwidth_moved, std::vector<std::string>{"cuda"});
+  EXPECT_FALSE(change(c, "a").warned);
+  base.rows[0].warned = true;
+  EXPECT_TRUE(change(bench::compare_runs(base, next, 0.02), "a").warned);
   // A looser --min-change turns the 4% slowdown into noise.
   EXPECT_EQ(change(bench::compare_runs(base, next, 0.05), "b").verdict, Verdict::same);
 }
@@ -68,10 +71,14 @@ void write(const std::filesystem::path& path, const json& j) { std::ofstream(pat
 
 TEST(BenchCompare, ReadsTimedRowsAndSkipsUntimedOnes) {
   test::TempDir dir;
-  write(dir / "run.json",
-        bench_file({timed_row("x", 1e-4), {{"name", "y"}, {"skip", "no kernel for this shape"}}}));
+  json warned = timed_row("w", 1e-4);
+  warned["warnings"] = {"3 timed passes: a median of so few is not stable"};
+  write(dir / "run.json", bench_file({timed_row("x", 1e-4), warned,
+                                      {{"name", "y"}, {"skip", "no kernel for this shape"}}}));
   const BenchRun run = bench::load_bench_run((dir / "run.json").string());
-  ASSERT_EQ(run.rows.size(), 1u);
+  ASSERT_EQ(run.rows.size(), 2u);
+  EXPECT_FALSE(run.rows[0].warned);
+  EXPECT_TRUE(run.rows[1].warned);
   EXPECT_EQ(run.rows[0].name, "x");
   EXPECT_DOUBLE_EQ(run.rows[0].median_s, 1e-4);
   EXPECT_DOUBLE_EQ(*run.rows[0].fraction_of_copy, 0.8);
@@ -127,12 +134,37 @@ TEST(BenchCompare, CommandComparesBenchOutput) {
   const auto worse = test::run_ssmkit("bench-compare " + test::quoted(dir / "base.json") + " " +
                                       test::quoted(dir / "slower.json") + " --fail-on-slower");
   EXPECT_EQ(worse.exit_code, 1) << worse.output;
-  EXPECT_NE(worse.output.find("| slower |"), std::string::npos) << worse.output;
+  EXPECT_NE(worse.output.find("| slower"), std::string::npos) << worse.output;
 
   const auto missing = test::run_ssmkit("bench-compare " + test::quoted(dir / "base.json") + " " +
                                         test::quoted(dir / "nope.json"));
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
   EXPECT_NE(missing.output.find("nope.json: cannot be read"), std::string::npos) << missing.output;
+}
+
+// scripts/ab_bench.sh: both binaries in turn for each round, then one comparison per round;
+// what it is given wrong is exit 2 before anything runs.
+TEST(BenchCompare, AbScriptComparesEachRound) {
+  test::TempDir dir;
+  const std::string script = "bash " + test::quoted(test::source_dir() / "scripts" / "ab_bench.sh");
+  const std::string bin = test::quoted(test::ssmkit_binary());
+  const auto ok = test::run_command("OUT=" + test::quoted(dir.path()) + " ROUNDS=2 " + script +
+                                    " " + bin + " " + bin +
+                                    " -- --backend cpu --preset tiny --op gated_rmsnorm "
+                                    "--benchmark_min_time=0.01");
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("== round 2"), std::string::npos) << ok.output;
+  EXPECT_NE(ok.output.find("| gated_rmsnorm/tiny/"), std::string::npos) << ok.output;
+  EXPECT_TRUE(std::filesystem::exists(dir / "old_2.json"));
+
+  const auto missing = test::run_command(script + " /no/such/ssmkit " + bin);
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("/no/such/ssmkit is not an executable file"), std::string::npos)
+      << missing.output;
+  const auto failing = test::run_command("OUT=" + test::quoted(dir.path()) + " " + script + " " +
+                                         bin + " " + bin + " -- --preset no-such-model");
+  EXPECT_EQ(failing.exit_code, 1) << failing.output;
+  EXPECT_NE(failing.output.find("ssmkit bench failed"), std::string::npos) << failing.output;
 }
 
 }  // namespace

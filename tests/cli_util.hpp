@@ -24,8 +24,9 @@ inline std::string env_or(const char* name, const char* fallback) {
 
 inline std::filesystem::path source_dir() { return env_or("SSMKIT_SOURCE_DIR", SSMKIT_SOURCE_DIR); }
 
-inline CliRun run_ssmkit(const std::string& args) {
-  const std::string cmd = env_or("SSMKIT_BINARY", SSMKIT_BINARY) + " " + args + " 2>&1";
+// A shell command line; stdout and stderr together.
+inline CliRun run_command(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   CliRun r;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return r;
@@ -35,6 +36,10 @@ inline CliRun run_ssmkit(const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+inline std::string ssmkit_binary() { return env_or("SSMKIT_BINARY", SSMKIT_BINARY); }
+
+inline CliRun run_ssmkit(const std::string& args) { return run_command(ssmkit_binary() + " " + args); }
 
 inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
 

@@ -68,6 +68,7 @@ BenchRun load_bench_run(const std::string& path) {
     if (const auto f = row.find("fraction_of_copy_bandwidth"); f != row.end() && f->is_number()) {
       r.fraction_of_copy = f->get<double>();
     }
+    if (const auto w = row.find("warnings"); w != row.end() && w->is_array()) r.warned = !w->empty();
     if (!seen.insert(r.name).second) {
       throw InputError(where, "name", "'" + r.name + "' appears twice; expected one row per name");
     }
@@ -112,6 +113,7 @@ RunComparison compare_runs(const BenchRun& base, const BenchRun& next, double mi
     } else if (c.speedup < 1.0 / (1.0 + c.threshold)) {
       c.verdict = Verdict::slower;
     }
+    c.warned = b.warned || n.warned;
     c.base_fraction = b.fraction_of_copy;
     c.new_fraction = n.fraction_of_copy;
     out.rows.push_back(c);

@@ -13,6 +13,7 @@ struct RunRow {
   std::string name, timer;
   double median_s = 0.0, p10_s = 0.0, p90_s = 0.0;
   std::optional<double> fraction_of_copy;  // absent where the run measured no copy
+  bool warned = false;                      // the bench gave the row WARN lines (few passes, noisy)
 };
 
 struct BenchRun {
@@ -34,6 +35,7 @@ struct RowChange {
   double speedup = 0.0;    // base / new: above 1, the new run is faster
   double threshold = 0.0;  // relative change below which the verdict is `same`
   Verdict verdict = Verdict::same;
+  bool warned = false;  // either run's row carried a WARN: the verdict is less sure
   std::optional<double> base_fraction, new_fraction;
 };
 
