@@ -15,7 +15,7 @@ namespace {
 struct CompareArgs {
   std::string base_path, new_path, json_path;
   double min_change = 0.02;
-  bool fail_on_slower = false;
+  bool fail_on_regression = false;
 };
 
 std::string fixed(double v, const char* format) {
@@ -40,7 +40,7 @@ void print_table(std::ostream& out, const bench::BenchRun& base, const bench::Be
         << fixed(r.new_s * 1e6, "%.2f") << " | " << fixed(r.speedup, "%.3fx") << " | "
         << percent_or_dash(r.base_fraction) << " | " << percent_or_dash(r.new_fraction) << " | "
         << fixed(100.0 * r.threshold, "%.1f%%") << " | " << bench::verdict_name(r.verdict)
-        << (r.warned ? " (WARN)" : "") << " |\n";
+        << (r.warned ? " (WARN)" : "") << (r.check_failed ? ", CHECK FAILED" : "") << " |\n";
     warned += r.warned;
     faster += r.verdict == bench::Verdict::faster;
     slower += r.verdict == bench::Verdict::slower;
@@ -52,6 +52,13 @@ void print_table(std::ostream& out, const bench::BenchRun& base, const bench::Be
   if (warned > 0) {
     out << warned << " of them marked (WARN): `ssmkit bench` warned about the row in either run "
            "(few timed passes, a wide spread), so their verdict is less sure\n";
+  }
+  for (const auto& r : c.rows) {
+    if (r.check_failed) out << "CHECK FAILED in the new run: " << r.name << '\n';
+    if (r.timer_changed) out << "WARN " << r.name << ": timed differently in the two runs\n";
+  }
+  for (const auto& [name, why] : c.newly_skipped) {
+    out << "SKIPPED in the new run, timed in the base: " << name << " (" << why << ")\n";
   }
   for (const auto& name : c.only_base) out << "only in base: " << name << '\n';
   for (const auto& name : c.only_new) out << "only in new: " << name << '\n';
@@ -71,10 +78,15 @@ void write_json(const std::string& path, const bench::RunComparison& c) {
   for (const auto& r : c.rows) {
     json row = {{"name", r.name}, {"timer", r.timer}, {"base_median_s", r.base_s},
                 {"new_median_s", r.new_s}, {"speedup", r.speedup}, {"threshold", r.threshold},
-                {"verdict", bench::verdict_name(r.verdict)}, {"warned", r.warned}};
+                {"verdict", bench::verdict_name(r.verdict)}, {"warned", r.warned},
+                {"check_failed", r.check_failed}, {"timer_changed", r.timer_changed}};
     if (r.base_fraction) row["base_fraction_of_copy_bandwidth"] = *r.base_fraction;
     if (r.new_fraction) row["new_fraction_of_copy_bandwidth"] = *r.new_fraction;
     j["rows"].push_back(row);
+  }
+  j["newly_skipped"] = json::array();
+  for (const auto& [name, why] : c.newly_skipped) {
+    j["newly_skipped"].push_back({{"name", name}, {"reason", why}});
   }
   j["only_base"] = c.only_base;
   j["only_new"] = c.only_new;
@@ -92,13 +104,14 @@ int run_compare(const CompareArgs& args) {
   print_table(std::cout, base, next, c);
   if (!args.json_path.empty()) write_json(args.json_path, c);
   if (c.rows.empty()) {
-    std::cerr << "ssmkit bench-compare: no row name appears in both files\n";
+    std::cerr << "ssmkit bench-compare: no row name appears in both " << args.base_path
+              << " and " << args.new_path << '\n';
     return 2;
   }
-  for (const auto& r : c.rows) {
-    if (args.fail_on_slower && r.verdict == bench::Verdict::slower) return 1;
-  }
-  return 0;
+  if (!args.fail_on_regression) return 0;
+  bool regressed = !c.newly_skipped.empty();
+  for (const auto& r : c.rows) regressed |= r.verdict == bench::Verdict::slower || r.check_failed;
+  return regressed ? 1 : 0;
 }
 
 }  // namespace
@@ -114,8 +127,9 @@ void add_bench_compare_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--min-change", args->min_change,
                   "smallest relative change called faster or slower (default 0.02)")
       ->check(CLI::Range(0.0, 10.0));
-  cmd->add_flag("--fail-on-slower", args->fail_on_slower,
-                "exit with 1 when a row is slower (for CI)");
+  cmd->add_flag("--fail-on-regression", args->fail_on_regression,
+                "exit with 1 when a row is slower, fails its check in the new run, or was timed "
+                "in the base run and is skipped in the new one (for CI)");
   cmd->add_option("--json", args->json_path, "write the comparison as JSON to FILE");
   cmd->callback([args, exit_code] { *exit_code = run_compare(*args); });
 }

@@ -111,8 +111,36 @@ TEST(BenchCompare, BadFilesAreClearErrors) {
   expect_input_error(dir / "twice.json", "'x' appears twice");
 }
 
+// A row whose check fails in the new run, or that the new run skips, is a regression for
+// --fail-on-regression even when no time got worse.
+TEST(BenchCompare, FailedChecksAndNewSkipsAreRegressions) {
+  test::TempDir dir;
+  write(dir / "base.json", bench_file({timed_row("a", 1e-4), timed_row("b", 1e-4)}));
+  json failed = timed_row("a", 1e-4);
+  failed["check"] = {{"passed", false}, {"message", "out: 12 of 4096 out of tolerance"}};
+  write(dir / "new.json",
+        bench_file({failed, {{"name", "b"}, {"skip", "cuda: no kernel for dstate 300"}}}));
+  const auto c = bench::compare_runs(bench::load_bench_run((dir / "base.json").string()),
+                                     bench::load_bench_run((dir / "new.json").string()), 0.02);
+  EXPECT_TRUE(change(c, "a").check_failed);
+  EXPECT_EQ(change(c, "a").verdict, Verdict::same);
+  ASSERT_EQ(c.newly_skipped.size(), 1u);
+  EXPECT_EQ(c.newly_skipped[0].first, "b");
+  EXPECT_TRUE(c.only_base.empty());
+
+  const std::string files = test::quoted(dir / "base.json") + " " + test::quoted(dir / "new.json");
+  const auto plain = test::run_ssmkit("bench-compare " + files);
+  EXPECT_EQ(plain.exit_code, 0) << plain.output;
+  const auto strict = test::run_ssmkit("bench-compare " + files + " --fail-on-regression");
+  EXPECT_EQ(strict.exit_code, 1) << strict.output;
+  EXPECT_NE(strict.output.find("CHECK FAILED in the new run: a"), std::string::npos) << strict.output;
+  EXPECT_NE(strict.output.find("SKIPPED in the new run, timed in the base: b (cuda: no kernel"),
+            std::string::npos)
+      << strict.output;
+}
+
 // The command end to end: a JSON written by `ssmkit bench` reads back, compared with itself
-// every row is the same; a slowdown fails with --fail-on-slower; a bad file exits with 2.
+// every row is the same; a slowdown fails with --fail-on-regression; a bad file exits with 2.
 TEST(BenchCompare, CommandComparesBenchOutput) {
   test::TempDir dir;
   const auto bench = test::run_ssmkit("bench --backend cpu --preset tiny --op gated_rmsnorm --json " +
@@ -120,7 +148,7 @@ TEST(BenchCompare, CommandComparesBenchOutput) {
                                       " --benchmark_min_time=0.01");
   ASSERT_EQ(bench.exit_code, 0) << bench.output;
   const auto self = test::run_ssmkit("bench-compare " + test::quoted(dir / "base.json") + " " +
-                                     test::quoted(dir / "base.json") + " --fail-on-slower");
+                                     test::quoted(dir / "base.json") + " --fail-on-regression");
   EXPECT_EQ(self.exit_code, 0) << self.output;
   EXPECT_NE(self.output.find("0 faster, 0 slower"), std::string::npos) << self.output;
   EXPECT_NE(self.output.find("| gated_rmsnorm/tiny/"), std::string::npos) << self.output;
@@ -132,7 +160,7 @@ TEST(BenchCompare, CommandComparesBenchOutput) {
   }
   write(dir / "slower.json", slower);
   const auto worse = test::run_ssmkit("bench-compare " + test::quoted(dir / "base.json") + " " +
-                                      test::quoted(dir / "slower.json") + " --fail-on-slower");
+                                      test::quoted(dir / "slower.json") + " --fail-on-regression");
   EXPECT_EQ(worse.exit_code, 1) << worse.output;
   EXPECT_NE(worse.output.find("| slower"), std::string::npos) << worse.output;
 

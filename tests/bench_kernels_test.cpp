@@ -9,6 +9,9 @@
 #include "ssmkit/bench/bench_case.hpp"
 #include "ssmkit/bench/check.hpp"
 #include "ssmkit/error.hpp"
+#ifdef SSMKIT_HAVE_CUDA
+#include "cuda/selective_state_update_device.hpp"
+#endif
 
 namespace ssmkit {
 namespace {
@@ -45,11 +48,27 @@ class BenchOnGpu : public ::testing::Test {
     c.seed = std::hash<std::string>{}(c.name) ^ static_cast<std::uint64_t>(::testing::UnitTest::GetInstance()->random_seed());
     return c;
   }
+  void expect_state_update_cases();
   std::unique_ptr<Backend> gpu_;
   CpuBackend cpu_;
 };
 
+// Run twice, with one and with four state rows per thread: at these small sizes the launcher
+// itself would always pick one (it picks four when the grid fills the GPU).
 TEST_F(BenchOnGpu, StateUpdateEveryTiledDstateBothStatesBothLayouts) {
+#ifdef SSMKIT_HAVE_CUDA  // without it SetUp has skipped the test
+  struct ChooseBySizeAgain {
+    ~ChooseBySizeAgain() { cuda::force_state_update_rows_per_thread(0); }
+  } reset;
+  for (int rows : {1, 4}) {
+    SCOPED_TRACE(std::to_string(rows) + " rows per thread");
+    cuda::force_state_update_rows_per_thread(rows);
+    expect_state_update_cases();
+  }
+#endif
+}
+
+void BenchOnGpu::expect_state_update_cases() {
   for (DType state : {DType::float32, DType::bfloat16}) {
     for (std::int64_t n : {16, 32, 64, 128, 256, 24}) {  // 24: the generic kernel
       for (int per_head : {0, 1}) {

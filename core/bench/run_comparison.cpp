@@ -58,7 +58,10 @@ BenchRun load_bench_run(const std::string& path) {
     const json& row = j["rows"][i];
     const std::string where = path + ": rows[" + std::to_string(i) + "]";
     if (!row.is_object()) throw InputError(where, "", "expected a mapping");
-    if (row.contains("skip")) continue;  // nothing was timed
+    if (const auto skip = row.find("skip"); skip != row.end()) {  // nothing was timed
+      run.skipped[text(row, where, "name")] = skip->is_string() ? skip->get<std::string>() : "";
+      continue;
+    }
     RunRow r;
     r.name = text(row, where, "name");
     r.timer = text(row, where, "timer");
@@ -69,6 +72,10 @@ BenchRun load_bench_run(const std::string& path) {
       r.fraction_of_copy = f->get<double>();
     }
     if (const auto w = row.find("warnings"); w != row.end() && w->is_array()) r.warned = !w->empty();
+    if (const auto chk = row.find("check"); chk != row.end() && chk->is_object()) {
+      const auto passed = chk->find("passed");
+      r.check_failed = passed != chk->end() && passed->is_boolean() && !passed->get<bool>();
+    }
     if (!seen.insert(r.name).second) {
       throw InputError(where, "name", "'" + r.name + "' appears twice; expected one row per name");
     }
@@ -114,12 +121,19 @@ RunComparison compare_runs(const BenchRun& base, const BenchRun& next, double mi
       c.verdict = Verdict::slower;
     }
     c.warned = b.warned || n.warned;
+    c.check_failed = n.check_failed;
+    c.timer_changed = b.timer != n.timer;
     c.base_fraction = b.fraction_of_copy;
     c.new_fraction = n.fraction_of_copy;
     out.rows.push_back(c);
   }
   for (const auto& r : base.rows) {
-    if (!matched.count(r.name)) out.only_base.push_back(r.name);
+    if (matched.count(r.name)) continue;
+    if (const auto s = next.skipped.find(r.name); s != next.skipped.end()) {
+      out.newly_skipped.emplace_back(r.name, s->second);
+    } else {
+      out.only_base.push_back(r.name);
+    }
   }
   for (const auto& [backend, bw] : next.copy_bandwidth) {
     const auto it = base.copy_bandwidth.find(backend);

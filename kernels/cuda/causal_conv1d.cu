@@ -1,4 +1,5 @@
 #include <cstdint>
+#include <type_traits>
 
 #include "causal_conv1d_device.hpp"
 #include "cuda_check.hpp"
@@ -243,7 +244,7 @@ void launch_causal_conv1d_update(const UpdateArgs& a, cudaStream_t stream) {
     using T = typename decltype(tag)::type;
     constexpr int kBlock = 128;
     constexpr int kR = 16 / static_cast<int>(sizeof(T));
-    const bool vec = a.seqlen == 1 && a.dim % kR == 0 && a.dim <= 0x7fffffffLL &&
+    const bool vec = a.seqlen == 1 && a.dim % kR == 0 && a.dim <= 0x7fffffffLL - 128LL * kR &&
                      a.batch <= 65535 && aligned16(a.x) && aligned16(a.out) &&
                      aligned16(a.conv_state) && aligned16(a.new_state) &&
                      aligned16(a.weight) && aligned16(a.bias);

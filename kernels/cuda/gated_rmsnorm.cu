@@ -1,4 +1,3 @@
-#include <cstdint>
 #include <type_traits>
 
 #include "cuda_check.hpp"

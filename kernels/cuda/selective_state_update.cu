@@ -1,3 +1,4 @@
+#include <atomic>
 #include <stdexcept>
 #include <string>
 
@@ -217,11 +218,13 @@ __global__ void state_update_generic(const Args a) {
   if (lane == 0) out[row] = from_float<T>((part + in.dx) * in.gate);
 }
 
+std::atomic<int> forced_rows_per_thread{0};
+
 // Four rows per thread spread a row's fixed work (B, C, the row scalars) over more bytes.
-// A grid of fewer than three such blocks per SM (batch 1, Mamba1 up to batch 8) is bound by
-// the latency of one block's serial work instead, and one row per thread, four times the
-// blocks with a quarter of the work each, is faster there (H200: Mamba1 batch 1 3.6 -> 3.0 us
-// as graph replays, bf16 state 3.0 -> 2.1 us) and slower above it (docs/optimisation-notes.md).
+// A grid of fewer than three such blocks per SM is bound by the latency of one block's serial
+// work instead, and one row per thread, four times the blocks with a quarter of the work
+// each, is faster there (H200: Mamba1 batch 1 3.6 -> 3.0 us as graph replays, bf16 state
+// 3.0 -> 2.1 us) and slower above it (docs/optimisation-notes.md).
 template <class T, class S, int kN, int kRowsPerThread>
 void launch_rows(const Args& a, cudaStream_t stream) {
   using Tl = Tiling<T, S, kN, kRowsPerThread>;
@@ -242,7 +245,10 @@ void launch_tiled(const Args& a, cudaStream_t stream) {
   int device = 0, sms = 0;
   SSMKIT_CUDA_CHECK(cudaGetDevice(&device));
   SSMKIT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  if (wide_blocks < 3LL * sms) return launch_rows<T, S, kN, 1>(a, stream);
+  const int forced = forced_rows_per_thread.load(std::memory_order_relaxed);
+  if (forced == 1 || (forced == 0 && wide_blocks < 3LL * sms)) {
+    return launch_rows<T, S, kN, 1>(a, stream);
+  }
   launch_rows<T, S, kN, 4>(a, stream);
 }
 
@@ -264,6 +270,14 @@ void launch_for_state(const Args& a, cudaStream_t stream) {
 }
 
 }  // namespace
+
+void force_state_update_rows_per_thread(int rows) {
+  if (rows != 0 && rows != 1 && rows != 4) {
+    throw std::invalid_argument("cuda: state update rows per thread " + std::to_string(rows) +
+                                "; expected 0 (by grid size), 1 or 4");
+  }
+  forced_rows_per_thread.store(rows, std::memory_order_relaxed);
+}
 
 void launch_selective_state_update(const Args& a, cudaStream_t stream) {
   if (a.batch == 0 || a.nheads == 0 || a.headdim == 0) return;

@@ -35,4 +35,8 @@ struct SelectiveStateUpdateDeviceArgs {
 void launch_selective_state_update(const SelectiveStateUpdateDeviceArgs& args,
                                    cudaStream_t stream);
 
+// For tests: make every later launch use the kernel with `rows` state rows per thread (1 or
+// 4), so that both are checked at any size; 0 (the default) chooses by the grid's size.
+void force_state_update_rows_per_thread(int rows);
+
 }  // namespace ssmkit::cuda

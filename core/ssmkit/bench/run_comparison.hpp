@@ -14,16 +14,18 @@ struct RunRow {
   double median_s = 0.0, p10_s = 0.0, p90_s = 0.0;
   std::optional<double> fraction_of_copy;  // absent where the run measured no copy
   bool warned = false;                      // the bench gave the row WARN lines (few passes, noisy)
+  bool check_failed = false;                // its output missed the CPU reference
 };
 
 struct BenchRun {
   std::string path, command;
   std::map<std::string, double> copy_bandwidth;  // backend -> bytes read + written per second
-  std::vector<RunRow> rows;                       // timed rows; skipped rows are left out
+  std::vector<RunRow> rows;                       // timed rows
+  std::map<std::string, std::string> skipped;     // rows that did not run -> why
 };
 
 // Reads a file written by `ssmkit bench --json`. InputError naming the file and the field
-// (rows[3].median_s) for anything else.
+// ("rows[3]: median_s") for anything else.
 BenchRun load_bench_run(const std::string& path);
 
 enum class Verdict { faster, slower, same };
@@ -35,13 +37,17 @@ struct RowChange {
   double speedup = 0.0;    // base / new: above 1, the new run is faster
   double threshold = 0.0;  // relative change below which the verdict is `same`
   Verdict verdict = Verdict::same;
-  bool warned = false;  // either run's row carried a WARN: the verdict is less sure
+  bool warned = false;        // either run's row carried a WARN: the verdict is less sure
+  bool check_failed = false;  // the new run's output missed the CPU reference
+  bool timer_changed = false;  // the runs timed it differently (events / graph replay / clock)
   std::optional<double> base_fraction, new_fraction;
 };
 
 struct RunComparison {
   std::vector<RowChange> rows;                  // in the new run's order
   std::vector<std::string> only_base, only_new;  // names found in one run only
+  // Timed in the base run, skipped in the new one, with the new run's reason.
+  std::vector<std::pair<std::string, std::string>> newly_skipped;
   // Backends whose copy bandwidth differs between the runs by more than min_change: the
   // runs did not see the same machine state, so times compare less well than % of copy.
   std::vector<std::string> copy_bandwidth_moved;
