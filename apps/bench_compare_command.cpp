@@ -1,11 +1,10 @@
 #include "bench_compare_command.hpp"
 
-#include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "report_output.hpp"
 #include "ssmkit/bench/run_comparison.hpp"
 #include "ssmkit/error.hpp"
 
@@ -18,14 +17,8 @@ struct CompareArgs {
   bool fail_on_regression = false;
 };
 
-std::string fixed(double v, const char* format) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
-
 std::string percent_or_dash(const std::optional<double>& f) {
-  return f ? fixed(100.0 * *f, "%.0f%%") : "-";
+  return f ? format_number("%.0f%%", 100.0 * *f) : "-";
 }
 
 void print_table(std::ostream& out, const bench::BenchRun& base, const bench::BenchRun& next,
@@ -36,10 +29,11 @@ void print_table(std::ostream& out, const bench::BenchRun& base, const bench::Be
          "threshold | verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n";
   int faster = 0, slower = 0, same = 0, warned = 0;
   for (const auto& r : c.rows) {
-    out << "| " << r.name << " | " << r.timer << " | " << fixed(r.base_s * 1e6, "%.2f") << " | "
-        << fixed(r.new_s * 1e6, "%.2f") << " | " << fixed(r.speedup, "%.3fx") << " | "
+    out << "| " << r.name << " | " << r.timer << " | " << format_number("%.2f", r.base_s * 1e6)
+        << " | " << format_number("%.2f", r.new_s * 1e6) << " | "
+        << format_number("%.3fx", r.speedup) << " | "
         << percent_or_dash(r.base_fraction) << " | " << percent_or_dash(r.new_fraction) << " | "
-        << fixed(100.0 * r.threshold, "%.1f%%") << " | " << bench::verdict_name(r.verdict)
+        << format_number("%.1f%%", 100.0 * r.threshold) << " | " << bench::verdict_name(r.verdict)
         << (r.warned ? " (WARN)" : "") << (r.check_failed ? ", CHECK FAILED" : "") << " |\n";
     warned += r.warned;
     faster += r.verdict == bench::Verdict::faster;
@@ -64,8 +58,8 @@ void print_table(std::ostream& out, const bench::BenchRun& base, const bench::Be
   for (const auto& name : c.only_new) out << "only in new: " << name << '\n';
   for (const auto& backend : c.copy_bandwidth_moved) {
     out << "WARN " << backend << ": the copy bandwidth moved between the runs ("
-        << fixed(base.copy_bandwidth.at(backend) / 1e9, "%.0f") << " -> "
-        << fixed(next.copy_bandwidth.at(backend) / 1e9, "%.0f")
+        << format_number("%.0f", base.copy_bandwidth.at(backend) / 1e9) << " -> "
+        << format_number("%.0f", next.copy_bandwidth.at(backend) / 1e9)
         << " GB/s): another machine or clock state, so compare the % BW columns; for an A/B "
            "verdict, run both binaries alternately in one session\n";
   }
@@ -91,10 +85,7 @@ void write_json(const std::string& path, const bench::RunComparison& c) {
   j["only_base"] = c.only_base;
   j["only_new"] = c.only_new;
   j["copy_bandwidth_moved"] = c.copy_bandwidth_moved;
-  std::ofstream f(path);
-  if (!f) throw InputError(path, "--json", "cannot open the file for writing");
-  f << j.dump(2) << '\n';
-  if (!f) throw InputError(path, "--json", "writing failed");
+  write_output_file(path, "--json", j.dump(2) + '\n');
 }
 
 int run_compare(const CompareArgs& args) {

@@ -1,29 +1,22 @@
 #include "bench_report.hpp"
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
 #include "ssmkit/bench/measurement.hpp"
+#include "report_output.hpp"
 #include "ssmkit/error.hpp"
 
 namespace ssmkit::app {
 namespace {
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 std::string check_cell(const BenchRow& r) {
   if (!r.check) return r.check_note.empty() ? "-" : r.check_note;
   if (!r.check->passed) return "FAIL: " + r.check->message;
   double worst = 0.0;
   for (const auto& o : r.check->outputs) worst = std::max(worst, o.comparison.rel_l2_error);
-  return "ok (rel " + fmt("%.1e", worst) + "; " + r.check->slice + ")";
+  return "ok (rel " + format_number("%.1e", worst) + "; " + r.check->slice + ")";
 }
 
 std::vector<std::string> row_warnings(const BenchReport& report, const BenchRow& r) {
@@ -63,7 +56,7 @@ void print_markdown(std::ostream& out, const BenchReport& report) {
   for (const auto& b : report.backends) {
     const std::string name = b.substr(0, b.find(' '));
     if (auto bw = report.copy_bandwidth(name)) {
-      out << "- " << name << " copy bandwidth (read + write): " << fmt("%.0f", *bw / 1e9) << " GB/s\n";
+      out << "- " << name << " copy bandwidth (read + write): " << format_number("%.0f", *bw / 1e9) << " GB/s\n";
     }
   }
   out << "- time: median per call over the timed passes (spread: 10th..90th percentile); "
@@ -86,10 +79,10 @@ void print_markdown(std::ostream& out, const BenchReport& report) {
     const auto bw = report.copy_bandwidth(r.backend);
     const double gbs = r.traffic.bytes / med / 1e9;
     out << r.timer << (r.copies > 1 ? " x" + std::to_string(r.copies) : "") << " | "
-        << fmt("%.2f", med * 1e6) << " | " << fmt("%.2f", r.quantile(0.1) * 1e6) << ".."
-        << fmt("%.2f", r.quantile(0.9) * 1e6) << " | " << fmt("%.1f", r.traffic.bytes / 1e6)
-        << " | " << fmt("%.0f", gbs) << " | " << fmt("%.1f", r.traffic.flops / med / 1e9) << " | "
-        << (bw ? fmt("%.0f%%", 100.0 * gbs * 1e9 / *bw) : std::string("-")) << " | "
+        << format_number("%.2f", med * 1e6) << " | " << format_number("%.2f", r.quantile(0.1) * 1e6) << ".."
+        << format_number("%.2f", r.quantile(0.9) * 1e6) << " | " << format_number("%.1f", r.traffic.bytes / 1e6)
+        << " | " << format_number("%.0f", gbs) << " | " << format_number("%.1f", r.traffic.flops / med / 1e9) << " | "
+        << (bw ? format_number("%.0f%%", 100.0 * gbs * 1e9 / *bw) : std::string("-")) << " | "
         << check_cell(r) << " |\n";
   }
   out << '\n';
@@ -161,10 +154,7 @@ void write_bench_json(const std::string& path, const BenchReport& report) {
     }
     j["rows"].push_back(row);
   }
-  std::ofstream f(path);
-  if (!f) throw InputError(path, "--json", "cannot open the file for writing");
-  f << j.dump(2) << '\n';
-  if (!f) throw InputError(path, "--json", "writing failed");
+  write_output_file(path, "--json", j.dump(2) + '\n');
 }
 
 }  // namespace ssmkit::app

@@ -1,0 +1,27 @@
+#pragma once
+// Pieces every bench report shares: one number as a table cell, and a report file written
+// where a command-line option says.
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "ssmkit/error.hpp"
+
+namespace ssmkit::app {
+
+// printf-style, one double: "%.2f", "%.1e", "%.0f%%".
+inline std::string format_number(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+// An InputError names the file and the option when it cannot be opened or written.
+inline void write_output_file(const std::string& path, const char* flag, const std::string& text) {
+  std::ofstream f(path);
+  if (!f) throw InputError(path, flag, "cannot open the file for writing");
+  f << text;
+  if (!f) throw InputError(path, flag, "writing failed");
+}
+
+}  // namespace ssmkit::app
