@@ -168,6 +168,16 @@ TEST(BenchCompare, CommandComparesBenchOutput) {
                                         test::quoted(dir / "nope.json"));
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
   EXPECT_NE(missing.output.find("nope.json: cannot be read"), std::string::npos) << missing.output;
+
+  const std::string same = test::quoted(dir / "base.json") + " " + test::quoted(dir / "base.json");
+  const auto unwritable = test::run_ssmkit("bench-compare " + same + " --json /no/such/dir/c.json");
+  EXPECT_EQ(unwritable.exit_code, 2) << unwritable.output;
+  EXPECT_NE(unwritable.output.find("/no/such/dir/c.json: --json: cannot open the file for writing"),
+            std::string::npos)
+      << unwritable.output;
+  const auto negative = test::run_ssmkit("bench-compare " + same + " --min-change -0.1");
+  EXPECT_EQ(negative.exit_code, 2) << negative.output;
+  EXPECT_NE(negative.output.find("--min-change"), std::string::npos) << negative.output;
 }
 
 // scripts/ab_bench.sh: both binaries in turn for each round, then one comparison per round;
@@ -189,6 +199,10 @@ TEST(BenchCompare, AbScriptComparesEachRound) {
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
   EXPECT_NE(missing.output.find("/no/such/ssmkit is not an executable file"), std::string::npos)
       << missing.output;
+  const auto no_rounds = test::run_command("ROUNDS=0 " + script + " " + bin + " " + bin);
+  EXPECT_EQ(no_rounds.exit_code, 2) << no_rounds.output;
+  EXPECT_NE(no_rounds.output.find("ROUNDS=0 (expected a positive integer)"), std::string::npos)
+      << no_rounds.output;
   const auto failing = test::run_command("OUT=" + test::quoted(dir.path()) + " " + script + " " +
                                          bin + " " + bin + " -- --preset no-such-model");
   EXPECT_EQ(failing.exit_code, 1) << failing.output;
