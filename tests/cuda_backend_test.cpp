@@ -18,6 +18,7 @@
 #include "cuda/causal_conv1d_device.hpp"
 #include "cuda/paged_kv_device.hpp"
 #include "cuda/selective_scan_device.hpp"
+#include "cuda/selective_state_update_device.hpp"
 #endif
 
 namespace ssmkit {
@@ -134,6 +135,37 @@ TEST_F(CudaVsCpu, StateUpdateManyHeadsScatteredSlots) {
   const auto g = gpu_->selective_state_update(p), c = cpu_.selective_state_update(p);
   expect_close(g.out, c.out, "selective_state_update", "out");
   expect_close(g.state, c.state, "selective_state_update", "state");
+}
+
+// Mamba2's layout (dt, A, D, dt_bias per head) with scattered and padding slots, with the
+// kernel chosen by size and with each state-update kernel forced.
+TEST_F(CudaVsCpu, StateUpdatePerHeadScatteredSlotsEveryKernel) {
+  SelectiveStateUpdateParams p;
+  p.batch = 64, p.nheads = 32, p.headdim = 72, p.dstate = 128, p.ngroups = 8;
+  p.state_slots = 96, p.dt_softplus = true;
+  p.state = random_tensor({96, 32, 72, 128}, rng_);
+  p.x = random_tensor({64, 32, 72}, rng_);
+  p.dt = random_tensor({64, 32}, rng_, -4.0, -1.0);
+  p.A = random_tensor({32}, rng_, -8.0, -1.0);
+  p.B = random_tensor({64, 8, 128}, rng_);
+  p.C = random_tensor({64, 8, 128}, rng_);
+  p.D = random_tensor({32}, rng_);
+  p.z = random_tensor({64, 32, 72}, rng_);
+  p.dt_bias = random_tensor({32}, rng_, 0.0, 0.5);
+  for (std::int64_t b = 0; b < 64; ++b) p.state_batch_indices.push_back(b % 7 == 3 ? -1 : 95 - b);
+  const auto c = cpu_.selective_state_update(p);
+#ifdef SSMKIT_HAVE_CUDA
+  struct ChooseBySizeAgain {
+    ~ChooseBySizeAgain() { cuda::force_state_update_rows_per_thread(0); }
+  } reset;
+  for (int rows : {0, 1, 4}) {
+    SCOPED_TRACE("rows per thread " + std::to_string(rows) + " (0: by grid size)");
+    cuda::force_state_update_rows_per_thread(rows);
+    const auto g = gpu_->selective_state_update(p);
+    expect_close(g.out, c.out, "selective_state_update", "out");
+    expect_close(g.state, c.state, "selective_state_update", "state");
+  }
+#endif
 }
 
 TEST_F(CudaVsCpu, ChunkScanManyHeadsVarlen) {

@@ -22,6 +22,7 @@
 #include "chunk_scan_internal.hpp"
 #include "chunk_scan_mma.cuh"
 #include "cuda_check.hpp"
+#include "dispatch.cuh"
 #include "element.cuh"
 
 namespace ssmkit::cuda {
@@ -569,9 +570,8 @@ template <class T, int kN>
 int choose_segments(const ChunkScanDeviceArgs& a, long long units, int bytes) {
   const long long nchunks = (a.seqlen + kQ - 1) / kQ;
   if (!a.workspace || nchunks < 4) return 1;
-  int device = 0, sms = 0, per_sm = 0;
-  SSMKIT_CUDA_CHECK(cudaGetDevice(&device));
-  SSMKIT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const int sms = current_sm_count();
+  int per_sm = 0;
   SSMKIT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, chunk_scan_ssd<T, kN>,
                                                                   kThreads, bytes));
   const long long slots = static_cast<long long>(sms) * per_sm;

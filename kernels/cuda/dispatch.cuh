@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "cuda_check.hpp"
 #include "ssmkit/dtype.hpp"
 
 namespace ssmkit::cuda {
@@ -38,6 +39,14 @@ inline void require_warp_state(long long size, const char* what) {
 
 inline unsigned blocks_for(long long threads, int block) {
   return static_cast<unsigned>((threads + block - 1) / block);
+}
+
+// SMs of the current device, for launchers that size their grids by it.
+inline int current_sm_count() {
+  int device = 0, sms = 0;
+  SSMKIT_CUDA_CHECK(cudaGetDevice(&device));
+  SSMKIT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  return sms;
 }
 
 // Whether 16-byte vector accesses may start at p (null counts: absent tensors are not read).

@@ -242,11 +242,8 @@ void launch_tiled(const Args& a, cudaStream_t stream) {
   using Wide = Tiling<T, S, kN, 4>;
   const long long wide_blocks =
       (a.headdim + Wide::kRows - 1) / Wide::kRows * a.nheads * a.batch;
-  int device = 0, sms = 0;
-  SSMKIT_CUDA_CHECK(cudaGetDevice(&device));
-  SSMKIT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   const int forced = forced_rows_per_thread.load(std::memory_order_relaxed);
-  if (forced == 1 || (forced == 0 && wide_blocks < 3LL * sms)) {
+  if (forced == 1 || (forced == 0 && wide_blocks < 3LL * current_sm_count())) {
     return launch_rows<T, S, kN, 1>(a, stream);
   }
   launch_rows<T, S, kN, 4>(a, stream);
