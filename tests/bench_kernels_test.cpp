@@ -55,15 +55,14 @@ class BenchOnGpu : public ::testing::Test {
 
 // Run twice, with one and with four state rows per thread: at these small sizes the launcher
 // itself would always pick one (it picks four when the grid fills the GPU).
-TEST_F(BenchOnGpu, StateUpdateEveryTiledDstateBothStatesBothLayoutsEveryKernel) {
+TEST_F(BenchOnGpu, StateUpdateEveryTiledDstateBothStatesBothLayouts) {
 #ifdef SSMKIT_HAVE_CUDA  // without it SetUp has skipped the test
   struct ChooseBySizeAgain {
-    ~ChooseBySizeAgain() { cuda::force_state_update_kernel(cuda::StateUpdateKernel::by_size); }
+    ~ChooseBySizeAgain() { cuda::force_state_update_rows_per_thread(0); }
   } reset;
-  using K = cuda::StateUpdateKernel;
-  for (K kernel : {K::one_row, K::four_rows, K::stream}) {
-    SCOPED_TRACE("kernel " + std::to_string(static_cast<int>(kernel)));
-    cuda::force_state_update_kernel(kernel);
+  for (int rows : {1, 4}) {
+    SCOPED_TRACE(std::to_string(rows) + " rows per thread");
+    cuda::force_state_update_rows_per_thread(rows);
     expect_state_update_cases();
   }
 #endif

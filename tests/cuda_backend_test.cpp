@@ -137,8 +137,8 @@ TEST_F(CudaVsCpu, StateUpdateManyHeadsScatteredSlots) {
   expect_close(g.state, c.state, "selective_state_update", "state");
 }
 
-// Mamba2's layout (dt, A, D, dt_bias per head) on a grid large enough for the streaming
-// kernel, with scattered and padding slots, under every state-update kernel.
+// Mamba2's layout (dt, A, D, dt_bias per head) with scattered and padding slots, with the
+// kernel chosen by size and with each state-update kernel forced.
 TEST_F(CudaVsCpu, StateUpdatePerHeadScatteredSlotsEveryKernel) {
   SelectiveStateUpdateParams p;
   p.batch = 64, p.nheads = 32, p.headdim = 72, p.dstate = 128, p.ngroups = 8;
@@ -156,12 +156,11 @@ TEST_F(CudaVsCpu, StateUpdatePerHeadScatteredSlotsEveryKernel) {
   const auto c = cpu_.selective_state_update(p);
 #ifdef SSMKIT_HAVE_CUDA
   struct ChooseBySizeAgain {
-    ~ChooseBySizeAgain() { cuda::force_state_update_kernel(cuda::StateUpdateKernel::by_size); }
+    ~ChooseBySizeAgain() { cuda::force_state_update_rows_per_thread(0); }
   } reset;
-  using K = cuda::StateUpdateKernel;
-  for (K kernel : {K::by_size, K::one_row, K::four_rows, K::stream}) {
-    SCOPED_TRACE("kernel " + std::to_string(static_cast<int>(kernel)));
-    cuda::force_state_update_kernel(kernel);
+  for (int rows : {0, 1, 4}) {
+    SCOPED_TRACE("rows per thread " + std::to_string(rows) + " (0: by grid size)");
+    cuda::force_state_update_rows_per_thread(rows);
     const auto g = gpu_->selective_state_update(p);
     expect_close(g.out, c.out, "selective_state_update", "out");
     expect_close(g.state, c.state, "selective_state_update", "state");

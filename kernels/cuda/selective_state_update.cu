@@ -1,4 +1,3 @@
-#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 #include <string>
@@ -7,13 +6,52 @@
 #include "dispatch.cuh"
 #include "element.cuh"
 #include "selective_state_update_device.hpp"
-#include "state_update_rows.cuh"
-#include "state_update_stream.cuh"
 
 namespace ssmkit::cuda {
 namespace {
 
-using namespace state_update;
+using Args = SelectiveStateUpdateDeviceArgs;
+
+// Per-row scalars of the recurrence: dt after bias/softplus, x, and the output's D*x term
+// and silu(z) gate (1 without z). All are loaded before the state arithmetic, so that no load
+// waits behind a state store the compiler cannot prove it does not alias.
+struct RowInputs {
+  float dt, x, dx, gate;
+};
+
+template <class T>
+__device__ __forceinline__ RowInputs row_inputs(const Args& a, long long b, int h, int p) {
+  const long long bh = b * a.nheads + h;
+  const long long row = bh * a.headdim + p;
+  float dt = to_float(static_cast<const T*>(a.dt)[a.dt_per_head ? bh : row]);
+  if (a.dt_bias) dt += a.dt_bias[a.dt_bias_per_head ? h : h * a.headdim + p];
+  if (a.dt_softplus) dt = fast_softplus(dt);
+  const float x = to_float(static_cast<const T*>(a.x)[row]);
+  const float d = a.D ? a.D[a.d_per_head ? h : h * a.headdim + p] : 0.f;
+  const float gate = a.z ? silu(to_float(static_cast<const T*>(a.z)[row])) : 1.f;
+  return {dt, x, d * x, gate};
+}
+
+template <class S>
+struct StateVec;  // how many state elements one 16-byte access holds
+template <> struct StateVec<float> { static constexpr int value = 4; };
+template <> struct StateVec<__nv_bfloat16> { static constexpr int value = 8; };
+
+// The bandwidth kernel. A row (b, h, p) of the state is N contiguous elements split into
+// 16-byte vectors; kTPR consecutive lanes share a row and each thread owns the same vector
+// slice of kRPT rows, so B and C (per group) are loaded once per thread and every state
+// byte is read and written exactly once, 16 bytes per access, kRPT*kVPT accesses in flight.
+template <class T, class S, int kN, int kRowsPerThread>
+struct Tiling {
+  static constexpr int kVec = StateVec<S>::value;
+  static constexpr int kVecsPerRow = kN / kVec;
+  static constexpr int kTPR = kVecsPerRow < 32 ? kVecsPerRow : 32;
+  static constexpr int kVPT = kVecsPerRow / kTPR;  // vectors per thread and row
+  static constexpr int kThreads = 128;
+  static constexpr int kRowsPerPass = kThreads / kTPR;
+  static constexpr int kRPT = kRowsPerThread;
+  static constexpr int kRows = kRowsPerPass * kRPT;
+};
 
 // Resident blocks per SM that Mamba2's register budget is set for: a memory-bound kernel
 // needs every block it can keep in flight, and register use decides it (72 registers left
@@ -180,7 +218,7 @@ __global__ void state_update_generic(const Args a) {
   if (lane == 0) out[row] = from_float<T>((part + in.dx) * in.gate);
 }
 
-std::atomic<StateUpdateKernel> forced_kernel{StateUpdateKernel::by_size};
+std::atomic<int> forced_rows_per_thread{0};
 
 // Four rows per thread spread a row's fixed work (B, C, the row scalars) over more bytes.
 // A grid of fewer than three such blocks per SM is bound by the latency of one block's serial
@@ -199,51 +237,15 @@ void launch_rows(const Args& a, cudaStream_t stream) {
   }
 }
 
-// Large Mamba2 grids (A per head, N >= 64) run the streaming kernel, a few blocks per SM.
-// Its bulk copies need 16-byte aligned state, B and C; their rows then are aligned too.
-template <class T, class S, int kN>
-bool stream_applies(const Args& a) {
-  return kN >= 64 && a.a_per_head && aligned16(a.state) && aligned16(a.B) && aligned16(a.C);
-}
-
-template <class T, class S, int kN>
-void launch_stream(const Args& a, cudaStream_t stream) {
-  if constexpr (kN >= 64) {
-    using Stage = StreamStage<T, S, kN>;
-    constexpr int bytes = kStreamStages * static_cast<int>(sizeof(Stage));
-    static const int blocks_per_sm = [] {
-      SSMKIT_CUDA_CHECK(cudaFuncSetAttribute(state_update_stream<T, S, kN>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-      int per_sm = 0;
-      SSMKIT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-          &per_sm, state_update_stream<T, S, kN>, Stage::Tl::kThreads, bytes));
-      return per_sm;
-    }();
-    const int tiles_per_head = static_cast<int>((a.headdim + Stage::Tl::kRows - 1) / Stage::Tl::kRows);
-    const long long tiles = static_cast<long long>(tiles_per_head) * a.nheads * a.batch;
-    const long long blocks = std::min<long long>(tiles, 1LL * current_sm_count() * blocks_per_sm);
-    state_update_stream<T, S, kN><<<static_cast<unsigned>(blocks), Stage::Tl::kThreads, bytes,
-                                    stream>>>(a, tiles_per_head, tiles);
-  }
-}
-
 template <class T, class S, int kN>
 void launch_tiled(const Args& a, cudaStream_t stream) {
   using Wide = Tiling<T, S, kN, 4>;
   const long long wide_blocks =
       (a.headdim + Wide::kRows - 1) / Wide::kRows * a.nheads * a.batch;
-  const bool small_grid = wide_blocks < 3LL * current_sm_count();
-  const bool streams = stream_applies<T, S, kN>(a);
-  switch (forced_kernel.load(std::memory_order_relaxed)) {
-    case StateUpdateKernel::one_row: return launch_rows<T, S, kN, 1>(a, stream);
-    case StateUpdateKernel::four_rows: return launch_rows<T, S, kN, 4>(a, stream);
-    case StateUpdateKernel::stream:
-      if (streams) return launch_stream<T, S, kN>(a, stream);
-      break;
-    case StateUpdateKernel::by_size: break;
+  const int forced = forced_rows_per_thread.load(std::memory_order_relaxed);
+  if (forced == 1 || (forced == 0 && wide_blocks < 3LL * current_sm_count())) {
+    return launch_rows<T, S, kN, 1>(a, stream);
   }
-  if (small_grid) return launch_rows<T, S, kN, 1>(a, stream);
-  if (streams) return launch_stream<T, S, kN>(a, stream);
   launch_rows<T, S, kN, 4>(a, stream);
 }
 
@@ -266,8 +268,12 @@ void launch_for_state(const Args& a, cudaStream_t stream) {
 
 }  // namespace
 
-void force_state_update_kernel(StateUpdateKernel kernel) {
-  forced_kernel.store(kernel, std::memory_order_relaxed);
+void force_state_update_rows_per_thread(int rows) {
+  if (rows != 0 && rows != 1 && rows != 4) {
+    throw std::invalid_argument("cuda: state update rows per thread " + std::to_string(rows) +
+                                "; expected 0 (by grid size), 1 or 4");
+  }
+  forced_rows_per_thread.store(rows, std::memory_order_relaxed);
 }
 
 void launch_selective_state_update(const Args& a, cudaStream_t stream) {

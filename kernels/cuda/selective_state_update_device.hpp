@@ -35,11 +35,8 @@ struct SelectiveStateUpdateDeviceArgs {
 void launch_selective_state_update(const SelectiveStateUpdateDeviceArgs& args,
                                    cudaStream_t stream);
 
-// Which kernel runs: by_size picks one row per thread for small grids, the streaming
-// (bulk-copy) kernel for large Mamba2 grids (A per head, N >= 64, aligned tensors), four rows
-// per thread otherwise. The others force a kernel on every later launch, so that tests check
-// each at any size; stream applies only where it can (elsewhere the choice stays by size).
-enum class StateUpdateKernel { by_size, one_row, four_rows, stream };
-void force_state_update_kernel(StateUpdateKernel kernel);
+// For tests: make every later launch use the kernel with `rows` state rows per thread (1 or
+// 4), so that both are checked at any size; 0 (the default) chooses by the grid's size.
+void force_state_update_rows_per_thread(int rows);
 
 }  // namespace ssmkit::cuda
