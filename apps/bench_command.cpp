@@ -22,6 +22,7 @@ struct BenchArgs {
   std::vector<std::string> presets, ops;
   std::vector<std::int64_t> batches, seqlens, decode_batches;
   std::vector<std::string> dtypes, state_dtypes;
+  std::vector<std::int64_t> copy_sizes_mib;  // extra memory_copy rows
   int copies = 0;  // 0: bench::default_copies
   bool check = true, graph = true, list = false;
   double check_flops = 1e8;
@@ -168,6 +169,9 @@ int run_bench(const BenchArgs& args, const std::vector<std::string>& passthrough
   for (auto v : sweep.batches) if (v < 1) throw InputError("--batch", std::to_string(v), "expected >= 1");
   for (auto v : sweep.seqlens) if (v < 1) throw InputError("--seqlen", std::to_string(v), "expected >= 1");
   for (auto v : sweep.decode_batches) if (v < 1) throw InputError("--decode-batch", std::to_string(v), "expected >= 1");
+  for (auto v : args.copy_sizes_mib) {
+    if (v < 1 || v > (std::int64_t{1} << 20)) throw InputError("--copy-sizes", std::to_string(v), "expected 1 to 1048576 MiB");
+  }
   for (const auto& p : args.presets) bench::shape_preset(p);  // unknown names: exit 2 now
 
   std::vector<std::unique_ptr<Backend>> backends;
@@ -184,14 +188,23 @@ int run_bench(const BenchArgs& args, const std::vector<std::string>& passthrough
 
   for (const auto& backend : backends) {
     const std::string bname = backend->name();
-    BenchRow copy;
-    copy.backend = bname;
-    copy.bench_case.op = "memory_copy";
-    copy.bench_case.preset = "-";
-    copy.copy_bytes = bname == "cpu" ? (std::int64_t{256} << 20) : (std::int64_t{1} << 30);
-    copy.bench_case.shape = std::to_string(copy.copy_bytes >> 20) + " MiB";
-    copy.bench_case.name = "memory_copy/" + std::to_string(copy.copy_bytes >> 20) + "MiB";
-    report.rows.push_back(copy);
+    // The first copy row is the bandwidth reference of every "% BW"; the others show what a
+    // transfer of their size reaches, the ceiling of a kernel that moves that many bytes.
+    const std::int64_t reference_mib = bname == "cpu" ? 256 : 1024;
+    std::vector<std::int64_t> copy_mib{reference_mib};
+    for (auto mib : args.copy_sizes_mib) {
+      if (std::find(copy_mib.begin(), copy_mib.end(), mib) == copy_mib.end()) copy_mib.push_back(mib);
+    }
+    for (auto mib : copy_mib) {
+      BenchRow copy;
+      copy.backend = bname;
+      copy.bench_case.op = "memory_copy";
+      copy.bench_case.preset = "-";
+      copy.copy_bytes = mib << 20;
+      copy.bench_case.shape = std::to_string(mib) + " MiB";
+      copy.bench_case.name = "memory_copy/" + std::to_string(mib) + "MiB";
+      report.rows.push_back(copy);
+    }
     const auto presets = args.presets.empty() ? default_presets(bname) : args.presets;
     for (const auto& preset_name : presets) {
       for (const auto& c : bench::make_cases(bench::shape_preset(preset_name), sweep)) {
@@ -268,6 +281,10 @@ void add_bench_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--dtype", args->dtypes, "activation dtypes (default bfloat16)")->delimiter(',');
   cmd->add_option("--state-dtype", args->state_dtypes,
                   "selective_state_update state dtypes (default float32,bfloat16)")
+      ->delimiter(',');
+  cmd->add_option("--copy-sizes", args->copy_sizes_mib,
+                  "also time device copies of these sizes in MiB (read once, written once): the "
+                  "bandwidth a kernel moving that many bytes can reach")
       ->delimiter(',');
   cmd->add_option("--copies", args->copies,
                   "input sets rotated per pass (default: enough to touch 256 MiB, at most 64)")

@@ -220,12 +220,32 @@ TEST(BenchCommand, CpuTinyRunWritesTableAndJson) {
   if (out.find("| cuda |") == std::string::npos) EXPECT_NE(out.find("SKIP cuda"), std::string::npos) << out;
 }
 
+// --copy-sizes adds copy rows of those sizes after the bandwidth reference (256 MiB on the
+// CPU), which stays the first and so the base of every "% BW".
+TEST(BenchCommand, CopySizesAddCopyRowsAfterTheReference) {
+  test::TempDir dir;
+  const auto json_path = dir / "bench.json";
+  const auto [code, out] = run_ssmkit(
+      "bench --backend cpu --preset tiny --op causal_conv1d --batch 1 --seqlen 16 "
+      "--copy-sizes 2,256,1 --benchmark_min_time=0.001 --json '" + json_path.string() + "'");
+  ASSERT_EQ(code, 0) << out;
+  std::ifstream f(json_path);
+  const auto j = nlohmann::json::parse(f);
+  std::vector<std::string> copies;
+  for (const auto& row : j.at("rows")) {
+    if (row.at("op") == "memory_copy") copies.push_back(row.at("shape").get<std::string>());
+  }
+  EXPECT_EQ(copies, (std::vector<std::string>{"256 MiB", "2 MiB", "1 MiB"})) << out;
+  EXPECT_NE(out.find("| cpu | memory_copy | - | 2 MiB |"), std::string::npos) << out;
+}
+
 TEST(BenchCommand, BadArgumentsExitTwo) {
   EXPECT_EQ(run_ssmkit("bench --backend cpu --preset mamba-99b").first, 2);
   EXPECT_EQ(run_ssmkit("bench --backend cpu --op not_an_op").first, 2);
   EXPECT_EQ(run_ssmkit("bench --backend cpu --batch 0").first, 2);
   EXPECT_EQ(run_ssmkit("bench --backend cpu --frobnicate").first, 2);
   EXPECT_EQ(run_ssmkit("bench --backend cpu --state-dtype float16").first, 2);
+  EXPECT_EQ(run_ssmkit("bench --backend cpu --copy-sizes 0").first, 2);
 }
 
 }  // namespace
