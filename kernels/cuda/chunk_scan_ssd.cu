@@ -335,59 +335,12 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
       zr = __ldcs(reinterpret_cast<const uint4*>(z_bh + start * xstride + x_off));
     }
 
-    // ---- M = (C B^T) o decay on the causal 16x16 blocks (0,0), (1,0), (1,1): warps 0-5,
-    // one 16x8 tile each ----
-    if (warp < 6) {
-      const int bi = warp < 2 ? 0 : 1, bj = warp < 4 ? 0 : 1, nt = warp % 2;
-      const SwizzledLane<kNChunks> c_as_a(cs, lane % 16, lane / 16);
-      const SwizzledLane<kNChunks> b_as_b(bs, lane % 8, lane / 8);  // rows j, 4 k chunks
-      float acc[4] = {}, acc2[4] = {};  // two chains of K steps instead of one
-      const std::uint32_t a_off = bi * 16 * kNChunks * 16;
-      const std::uint32_t b_off = (bj * 16 + nt * 8) * kNChunks * 16;
-#pragma unroll
-      for (int kk = 0; kk < kN / 16; kk += 2) {
-        std::uint32_t af0[4], af1[4], bf[4];
-        ldmatrix_x4(af0, c_as_a.at(0, 2 * kk) + a_off);
-        ldmatrix_x4(af1, c_as_a.at(0, 2 * kk + 2) + a_off);
-        ldmatrix_x4(bf, b_as_b.at(0, 2 * kk) + b_off);
-        mma::mma_16816<T>(acc, af0, bf[0], bf[1]);
-        mma::mma_16816<T>(acc2, af1, bf[2], bf[3]);
-      }
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int i = bi * 16 + g + 8 * e;
-        const float acum_i = ci.acum[i];
-        const int seg_i = ci.seg[i];
-        float m[2];
-#pragma unroll
-        for (int q = 0; q < 2; ++q) {
-          const int j = bj * 16 + nt * 8 + 2 * tq + q;
-          const float decay = fast_exp2(fminf(acum_i - ci.acum[j], 0.f)) * ci.dt[j];
-          const float keep = (j <= i && seg_i == ci.seg[j]) ? 1.f : 0.f;
-          m[q] = (acc[2 * e + q] + acc2[2 * e + q]) * decay * keep;
-        }
-        const std::uint32_t addr = m_base + (i * kMPitch + bj * 16 + nt * 8 + 2 * tq) * 2;
-        asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(mma::pack2<T>(m[0], m[1]))
-                     : "memory");
-      }
-    } else if (warp == kPrepWarp && c + 1 < c_end) {
-      prep_finish(c + 1);
-      if (c + 2 < c_end) prep_load(c + 2);
-    }
-    __syncthreads();  // M visible
-
-    // ---- y^T (16 channels x kQ tokens): this half's carried-state part, plus M x for the
-    // token tiles of parity wc ----
-    std::uint32_t xf[kQ / 16][4];  // x^T fragments: channels x tokens
-#pragma unroll
-    for (int ks = 0; ks < kQ / 16; ++ks) {
-      ldmatrix_x4_trans(xf[ks], xs + swizzled(16 * ks + lane % 8 + 8 * (lane / 16),
-                                              2 * wr + (lane / 8) % 2, kXChunks));
-    }
+    // ---- y^T (16 channels x kQ tokens), first this half's carried-state part (C and S only:
+    // it overlaps M's computation on warps 0-5 instead of waiting behind its barrier) ----
+    float acc[kQ / 8][4] = {};
     {
       const SwizzledLane<kNChunks> c_as_b = half_lane(cs, lane % 8 + 8 * (lane / 16),
                                                       (lane / 8) % 2);
-      float acc[kQ / 8][4] = {};
 #pragma unroll
       for (int kk = 0; kk < kHalf / 16; ++kk) {
         // The carried state is float32 and can dominate the output (a large initial state,
@@ -420,6 +373,56 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
           acc[it][2 + q] *= f;
         }
       }
+    }
+    // ---- M = (C B^T) o decay on the causal 16x16 blocks (0,0), (1,0), (1,1): warps 0-5,
+    // one 16x8 tile each ----
+    if (warp < 6) {
+      const int bi = warp < 2 ? 0 : 1, bj = warp < 4 ? 0 : 1, nt = warp % 2;
+      const SwizzledLane<kNChunks> c_as_a(cs, lane % 16, lane / 16);
+      const SwizzledLane<kNChunks> b_as_b(bs, lane % 8, lane / 8);  // rows j, 4 k chunks
+      float macc[4] = {}, macc2[4] = {};  // two chains of K steps instead of one
+      const std::uint32_t a_off = bi * 16 * kNChunks * 16;
+      const std::uint32_t b_off = (bj * 16 + nt * 8) * kNChunks * 16;
+#pragma unroll
+      for (int kk = 0; kk < kN / 16; kk += 2) {
+        std::uint32_t af0[4], af1[4], bf[4];
+        ldmatrix_x4(af0, c_as_a.at(0, 2 * kk) + a_off);
+        ldmatrix_x4(af1, c_as_a.at(0, 2 * kk + 2) + a_off);
+        ldmatrix_x4(bf, b_as_b.at(0, 2 * kk) + b_off);
+        mma::mma_16816<T>(macc, af0, bf[0], bf[1]);
+        mma::mma_16816<T>(macc2, af1, bf[2], bf[3]);
+      }
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int i = bi * 16 + g + 8 * e;
+        const float acum_i = ci.acum[i];
+        const int seg_i = ci.seg[i];
+        float m[2];
+#pragma unroll
+        for (int q = 0; q < 2; ++q) {
+          const int j = bj * 16 + nt * 8 + 2 * tq + q;
+          const float decay = fast_exp2(fminf(acum_i - ci.acum[j], 0.f)) * ci.dt[j];
+          const float keep = (j <= i && seg_i == ci.seg[j]) ? 1.f : 0.f;
+          m[q] = (macc[2 * e + q] + macc2[2 * e + q]) * decay * keep;
+        }
+        const std::uint32_t addr = m_base + (i * kMPitch + bj * 16 + nt * 8 + 2 * tq) * 2;
+        asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(mma::pack2<T>(m[0], m[1]))
+                     : "memory");
+      }
+    } else if (warp == kPrepWarp && c + 1 < c_end) {
+      prep_finish(c + 1);
+      if (c + 2 < c_end) prep_load(c + 2);
+    }
+    __syncthreads();  // M visible
+
+    // ---- y^T: plus M x for the token tiles of parity wc ----
+    std::uint32_t xf[kQ / 16][4];  // x^T fragments: channels x tokens
+#pragma unroll
+    for (int ks = 0; ks < kQ / 16; ++ks) {
+      ldmatrix_x4_trans(xf[ks], xs + swizzled(16 * ks + lane % 8 + 8 * (lane / 16),
+                                              2 * wr + (lane / 8) % 2, kXChunks));
+    }
+    {
       // M x for token tiles wc (one k-step) and wc + 2 (two): rows i of M, all kQ columns j
       // as four 8x8 matrices. Branching on the warp-uniform wc keeps acc indices static.
       auto mx = [&](auto parity) {
