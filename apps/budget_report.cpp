@@ -1,7 +1,6 @@
 #include "budget_report.hpp"
 
 #include <cstdio>
-#include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -9,6 +8,7 @@
 
 #include "ssmkit/error.hpp"
 #include "ssmkit/model/units.hpp"
+#include "report_output.hpp"
 #include "svg_chart.hpp"
 
 namespace ssmkit::app {
@@ -22,12 +22,6 @@ const char* const kBudgetSplitNote =
     "the rest in whole pages, and its page 0 is the reserved dummy page";
 
 namespace {
-
-std::ofstream open_output(const std::filesystem::path& path, const char* flag) {
-  std::ofstream out(path);
-  if (!out) throw InputError(path.string(), flag, "a file that can be opened for writing");
-  return out;
-}
 
 bool beyond_limit(const ModelSpec& m, std::int64_t context) {
   return m.max_position_embeddings != 0 && context > m.max_position_embeddings;
@@ -209,11 +203,11 @@ void write_budget_json(const std::filesystem::path& path, const BudgetReport& r)
                              {"kinds", kinds},
                              {"contexts", contexts}});
   }
-  open_output(path, "--json") << out.dump(2) << '\n';
+  write_output_file(path, "--json", out.dump(2) + "\n");
 }
 
 void write_budget_csv(const std::filesystem::path& path, const BudgetReport& r) {
-  std::ofstream out = open_output(path, "--csv");
+  std::ostringstream out;
   out << "model,context,pages_per_sequence,bytes_per_sequence,max_sequences,"
          "state_bytes_per_sequence,conv_bytes_per_sequence,ssm_state_bytes_per_sequence,"
          "linear_attention_state_bytes_per_sequence,kv_bytes_per_token,kv_bytes_per_page,"
@@ -233,6 +227,7 @@ void write_budget_csv(const std::filesystem::path& path, const BudgetReport& r) 
           << (beyond_limit(mb.model, c.context) ? "true" : "false") << '\n';
     }
   }
+  write_output_file(path, "--csv", out.str());
 }
 
 void write_budget_svg(const std::filesystem::path& path, const BudgetReport& r) {
@@ -254,7 +249,7 @@ void write_budget_svg(const std::filesystem::path& path, const BudgetReport& r) 
     }
     chart.series.push_back(std::move(series));
   }
-  open_output(path, "--svg") << render_svg(chart);
+  write_output_file(path, "--svg", render_svg(chart));
 }
 
 }  // namespace ssmkit::app

@@ -8,6 +8,7 @@
 #include "backends.hpp"
 #include "progress_bar.hpp"
 #include "replay_report.hpp"
+#include "report_output.hpp"
 #include "ssmkit/error.hpp"
 
 namespace ssmkit::app {
@@ -95,7 +96,7 @@ int run(const ReplayArgs& a) {
   if (bar) bar->finish();
   print_replay(std::cout, replay);
   if (!a.json_path.empty()) {
-    write_output(a.json_path, "--json", replay_json(replay, !a.no_timeline).dump(2) + "\n");
+    write_output_file(a.json_path, "--json", replay_json(replay, !a.no_timeline).dump(2) + "\n");
   }
   return all_checks_passed(replay) ? 0 : 1;
 }

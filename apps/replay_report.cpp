@@ -1,7 +1,6 @@
 #include "replay_report.hpp"
 
 #include <cstdio>
-#include <fstream>
 #include <iomanip>
 #include <sstream>
 #include <vector>
@@ -270,14 +269,6 @@ ordered_json replay_json(const ScenarioReplay& r, bool with_timeline) {
     doc["timeline"] = timeline;
   }
   return doc;
-}
-
-void write_output(const std::filesystem::path& path, const std::string& flag,
-                  const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw InputError(path.string(), flag, "cannot be opened for writing");
-  out << text;
-  if (!out.flush()) throw InputError(path.string(), flag, "could not be written");
 }
 
 }  // namespace ssmkit::app

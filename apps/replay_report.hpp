@@ -22,8 +22,4 @@ nlohmann::ordered_json replay_json(const ScenarioReplay& replay, bool with_timel
 // The totals as one flat object of numbers, for sweep tables.
 nlohmann::ordered_json replay_metrics(const ScenarioReplay& replay);
 
-// Writes `text` to `path`; InputError naming `flag` when it cannot.
-void write_output(const std::filesystem::path& path, const std::string& flag,
-                  const std::string& text);
-
 }  // namespace ssmkit::app

@@ -1,7 +1,8 @@
 #pragma once
-// Pieces every bench report shares: one number as a table cell, and a report file written
-// where a command-line option says.
+// Pieces the reports share: one number as a table cell, and a report file written where a
+// command-line option says.
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -17,11 +18,12 @@ inline std::string format_number(const char* format, double v) {
 }
 
 // An InputError names the file and the option when it cannot be opened or written.
-inline void write_output_file(const std::string& path, const char* flag, const std::string& text) {
-  std::ofstream f(path);
-  if (!f) throw InputError(path, flag, "cannot open the file for writing");
+inline void write_output_file(const std::filesystem::path& path, const char* flag,
+                              const std::string& text) {
+  std::ofstream f(path, std::ios::binary);
+  if (!f) throw InputError(path.string(), flag, "cannot open the file for writing");
   f << text;
-  if (!f) throw InputError(path, flag, "writing failed");
+  if (!f.flush()) throw InputError(path.string(), flag, "writing failed");
 }
 
 }  // namespace ssmkit::app

@@ -5,6 +5,7 @@
 
 #include "progress_bar.hpp"
 #include "replay_report.hpp"
+#include "report_output.hpp"
 #include "ssmkit/error.hpp"
 #include "ssmkit/scenario/sweep.hpp"
 #include "sweep_results.hpp"
@@ -53,9 +54,9 @@ int report(const SweepResults& results, const Outputs& out) {
                 << p["message"].get<std::string>() << '\n';
     }
   }
-  if (!out.json_path.empty()) write_output(out.json_path, "--json", results.dump(2) + "\n");
-  if (!out.csv_path.empty()) write_output(out.csv_path, "--csv", sweep_csv(results));
-  if (!out.markdown_path.empty()) write_output(out.markdown_path, "--markdown", sweep_markdown(results));
+  if (!out.json_path.empty()) write_output_file(out.json_path, "--json", results.dump(2) + "\n");
+  if (!out.csv_path.empty()) write_output_file(out.csv_path, "--csv", sweep_csv(results));
+  if (!out.markdown_path.empty()) write_output_file(out.markdown_path, "--markdown", sweep_markdown(results));
   return failed + errors == 0 ? 0 : 1;
 }
 

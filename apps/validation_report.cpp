@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "report_output.hpp"
 
 namespace ssmkit::app {
 namespace {
@@ -19,12 +20,6 @@ std::string sci(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2e", v);
   return buf;
-}
-
-std::ofstream open_output(const std::filesystem::path& path, const char* flag) {
-  std::ofstream out(path);
-  if (!out) throw InputError(path.string(), flag, "cannot be opened for writing");
-  return out;
 }
 
 std::string xml_escape(const std::string& s) {
@@ -147,8 +142,7 @@ void write_json(const std::filesystem::path& path, const ValidationReport& repor
                 {"failed", report.failed()},
                 {"input_errors", report.input_errors()}}},
               {"cases", cases}};
-  auto out = open_output(path, "--json");
-  out << doc.dump(2) << '\n';
+  write_output_file(path, "--json", doc.dump(2) + "\n");
 }
 
 void write_junit(const std::filesystem::path& path, const ValidationReport& report) {
@@ -175,8 +169,7 @@ void write_junit(const std::filesystem::path& path, const ValidationReport& repo
         << xml_escape(r.path + ": " + r.message) << "</" << tag << ">\n    </testcase>\n";
   }
   xml << "  </testsuite>\n</testsuites>\n";
-  auto out = open_output(path, "--junit");
-  out << xml.str();
+  write_output_file(path, "--junit", xml.str());
 }
 
 }  // namespace ssmkit::app
