@@ -35,7 +35,9 @@ struct BenchReport {
   std::vector<std::pair<std::string, std::string>> skipped;  // (what, why)
   std::vector<BenchRow> rows;
 
-  // The backend's measured copy bandwidth (bytes read + written per second), if it ran.
+  // The backend's first copy row that ran (the 1 GiB copy on a GPU): the reference of "% BW".
+  const BenchRow* reference_copy(const std::string& backend) const;
+  // Its bandwidth (bytes read + written per second), if it ran.
   std::optional<double> copy_bandwidth(const std::string& backend) const;
   int failed_checks() const;
 };
