@@ -201,6 +201,7 @@ int run_bench(const BenchArgs& args, const std::vector<std::string>& passthrough
       copy.bench_case.op = "memory_copy";
       copy.bench_case.preset = "-";
       copy.copy_bytes = mib << 20;
+      copy.bandwidth_reference = mib == reference_mib;
       copy.bench_case.shape = std::to_string(mib) + " MiB";
       copy.bench_case.name = "memory_copy/" + std::to_string(mib) + "MiB";
       report.rows.push_back(copy);
@@ -283,8 +284,8 @@ void add_bench_command(CLI::App& app, int* exit_code) {
                   "selective_state_update state dtypes (default float32,bfloat16)")
       ->delimiter(',');
   cmd->add_option("--copy-sizes", args->copy_sizes_mib,
-                  "also time device copies of these sizes in MiB (read once, written once): the "
-                  "bandwidth a kernel moving that many bytes can reach")
+                  "also time copies of buffers of these sizes in MiB (each read once, written "
+                  "once): the bandwidth a kernel moving as many bytes can reach")
       ->delimiter(',');
   cmd->add_option("--copies", args->copies,
                   "input sets rotated per pass (default: enough to touch 256 MiB, at most 64)")

@@ -39,14 +39,14 @@ double BenchRow::median() const { return quantile(0.5); }
 
 const BenchRow* BenchReport::reference_copy(const std::string& backend) const {
   for (const auto& r : rows) {
-    if (r.backend == backend && r.bench_case.op == "memory_copy" && !r.samples.empty()) return &r;
+    if (r.backend == backend && r.bandwidth_reference) return &r;
   }
   return nullptr;
 }
 
 std::optional<double> BenchReport::copy_bandwidth(const std::string& backend) const {
   const BenchRow* r = reference_copy(backend);
-  if (r == nullptr) return std::nullopt;
+  if (r == nullptr || r->samples.empty()) return std::nullopt;
   return r->traffic.bytes / r->median();
 }
 

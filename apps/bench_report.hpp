@@ -12,9 +12,10 @@ namespace ssmkit::app {
 // One benchmark row: a case on a backend with one timer, and what it measured.
 struct BenchRow {
   std::string backend;
-  bench::BenchCase bench_case;  // op "memory_copy" for the bandwidth reference
+  bench::BenchCase bench_case;  // op "memory_copy" for the copies
   bool graph = false;           // timed as CUDA graph replays
   std::int64_t copy_bytes = 0;  // memory_copy rows: the buffer size
+  bool bandwidth_reference = false;  // the copy every "% BW" of its backend is of
   bench::Traffic traffic;
   int copies = 0;
   std::string timer;
@@ -35,9 +36,9 @@ struct BenchReport {
   std::vector<std::pair<std::string, std::string>> skipped;  // (what, why)
   std::vector<BenchRow> rows;
 
-  // The backend's first copy row that ran (the 1 GiB copy on a GPU): the reference of "% BW".
+  // The backend's reference copy row (1 GiB on a GPU), if it is in the report.
   const BenchRow* reference_copy(const std::string& backend) const;
-  // Its bandwidth (bytes read + written per second), if it ran.
+  // Its bandwidth (bytes read + written per second), if it ran; never another row's.
   std::optional<double> copy_bandwidth(const std::string& backend) const;
   int failed_checks() const;
 };

@@ -6,9 +6,8 @@
 #include <set>
 #include <sstream>
 
-#include "ssmkit/error.hpp"
-#include "ssmkit/model/units.hpp"
 #include "report_output.hpp"
+#include "ssmkit/model/units.hpp"
 #include "svg_chart.hpp"
 
 namespace ssmkit::app {

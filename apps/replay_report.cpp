@@ -5,7 +5,6 @@
 #include <sstream>
 #include <vector>
 
-#include "ssmkit/error.hpp"
 #include "ssmkit/model/units.hpp"
 
 namespace ssmkit::app {

@@ -57,12 +57,9 @@ class BenchOnGpu : public ::testing::Test {
 // itself would always pick one (it picks four when the grid fills the GPU).
 TEST_F(BenchOnGpu, StateUpdateEveryTiledDstateBothStatesBothLayouts) {
 #ifdef SSMKIT_HAVE_CUDA  // without it SetUp has skipped the test
-  struct ChooseBySizeAgain {
-    ~ChooseBySizeAgain() { cuda::force_state_update_rows_per_thread(0); }
-  } reset;
   for (int rows : {1, 4}) {
     SCOPED_TRACE(std::to_string(rows) + " rows per thread");
-    cuda::force_state_update_rows_per_thread(rows);
+    const cuda::ForcedStateUpdateRows forced(rows);
     expect_state_update_cases();
   }
 #endif

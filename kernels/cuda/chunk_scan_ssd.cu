@@ -378,9 +378,9 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
     if (c > c_begin) epilogue(c - 1, zr);
     // Chunk c+1's tiles go into chunk c-1's stage, whose only bytes still read are the x
     // vectors of that epilogue, each read just above by the thread whose copy below rewrites
-    // it. The shared load is issued before the copy and done long before the copy's global
-    // read returns, but no fence orders the two; reading x before the barrier instead would
-    // make it formal for four registers (docs/chunk-scan-notes.md, V8).
+    // it. The read is issued first, but no barrier orders it before the asynchronous copy;
+    // reading x before the barrier instead would, for four registers (docs/chunk-scan-notes.md,
+    // V8).
     if (c + 1 < c_end) {
       load_chunk(c + 1);
       mma::cp_async_commit();

@@ -39,4 +39,13 @@ void launch_selective_state_update(const SelectiveStateUpdateDeviceArgs& args,
 // 4), so that both are checked at any size; 0 (the default) chooses by the grid's size.
 void force_state_update_rows_per_thread(int rows);
 
+// For tests: forces `rows` per thread while it lives, then the choice by grid size again.
+class ForcedStateUpdateRows {
+ public:
+  explicit ForcedStateUpdateRows(int rows) { force_state_update_rows_per_thread(rows); }
+  ~ForcedStateUpdateRows() { force_state_update_rows_per_thread(0); }
+  ForcedStateUpdateRows(const ForcedStateUpdateRows&) = delete;
+  ForcedStateUpdateRows& operator=(const ForcedStateUpdateRows&) = delete;
+};
+
 }  // namespace ssmkit::cuda
