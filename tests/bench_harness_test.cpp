@@ -1,11 +1,8 @@
 // The bench harness without a GPU: case generation, the byte formulas, the check's slicing
 // (a slice of the reference equals the reference of the slice), and the command line.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cmath>
-#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -15,6 +12,7 @@
 #include "ssmkit/bench/check.hpp"
 #include "ssmkit/bench/measurement.hpp"
 #include "ssmkit/error.hpp"
+#include "cli_util.hpp"
 #include "test_util.hpp"
 
 namespace ssmkit {
@@ -146,13 +144,6 @@ TEST(BenchCheck, PerHeadStateUpdateLayoutMatchesTheExpandedOne) {
   }
 }
 
-// ---- the command line ------------------------------------------------------------------
-
-std::string env_or(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v ? v : fallback;
-}
-
 TEST(BenchMeasurement, QuantilesInterpolateBetweenSortedSamples) {
   EXPECT_DOUBLE_EQ(bench::quantile({4.0, 1.0, 3.0, 2.0, 5.0}, 0.5), 3.0);
   EXPECT_DOUBLE_EQ(bench::quantile({4.0, 1.0, 3.0, 2.0, 5.0}, 0.1), 1.4);
@@ -184,28 +175,30 @@ TEST(BenchMeasurement, EachReasonIsNamed) {
   EXPECT_TRUE(bench::measurement_warnings(std::vector<double>(20, 1e-3), 2.0e9, 2e12).empty());
 }
 
-std::pair<int, std::string> run_ssmkit(const std::string& args) {
-  const std::string cmd = env_or("SSMKIT_BINARY", SSMKIT_BINARY) + " " + args + " 2>&1";
-  std::string out;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return {-1, ""};
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), pipe)) out += buf.data();
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+// ---- the command line ------------------------------------------------------------------
+
+struct BenchJsonRun {
+  test::CliRun cli;
+  nlohmann::json json;  // the --json file; null when the run failed before writing it
+};
+
+// `ssmkit bench ARGS --json FILE`, and FILE parsed.
+BenchJsonRun run_bench_json(const std::string& args) {
+  test::TempDir dir;
+  const auto json_path = dir / "bench.json";
+  BenchJsonRun r{test::run_ssmkit("bench " + args + " --json " + test::quoted(json_path)), {}};
+  if (std::ifstream f(json_path); f) r.json = nlohmann::json::parse(f);
+  return r;
 }
 
 TEST(BenchCommand, CpuTinyRunWritesTableAndJson) {
-  test::TempDir dir;
-  const auto json_path = dir / "bench.json";
-  const auto [code, out] = run_ssmkit(
-      "bench --backend all --preset tiny --op selective_state_update,causal_conv1d --batch 2 "
-      "--seqlen 64 --decode-batch 3 --benchmark_min_time=0.001 --json '" + json_path.string() + "'");
-  ASSERT_EQ(code, 0) << out;
+  const auto [cli, j] = run_bench_json(
+      "--backend all --preset tiny --op selective_state_update,causal_conv1d --batch 2 "
+      "--seqlen 64 --decode-batch 3 --benchmark_min_time=0.001");
+  const std::string& out = cli.output;
+  ASSERT_EQ(cli.exit_code, 0) << out;
   EXPECT_NE(out.find("| cpu | selective_state_update | tiny |"), std::string::npos) << out;
   EXPECT_NE(out.find("| cpu | memory_copy |"), std::string::npos) << out;
-  std::ifstream f(json_path);
-  const auto j = nlohmann::json::parse(f);
   int cases = 0;
   for (const auto& row : j.at("rows")) {
     if (row.at("backend") != "cpu" || row.at("op") == "memory_copy") continue;
@@ -223,14 +216,11 @@ TEST(BenchCommand, CpuTinyRunWritesTableAndJson) {
 // --copy-sizes adds copy rows of those sizes after the bandwidth reference (256 MiB on the
 // CPU), which stays the first and so the base of every "% BW".
 TEST(BenchCommand, CopySizesAddCopyRowsAfterTheReference) {
-  test::TempDir dir;
-  const auto json_path = dir / "bench.json";
-  const auto [code, out] = run_ssmkit(
-      "bench --backend cpu --preset tiny --op causal_conv1d --batch 1 --seqlen 16 "
-      "--copy-sizes 2,256,1 --benchmark_min_time=0.001 --json '" + json_path.string() + "'");
-  ASSERT_EQ(code, 0) << out;
-  std::ifstream f(json_path);
-  const auto j = nlohmann::json::parse(f);
+  const auto [cli, j] = run_bench_json(
+      "--backend cpu --preset tiny --op causal_conv1d --batch 1 --seqlen 16 "
+      "--copy-sizes 2,256,1 --benchmark_min_time=0.001");
+  const std::string& out = cli.output;
+  ASSERT_EQ(cli.exit_code, 0) << out;
   std::vector<std::string> copies;
   for (const auto& row : j.at("rows")) {
     if (row.at("op") == "memory_copy") copies.push_back(row.at("shape").get<std::string>());
@@ -258,15 +248,11 @@ TEST(BenchCommand, CopySizesAddCopyRowsAfterTheReference) {
 // A run that filters the reference copy out has no "% BW" at all, rather than one of a
 // smaller copy.
 TEST(BenchCommand, WithoutTheReferenceCopyNoRowIsItsBase) {
-  test::TempDir dir;
-  const auto json_path = dir / "bench.json";
-  const auto [code, out] = run_ssmkit(
-      "bench --backend cpu --preset tiny --op causal_conv1d --batch 1 --seqlen 16 --copy-sizes 1 "
-      "--benchmark_filter=memory_copy/1MiB --benchmark_min_time=0.001 --json '" +
-      json_path.string() + "'");
-  ASSERT_EQ(code, 0) << out;
-  std::ifstream f(json_path);
-  const auto j = nlohmann::json::parse(f);
+  const auto [cli, j] = run_bench_json(
+      "--backend cpu --preset tiny --op causal_conv1d --batch 1 --seqlen 16 --copy-sizes 1 "
+      "--benchmark_filter=memory_copy/1MiB --benchmark_min_time=0.001");
+  const std::string& out = cli.output;
+  ASSERT_EQ(cli.exit_code, 0) << out;
   ASSERT_EQ(j.at("rows").size(), 1u) << out;
   EXPECT_EQ(j.at("rows")[0].at("shape"), "1 MiB");
   EXPECT_FALSE(j.at("rows")[0].contains("fraction_of_copy_bandwidth")) << out;
@@ -274,12 +260,12 @@ TEST(BenchCommand, WithoutTheReferenceCopyNoRowIsItsBase) {
 }
 
 TEST(BenchCommand, BadArgumentsExitTwo) {
-  EXPECT_EQ(run_ssmkit("bench --backend cpu --preset mamba-99b").first, 2);
-  EXPECT_EQ(run_ssmkit("bench --backend cpu --op not_an_op").first, 2);
-  EXPECT_EQ(run_ssmkit("bench --backend cpu --batch 0").first, 2);
-  EXPECT_EQ(run_ssmkit("bench --backend cpu --frobnicate").first, 2);
-  EXPECT_EQ(run_ssmkit("bench --backend cpu --state-dtype float16").first, 2);
-  EXPECT_EQ(run_ssmkit("bench --backend cpu --copy-sizes 0").first, 2);
+  EXPECT_EQ(test::run_ssmkit("bench --backend cpu --preset mamba-99b").exit_code, 2);
+  EXPECT_EQ(test::run_ssmkit("bench --backend cpu --op not_an_op").exit_code, 2);
+  EXPECT_EQ(test::run_ssmkit("bench --backend cpu --batch 0").exit_code, 2);
+  EXPECT_EQ(test::run_ssmkit("bench --backend cpu --frobnicate").exit_code, 2);
+  EXPECT_EQ(test::run_ssmkit("bench --backend cpu --state-dtype float16").exit_code, 2);
+  EXPECT_EQ(test::run_ssmkit("bench --backend cpu --copy-sizes 0").exit_code, 2);
 }
 
 }  // namespace
