@@ -118,41 +118,40 @@ TEST_F(CudaVsCpu, SelectiveScanLongSequence) {
   expect_close(g.last_state, c.last_state, "selective_scan", "last_state");
 }
 
-TEST_F(CudaVsCpu, StateUpdateManyHeadsScatteredSlots) {
+// 64 batch rows over 96 state slots, scattered, every seventh row padding; 32 heads in 8
+// groups. Mamba1's layout keeps dt, A, D and dt_bias per channel (A per state too), Mamba2's
+// per head.
+SelectiveStateUpdateParams scattered_slot_update(std::mt19937& rng, std::int64_t headdim,
+                                                 bool per_head) {
   SelectiveStateUpdateParams p;
-  p.batch = 64, p.nheads = 32, p.headdim = 64, p.dstate = 128, p.ngroups = 8;
+  p.batch = 64, p.nheads = 32, p.headdim = headdim, p.dstate = 128, p.ngroups = 8;
   p.state_slots = 96, p.dt_softplus = true;
-  p.state = random_tensor({96, 32, 64, 128}, rng_);
-  p.x = random_tensor({64, 32, 64}, rng_);
-  p.dt = random_tensor({64, 32, 64}, rng_, -4.0, -1.0);
-  p.A = random_tensor({32, 64, 128}, rng_, -2.0, -0.1);
-  p.B = random_tensor({64, 8, 128}, rng_);
-  p.C = random_tensor({64, 8, 128}, rng_);
-  p.D = random_tensor({32, 64}, rng_);
-  p.z = random_tensor({64, 32, 64}, rng_);
-  p.dt_bias = random_tensor({32, 64}, rng_, 0.0, 0.5);
+  const Shape per_channel = per_head ? Shape{32} : Shape{32, headdim};
+  p.state = random_tensor({96, 32, headdim, 128}, rng);
+  p.x = random_tensor({64, 32, headdim}, rng);
+  p.dt = random_tensor(per_head ? Shape{64, 32} : Shape{64, 32, headdim}, rng, -4.0, -1.0);
+  p.A = per_head ? random_tensor({32}, rng, -8.0, -1.0)
+                 : random_tensor({32, headdim, 128}, rng, -2.0, -0.1);
+  p.B = random_tensor({64, 8, 128}, rng);
+  p.C = random_tensor({64, 8, 128}, rng);
+  p.D = random_tensor(per_channel, rng);
+  p.z = random_tensor({64, 32, headdim}, rng);
+  p.dt_bias = random_tensor(per_channel, rng, 0.0, 0.5);
   for (std::int64_t b = 0; b < 64; ++b) p.state_batch_indices.push_back(b % 7 == 3 ? -1 : 95 - b);
+  return p;
+}
+
+TEST_F(CudaVsCpu, StateUpdateManyHeadsScatteredSlots) {
+  const auto p = scattered_slot_update(rng_, 64, /*per_head=*/false);
   const auto g = gpu_->selective_state_update(p), c = cpu_.selective_state_update(p);
   expect_close(g.out, c.out, "selective_state_update", "out");
   expect_close(g.state, c.state, "selective_state_update", "state");
 }
 
-// Mamba2's layout (dt, A, D, dt_bias per head) with scattered and padding slots, under each
-// state-update kernel (at this size the choice by grid size is the four-row one).
+// Mamba2's layout under each state-update kernel (at this size the choice by grid size is
+// the four-row one).
 TEST_F(CudaVsCpu, StateUpdatePerHeadScatteredSlotsEveryKernel) {
-  SelectiveStateUpdateParams p;
-  p.batch = 64, p.nheads = 32, p.headdim = 72, p.dstate = 128, p.ngroups = 8;
-  p.state_slots = 96, p.dt_softplus = true;
-  p.state = random_tensor({96, 32, 72, 128}, rng_);
-  p.x = random_tensor({64, 32, 72}, rng_);
-  p.dt = random_tensor({64, 32}, rng_, -4.0, -1.0);
-  p.A = random_tensor({32}, rng_, -8.0, -1.0);
-  p.B = random_tensor({64, 8, 128}, rng_);
-  p.C = random_tensor({64, 8, 128}, rng_);
-  p.D = random_tensor({32}, rng_);
-  p.z = random_tensor({64, 32, 72}, rng_);
-  p.dt_bias = random_tensor({32}, rng_, 0.0, 0.5);
-  for (std::int64_t b = 0; b < 64; ++b) p.state_batch_indices.push_back(b % 7 == 3 ? -1 : 95 - b);
+  const auto p = scattered_slot_update(rng_, 72, /*per_head=*/true);
   const auto c = cpu_.selective_state_update(p);
 #ifdef SSMKIT_HAVE_CUDA
   for (int rows : {1, 4}) {
