@@ -33,13 +33,16 @@ class BenchVsMambaSsm(unittest.TestCase):
         self.assertEqual(rc, 2, err)
         self.assertIn(f"--mamba-ssm-src: {empty} holds no mamba_ssm/ package directory", err)
 
-    def test_missing_python_path_and_bad_passes(self):
+    def test_missing_python_path_and_bad_counts(self):
         rc, err = run("bench_vs_mamba_ssm.py", "--ssmkit", sys.executable, "--python-path", "/no/such/dir")
         self.assertEqual(rc, 2, err)
         self.assertIn("--python-path: /no/such/dir is not a directory", err)
         rc, err = run("bench_vs_mamba_ssm.py", "--ssmkit", sys.executable, "--passes", "0")
         self.assertEqual(rc, 2, err)
         self.assertIn("--passes: 0 (expected at least 1)", err)
+        rc, err = run("bench_vs_mamba_ssm.py", "--ssmkit", sys.executable, "--tunings", "0")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--tunings: 0 (expected at least 1)", err)
 
     @unittest.skipIf(has_torch_with_cuda(), "PyTorch with a CUDA device is present here")
     def test_no_torch_or_gpu_is_reported_before_the_bench_runs(self):
