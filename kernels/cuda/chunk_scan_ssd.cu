@@ -319,18 +319,56 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
     if (c_begin + 1 < c_end) prep_load(c_begin + 1);
   }
 
+  // ---- epilogue of a chunk whose y (D x included) is staged: the two halves' sum, gated by
+  // silu(z), one 16-byte store. It runs after the next chunk's first barrier, beside that
+  // chunk's C . S, instead of behind a barrier of its own; it reads no x, so the copies
+  // issued after that barrier overwrite nothing it needs. Its z waits in registers. ----
+  auto epilogue = [&](int c, uint4 zv) {
+    const int start = c * kQ, len = min(kQ, Lseq - start);
+    if (ei < len && ech_ok) {
+      const float* y0 = ystage + ei * kYPitch + ech * 8;
+      const float* y1 = y0 + kQ * kYPitch;
+      const float4 u0 = *reinterpret_cast<const float4*>(y0);
+      const float4 u1 = *reinterpret_cast<const float4*>(y0 + 4);
+      const float4 v0 = *reinterpret_cast<const float4*>(y1);
+      const float4 v1 = *reinterpret_cast<const float4*>(y1 + 4);
+      float v[8] = {u0.x + v0.x, u0.y + v0.y, u0.z + v0.z, u0.w + v0.w,
+                    u1.x + v1.x, u1.y + v1.y, u1.z + v1.z, u1.w + v1.w};
+      const std::uint32_t zw[4] = {zv.x, zv.y, zv.z, zv.w};
+      if (z_bh) {
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+          const float2 zz = mma::unpack2<T>(zw[r]);
+          v[2 * r] *= silu(zz.x);
+          v[2 * r + 1] *= silu(zz.y);
+        }
+      }
+      uint4 o;
+      std::uint32_t* ow = &o.x;
+#pragma unroll
+      for (int r = 0; r < 4; ++r) ow[r] = mma::pack2<T>(v[2 * r], v[2 * r + 1]);
+      __stcs(reinterpret_cast<uint4*>(out_bh + start * xstride + x_off), o);
+    }
+  };
+
+  uint4 zr = make_uint4(0, 0, 0, 0);  // z of the pending epilogue, in flight until then
   for (int c = c_begin; c < c_end; ++c) {
     const int start = c * kQ, len = min(kQ, Lseq - start);
     const std::uint32_t xs = smem_base + static_cast<std::uint32_t>(c & 1) * L::kStageBytes;
     const std::uint32_t bs = xs + L::kXBytes, cs = bs + L::kBCBytes;
     const ChunkInfo& ci = info[c & 1];
     mma::cp_async_wait_all();
-    __syncthreads();  // chunk c's tiles and info visible; everyone is done with chunk c-1
+    __syncthreads();  // chunk c's tiles and info visible; chunk c-1 done, its y staged
+    if (c > c_begin) epilogue(c - 1, zr);
+    // Chunk c+1's tiles go into chunk c-1's stage, last read before the barrier above.
     if (c + 1 < c_end) {
       load_chunk(c + 1);
       mma::cp_async_commit();
     }
-    uint4 zr = make_uint4(0, 0, 0, 0);  // z of this thread's output, in flight until the end
+    // The reset lets the predicated load write zr directly; keeping the old value where the
+    // load is off would join the two in a select that waits for the load (13-16% slower;
+    // docs/chunk-scan-notes.md, V9).
+    zr = make_uint4(0, 0, 0, 0);
     if (z_bh && ei < len && ech_ok) {
       zr = __ldcs(reinterpret_cast<const uint4*>(z_bh + start * xstride + x_off));
     }
@@ -439,15 +477,18 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
       } else {
         mx(std::integral_constant<int, 1>{});
       }
+      // The first half of N also stages D x, so the epilogue reads no x: x^T's fragments
+      // and y^T's accumulators share a layout (rows g, g + 8; token pairs 2 tq).
+      const float d[2] = {wc == 0 ? d_s[wr * 16 + g] : 0.f, wc == 0 ? d_s[wr * 16 + g + 8] : 0.f};
 #pragma unroll
       for (int it = 0; it < kQ / 8; ++it) {
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-#pragma unroll
-          for (int q = 0; q < 2; ++q) {
-            ystage[(wc * kQ + it * 8 + 2 * tq + q) * kYPitch + wr * 16 + g + 8 * e] =
-                acc[it][2 * e + q];
-          }
+          const float2 xx = mma::unpack2<T>(xf[it / 2][2 * (it % 2) + e]);
+          ystage[(wc * kQ + it * 8 + 2 * tq) * kYPitch + wr * 16 + g + 8 * e] =
+              acc[it][2 * e] + d[e] * xx.x;
+          ystage[(wc * kQ + it * 8 + 2 * tq + 1) * kYPitch + wr * 16 + g + 8 * e] =
+              acc[it][2 * e + 1] + d[e] * xx.y;
         }
       }
     }
@@ -510,48 +551,10 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
         }
       }
     }
-    __syncthreads();  // staged y complete
-
-    // ---- epilogue: both halves' y + D x, gated by silu(z), one 16-byte store ----
-    if (ei < len && ech_ok) {
-      const float* y0 = ystage + ei * kYPitch + ech * 8;
-      const float* y1 = y0 + kQ * kYPitch;
-      const float4 u0 = *reinterpret_cast<const float4*>(y0);
-      const float4 u1 = *reinterpret_cast<const float4*>(y0 + 4);
-      const float4 v0 = *reinterpret_cast<const float4*>(y1);
-      const float4 v1 = *reinterpret_cast<const float4*>(y1 + 4);
-      const float4 d0 = *reinterpret_cast<const float4*>(d_s + ech * 8);
-      const float4 d1 = *reinterpret_cast<const float4*>(d_s + ech * 8 + 4);
-      const float y[8] = {u0.x + v0.x, u0.y + v0.y, u0.z + v0.z, u0.w + v0.w,
-                          u1.x + v1.x, u1.y + v1.y, u1.z + v1.z, u1.w + v1.w};
-      const float dd[8] = {d0.x, d0.y, d0.z, d0.w, d1.x, d1.y, d1.z, d1.w};
-      uint4 xv;
-      asm volatile("ld.shared.v4.b32 {%0,%1,%2,%3}, [%4];\n"
-                   : "=r"(xv.x), "=r"(xv.y), "=r"(xv.z), "=r"(xv.w)
-                   : "r"(xs + swizzled(ei, ech, kXChunks)));
-      const std::uint32_t xw[4] = {xv.x, xv.y, xv.z, xv.w};
-      const std::uint32_t zw[4] = {zr.x, zr.y, zr.z, zr.w};
-      float v[8];
-#pragma unroll
-      for (int r = 0; r < 4; ++r) {
-        const float2 xx = mma::unpack2<T>(xw[r]);
-        v[2 * r] = y[2 * r] + dd[2 * r] * xx.x;
-        v[2 * r + 1] = y[2 * r + 1] + dd[2 * r + 1] * xx.y;
-      }
-      if (z_bh) {
-#pragma unroll
-        for (int r = 0; r < 4; ++r) {
-          const float2 zz = mma::unpack2<T>(zw[r]);
-          v[2 * r] *= silu(zz.x);
-          v[2 * r + 1] *= silu(zz.y);
-        }
-      }
-      uint4 o;
-      std::uint32_t* ow = &o.x;
-#pragma unroll
-      for (int r = 0; r < 4; ++r) ow[r] = mma::pack2<T>(v[2 * r], v[2 * r + 1]);
-      __stcs(reinterpret_cast<uint4*>(out_bh + start * xstride + x_off), o);
-    }
+  }
+  if (c_end > c_begin) {
+    __syncthreads();  // the last chunk's staged y complete
+    epilogue(c_end - 1, zr);
   }
   if (segments == 2 && seg == 0) {
     store_state(handoff, p0);
