@@ -5,13 +5,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <new>
 
 #include "backends.hpp"
 #include "bench_report.hpp"
 #include "cpu/cpu_backend.hpp"
+#include "report_output.hpp"
 #include "ssmkit/error.hpp"
 
 namespace ssmkit::app {
@@ -110,6 +113,11 @@ class Runner {
       }
       for (int i = 0; i < 2; ++i) op_->time_pass();  // warm-up
       return true;
+    } catch (const std::bad_alloc&) {
+      op_.reset();
+      row.skip = std::string(backend_.name()) +
+                 ": not enough host memory for this case's inputs (std::bad_alloc)";
+      return false;
     } catch (const std::exception& e) {
       op_.reset();
       row.skip = std::string(backend_.name()) + ": " + e.what();
@@ -134,6 +142,35 @@ std::string command_line() {
   }
   while (!line.empty() && line.back() == ' ') line.pop_back();
   return line.empty() ? "ssmkit bench" : line;
+}
+
+// Google Benchmark answers a bad value of these with its usage text and exit status 0, so
+// they are checked here first.
+void check_passthrough(const std::vector<std::string>& passthrough) {
+  for (const auto& flag : passthrough) {
+    const auto eq = flag.find('=');
+    const std::string name = flag.substr(0, eq), value = eq == std::string::npos ? "" : flag.substr(eq + 1);
+    if (name == "--benchmark_format" || name == "--benchmark_out_format") {
+      if (value != "console" && value != "json" && value != "csv") {
+        throw InputError(name, value, "expected console, json or csv");
+      }
+    } else if (name == "--benchmark_repetitions") {
+      char* end = nullptr;
+      const long n = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n < 1) throw InputError(name, value, "expected an integer >= 1");
+    }
+  }
+}
+
+// Order-preserving. make_cases merges a preset's repeated cases; a preset named twice would
+// still give every row twice.
+template <class T>
+void drop_repeats(std::vector<T>& values) {
+  std::vector<T> out;
+  for (const auto& v : values) {
+    if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  }
+  values = std::move(out);
 }
 
 std::vector<std::string> default_presets(const std::string& backend) {
@@ -166,13 +203,27 @@ int run_bench(const BenchArgs& args, const std::vector<std::string>& passthrough
     }
   }
   sweep.ops = args.ops;
-  for (auto v : sweep.batches) if (v < 1) throw InputError("--batch", std::to_string(v), "expected >= 1");
-  for (auto v : sweep.seqlens) if (v < 1) throw InputError("--seqlen", std::to_string(v), "expected >= 1");
-  for (auto v : sweep.decode_batches) if (v < 1) throw InputError("--decode-batch", std::to_string(v), "expected >= 1");
+  // Bounds that keep every tensor's element count well inside 64 bits; a case too large for
+  // the memory there is skipped with the reason when it is set up.
+  auto check_sizes = [](const std::vector<std::int64_t>& values, const char* flag, std::int64_t max) {
+    for (auto v : values) {
+      if (v < 1 || v > max) {
+        throw InputError(flag, std::to_string(v), "expected 1 to " + std::to_string(max));
+      }
+    }
+  };
+  check_sizes(sweep.batches, "--batch", std::int64_t{1} << 20);
+  check_sizes(sweep.seqlens, "--seqlen", std::int64_t{1} << 24);
+  check_sizes(sweep.decode_batches, "--decode-batch", std::int64_t{1} << 20);
+  if (!std::isfinite(args.check_flops)) {
+    throw InputError("--check-flops", std::to_string(args.check_flops), "expected a positive number");
+  }
   for (auto v : args.copy_sizes_mib) {
     if (v < 1 || v > (std::int64_t{1} << 20)) throw InputError("--copy-sizes", std::to_string(v), "expected 1 to 1048576 MiB");
   }
   for (const auto& p : args.presets) bench::shape_preset(p);  // unknown names: exit 2 now
+  check_passthrough(passthrough);
+  if (!args.json_path.empty()) check_output_file(args.json_path, "--json");
 
   std::vector<std::unique_ptr<Backend>> backends;
   const std::vector<std::string> wanted =
@@ -182,6 +233,8 @@ int run_bench(const BenchArgs& args, const std::vector<std::string>& passthrough
       backends.push_back(make_backend(name));
       report.backends.push_back(name + " (" + backends.back()->device_description() + ")");
     } catch (const BackendUnavailable& e) {
+      // Asked for by name, a missing backend is an error; under `all`, a visible skip.
+      if (args.backend != "all") throw InputError("--backend", name, e.what());
       report.skipped.push_back({name, e.what()});
     }
   }
@@ -206,7 +259,8 @@ int run_bench(const BenchArgs& args, const std::vector<std::string>& passthrough
       copy.bench_case.name = "memory_copy/" + std::to_string(mib) + "MiB";
       report.rows.push_back(copy);
     }
-    const auto presets = args.presets.empty() ? default_presets(bname) : args.presets;
+    auto presets = args.presets.empty() ? default_presets(bname) : args.presets;
+    drop_repeats(presets);
     for (const auto& preset_name : presets) {
       for (const auto& c : bench::make_cases(bench::shape_preset(preset_name), sweep)) {
         BenchRow row;
@@ -218,6 +272,16 @@ int run_bench(const BenchArgs& args, const std::vector<std::string>& passthrough
           report.rows.push_back(row);
         }
       }
+    }
+  }
+
+  for (const auto& op : sweep.ops) {
+    if (backends.empty()) break;
+    const bool has_case = std::any_of(report.rows.begin(), report.rows.end(),
+                                      [&](const BenchRow& r) { return r.bench_case.op == op; });
+    if (!has_case) {
+      throw InputError("--op", op, "no preset given has a layer this op runs on (`ssmkit bench --list` "
+                                   "shows the cases)");
     }
   }
 
@@ -253,6 +317,11 @@ int run_bench(const BenchArgs& args, const std::vector<std::string>& passthrough
 
   // Rows a --benchmark_filter left out are not reported.
   std::erase_if(report.rows, [](const BenchRow& r) { return r.samples.empty() && r.skip.empty(); });
+  if (report.rows.empty() && !backends.empty()) {
+    std::cerr << "ssmkit bench: no row ran: --benchmark_filter matched none of them (`ssmkit bench "
+                 "--list` shows their names)\n";
+    return 2;
+  }
   print_markdown(std::cout, report);
   if (!args.json_path.empty()) write_bench_json(args.json_path, report);
   return report.failed_checks() > 0 ? 1 : 0;

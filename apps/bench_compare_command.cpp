@@ -1,5 +1,6 @@
 #include "bench_compare_command.hpp"
 
+#include <cmath>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,12 @@ struct CompareArgs {
   double min_change = 0.02;
   bool fail_on_regression = false;
 };
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
 
 std::string percent_or_dash(const std::optional<double>& f) {
   return f ? format_number("%.0f%%", 100.0 * *f) : "-";
@@ -54,6 +61,10 @@ void print_table(std::ostream& out, const bench::BenchRun& base, const bench::Be
   for (const auto& [name, why] : c.newly_skipped) {
     out << "SKIPPED in the new run, timed in the base: " << name << " (" << why << ")\n";
   }
+  if (c.devices_differ) {
+    out << "WARN the runs list different devices (base: " << join(base.devices)
+        << "; new: " << join(next.devices) << "): times compare across machines only loosely\n";
+  }
   for (const auto& name : c.only_base) out << "only in base: " << name << '\n';
   for (const auto& name : c.only_new) out << "only in new: " << name << '\n';
   for (const auto& backend : c.copy_bandwidth_moved) {
@@ -85,16 +96,21 @@ void write_json(const std::string& path, const bench::RunComparison& c) {
   j["only_base"] = c.only_base;
   j["only_new"] = c.only_new;
   j["copy_bandwidth_moved"] = c.copy_bandwidth_moved;
+  j["devices_differ"] = c.devices_differ;
   write_output_file(path, "--json", j.dump(2) + '\n');
 }
 
 int run_compare(const CompareArgs& args) {
+  // CLI11's range check lets NaN through, and a NaN threshold would call every row `same`.
+  if (!std::isfinite(args.min_change)) {
+    throw InputError("--min-change", std::to_string(args.min_change), "expected a number from 0 to 10");
+  }
   const bench::BenchRun base = bench::load_bench_run(args.base_path);
   const bench::BenchRun next = bench::load_bench_run(args.new_path);
   const bench::RunComparison c = bench::compare_runs(base, next, args.min_change);
   print_table(std::cout, base, next, c);
   if (!args.json_path.empty()) write_json(args.json_path, c);
-  if (c.rows.empty()) {
+  if (c.rows.empty() && c.newly_skipped.empty()) {
     std::cerr << "ssmkit bench-compare: no row name appears in both " << args.base_path
               << " and " << args.new_path << '\n';
     return 2;

@@ -17,6 +17,21 @@ inline std::string format_number(const char* format, double v) {
   return buf;
 }
 
+// Before a long run: an InputError now, naming the option, if `path` could not be written
+// later (a directory, a missing folder, no permission). Leaves no file behind.
+inline void check_output_file(const std::filesystem::path& path, const char* flag) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw InputError(path.string(), flag, "is a directory (expected a file to write)");
+  }
+  const bool existed = std::filesystem::exists(path, ec);
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::app);
+    if (!f) throw InputError(path.string(), flag, "cannot open the file for writing");
+  }
+  if (!existed) std::filesystem::remove(path, ec);
+}
+
 // An InputError names the file and the option when it cannot be opened or written.
 inline void write_output_file(const std::filesystem::path& path, const char* flag,
                               const std::string& text) {

@@ -1,13 +1,18 @@
 #include "ssmkit/tensor.hpp"
 
 #include <cstring>
+#include <stdexcept>
 #include <sstream>
 
 namespace ssmkit {
 
 std::int64_t shape_numel(const Shape& shape) {
   std::int64_t n = 1;
-  for (auto d : shape) n *= d;
+  for (auto d : shape) {
+    if (__builtin_mul_overflow(n, d, &n)) {
+      throw std::length_error("shape " + shape_str(shape) + " has more elements than 64 bits count");
+    }
+  }
   return n;
 }
 

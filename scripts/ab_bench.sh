@@ -16,6 +16,13 @@ shift 2
 for bin in "$old" "$new"; do
   [ -f "$bin" ] && [ -x "$bin" ] || { echo "ab_bench: $bin is not an executable file" >&2; exit 2; }
 done
+for arg in "$@"; do
+  case $arg in
+    --json | --json=* | --list)
+      echo "ab_bench: $arg: the script writes the JSON files itself (in \$OUT); drop it" >&2
+      exit 2 ;;
+  esac
+done
 ROUNDS=${ROUNDS:-2}
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "ab_bench: ROUNDS=$ROUNDS (expected a positive integer)" >&2; exit 2; }
 OUT=${OUT:-out/ab}
@@ -24,8 +31,10 @@ for ((r = 1; r <= ROUNDS; r++)); do
   for side in old new; do
     bin=$old
     [ "$side" = new ] && bin=$new
-    if ! "$bin" bench --json "$OUT/${side}_$r.json" "$@" > "$OUT/${side}_$r.log" 2>&1; then
-      echo "ab_bench: round $r, $side binary: ssmkit bench failed; see $OUT/${side}_$r.log" >&2
+    json="$OUT/${side}_$r.json"
+    rm -f "$json"  # an earlier run's file must not stand in for this one's
+    if ! "$bin" bench --json "$json" "$@" > "$OUT/${side}_$r.log" 2>&1 || [ ! -s "$json" ]; then
+      echo "ab_bench: round $r, $side binary: ssmkit bench failed or wrote no JSON; see $OUT/${side}_$r.log" >&2
       tail -3 "$OUT/${side}_$r.log" >&2
       exit 1
     fi

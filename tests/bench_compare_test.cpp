@@ -109,6 +109,60 @@ TEST(BenchCompare, BadFilesAreClearErrors) {
   expect_input_error(dir / "bad_median.json", "rows[1]: median_s: expected a positive number");
   write(dir / "twice.json", bench_file({timed_row("x", 1e-4), timed_row("x", 2e-4)}));
   expect_input_error(dir / "twice.json", "'x' appears twice");
+  write(dir / "timed_and_skipped.json", bench_file({timed_row("x", 1e-4), {{"name", "x"}, {"skip", "?"}}}));
+  expect_input_error(dir / "timed_and_skipped.json", "'x' appears twice");
+  expect_input_error(dir.path(), "is a directory");
+  std::ofstream(dir / "huge.json") << R"({"rows": [{"name": "x", "median_s": 1e400}]})";
+  expect_input_error(dir / "huge.json", "not JSON");
+  // Values no bench run writes: each would give a wrong verdict or an impossible cell.
+  json subnormal = timed_row("x", 1e-320);
+  write(dir / "subnormal.json", bench_file({subnormal}));
+  expect_input_error(dir / "subnormal.json", "rows[0]: median_s: expected a positive number");
+  json inverted = timed_row("x", 1e-4);
+  inverted["p10_s"] = 2e-4;
+  write(dir / "inverted.json", bench_file({inverted}));
+  expect_input_error(dir / "inverted.json", "rows[0]: p10_s: expected p10_s <= median_s <= p90_s");
+  json negative = timed_row("x", 1e-4);
+  negative["fraction_of_copy_bandwidth"] = -3.0;
+  write(dir / "negative.json", bench_file({negative}));
+  expect_input_error(dir / "negative.json", "fraction_of_copy_bandwidth: expected a number >= 0");
+  json zero_copy = bench_file({timed_row("x", 1e-4)});
+  zero_copy["copy_bandwidth_bytes_per_s"]["cuda"] = 0.0;
+  write(dir / "zero_copy.json", zero_copy);
+  expect_input_error(dir / "zero_copy.json", "copy_bandwidth_bytes_per_s.cuda: expected a positive number");
+}
+
+// Every row skipped in the new run is a regression to report, not two unrelated files.
+TEST(BenchCompare, EveryRowSkippedInTheNewRunIsARegression) {
+  test::TempDir dir;
+  write(dir / "base.json", bench_file({timed_row("a", 1e-4)}));
+  write(dir / "new.json", bench_file({{{"name", "a"}, {"skip", "cuda: out of memory"}}}));
+  const std::string files = test::quoted(dir / "base.json") + " " + test::quoted(dir / "new.json");
+  const auto plain = test::run_ssmkit("bench-compare " + files);
+  EXPECT_EQ(plain.exit_code, 0) << plain.output;
+  EXPECT_NE(plain.output.find("SKIPPED in the new run, timed in the base: a"), std::string::npos)
+      << plain.output;
+  EXPECT_EQ(test::run_ssmkit("bench-compare " + files + " --fail-on-regression").exit_code, 1);
+}
+
+// Runs that list different devices compare only loosely: said, not silently.
+TEST(BenchCompare, DifferentDevicesAreWarned) {
+  test::TempDir dir;
+  json h100 = bench_file({timed_row("a", 1e-4)}), h200 = h100;
+  h100["backends"] = {"cuda (NVIDIA H100 80GB HBM3)"};
+  h200["backends"] = {"cuda (NVIDIA H200)"};
+  write(dir / "h100.json", h100);
+  write(dir / "h200.json", h200);
+  const auto across = test::run_ssmkit("bench-compare " + test::quoted(dir / "h100.json") + " " +
+                                       test::quoted(dir / "h200.json"));
+  EXPECT_EQ(across.exit_code, 0) << across.output;
+  EXPECT_NE(across.output.find("WARN the runs list different devices (base: cuda (NVIDIA H100 80GB "
+                               "HBM3); new: cuda (NVIDIA H200))"),
+            std::string::npos)
+      << across.output;
+  const auto same = test::run_ssmkit("bench-compare " + test::quoted(dir / "h200.json") + " " +
+                                     test::quoted(dir / "h200.json"));
+  EXPECT_EQ(same.output.find("different devices"), std::string::npos) << same.output;
 }
 
 // A row whose check fails in the new run, or that the new run skips, is a regression for
@@ -178,6 +232,11 @@ TEST(BenchCompare, CommandComparesBenchOutput) {
   const auto negative = test::run_ssmkit("bench-compare " + same + " --min-change -0.1");
   EXPECT_EQ(negative.exit_code, 2) << negative.output;
   EXPECT_NE(negative.output.find("--min-change"), std::string::npos) << negative.output;
+  // NaN passes a range check, and a NaN threshold would call every row `same`.
+  const auto nan = test::run_ssmkit("bench-compare " + same + " --min-change nan");
+  EXPECT_EQ(nan.exit_code, 2) << nan.output;
+  EXPECT_NE(nan.output.find("--min-change: nan: expected a number from 0 to 10"), std::string::npos)
+      << nan.output;
 }
 
 // scripts/ab_bench.sh: both binaries in turn for each round, then one comparison per round;
@@ -207,6 +266,19 @@ TEST(BenchCompare, AbScriptComparesEachRound) {
                                          bin + " " + bin + " -- --preset no-such-model");
   EXPECT_EQ(failing.exit_code, 1) << failing.output;
   EXPECT_NE(failing.output.find("ssmkit bench failed"), std::string::npos) << failing.output;
+  // The first round's files are still in OUT from the run above: a round that writes none
+  // (Google Benchmark printing its usage for a flag it rejects) must not compare them.
+  const auto stale = test::run_command("OUT=" + test::quoted(dir.path()) + " ROUNDS=1 " + script +
+                                       " " + bin + " " + bin +
+                                       " -- --backend cpu --preset tiny --op gated_rmsnorm "
+                                       "--benchmark_format=jsn");
+  EXPECT_EQ(stale.exit_code, 1) << stale.output;
+  EXPECT_NE(stale.output.find("ssmkit bench failed or wrote no JSON"), std::string::npos)
+      << stale.output;
+  const auto own_json = test::run_command(script + " " + bin + " " + bin + " -- --json x.json");
+  EXPECT_EQ(own_json.exit_code, 2) << own_json.output;
+  EXPECT_NE(own_json.output.find("--json: the script writes the JSON files itself"), std::string::npos)
+      << own_json.output;
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -37,6 +39,25 @@ TEST(BenchCases, TinyPresetCoversEveryOpWithUniqueNames) {
   }
   for (const auto& op : bench::bench_op_names()) EXPECT_TRUE(ops.count(op)) << op;
   EXPECT_THROW(bench::shape_preset("mamba-99b"), InputError);
+}
+
+// Sweeps whose products meet (gated_rmsnorm's rows = B x L: 1 x 32 and 2 x 16) make one case,
+// so every row name is unique and bench-compare reads the file.
+TEST(BenchCases, SweepsThatMeetMakeOneCase) {
+  bench::SweepOptions sweep;
+  sweep.batches = {1, 2};
+  sweep.seqlens = {16, 32};
+  sweep.decode_batches = {4};
+  sweep.dtypes = {DType::bfloat16};
+  sweep.ops = {"gated_rmsnorm", "paged_kv_write"};
+  std::set<std::string> names;
+  std::map<std::string, int> per_op;
+  for (const auto& c : bench::make_cases(bench::shape_preset("tiny"), sweep)) {
+    EXPECT_TRUE(names.insert(c.name).second) << "duplicate " << c.name;
+    ++per_op[c.op];
+  }
+  EXPECT_EQ(per_op["gated_rmsnorm"], 3);   // rows 16, 32, 64
+  EXPECT_EQ(per_op["paged_kv_write"], 4);  // prefill T = 16, 32, 64; one decode step
 }
 
 TEST(BenchCases, InputsAreRepresentableNonZeroAndDeterministic) {
@@ -266,6 +287,50 @@ TEST(BenchCommand, BadArgumentsExitTwo) {
   EXPECT_EQ(test::run_ssmkit("bench --backend cpu --frobnicate").exit_code, 2);
   EXPECT_EQ(test::run_ssmkit("bench --backend cpu --state-dtype float16").exit_code, 2);
   EXPECT_EQ(test::run_ssmkit("bench --backend cpu --copy-sizes 0").exit_code, 2);
+}
+
+// Each is exit 2 with the option named, before anything is timed: sizes past the bounds
+// that keep element counts in 64 bits, values Google Benchmark would answer with its usage
+// text and status 0, an op no preset given runs, a filter that leaves nothing, a --json
+// that could not be written at the end.
+TEST(BenchCommand, InputThatWouldTimeNothingOrCrashExitsTwoNamingIt) {
+  test::TempDir dir;
+  const std::string base = "bench --backend cpu --preset tiny --op causal_conv1d --batch 1 --seqlen 16 "
+                           "--benchmark_min_time=0.001 ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--batch 4611686018427387904", "--batch: 4611686018427387904: expected 1 to 1048576"},
+      {"--seqlen 16777217", "--seqlen: 16777217: expected 1 to 16777216"},
+      {"--decode-batch 1048577", "--decode-batch: 1048577: expected 1 to 1048576"},
+      {"--check-flops nan", "--check-flops: nan: expected a positive number"},
+      {"--benchmark_format=xml", "--benchmark_format: xml: expected console, json or csv"},
+      {"--benchmark_out_format=bad", "--benchmark_out_format: bad: expected console, json or csv"},
+      {"--benchmark_repetitions=0", "--benchmark_repetitions: 0: expected an integer >= 1"},
+      {"--benchmark_filter=nomatch", "no row ran: --benchmark_filter matched none of them"},
+      {"--json " + test::quoted(dir.path()), "--json: is a directory"},
+      {"--json " + test::quoted(dir / "no" / "such" / "x.json"), "--json: cannot open the file for writing"},
+  };
+  for (const auto& [extra, message] : cases) {
+    const auto r = test::run_ssmkit(base + extra);
+    EXPECT_EQ(r.exit_code, 2) << extra << "\n" << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << extra << "\n" << r.output;
+    EXPECT_EQ(r.output.find("| cpu | causal_conv1d"), std::string::npos) << extra << "\n" << r.output;
+  }
+  const auto no_case = test::run_ssmkit("bench --backend cpu --preset minimax-text-01 --op selective_scan");
+  EXPECT_EQ(no_case.exit_code, 2) << no_case.output;
+  EXPECT_NE(no_case.output.find("--op: selective_scan: no preset given has a layer this op runs on"),
+            std::string::npos)
+      << no_case.output;
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));  // the --json checks leave no file
+}
+
+// Named alone, a backend that is not there is an error; `all` skips it visibly (above).
+TEST(BenchCommand, CudaByNameWithoutADeviceExitsTwo) {
+  const auto r = test::run_ssmkit("bench --backend cuda --preset tiny --op causal_conv1d --batch 1 "
+                                  "--seqlen 16 --benchmark_min_time=0.001");
+  if (r.exit_code == 0) GTEST_SKIP() << "a CUDA device is present; nothing to check here";
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--backend: cuda: backend 'cuda' is not available"), std::string::npos)
+      << r.output;
 }
 
 }  // namespace

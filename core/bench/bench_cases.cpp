@@ -235,7 +235,9 @@ std::vector<BenchCase> make_cases(const ShapePreset& preset, const SweepOptions&
       if (ch == ' ') ch = '/';
     }
     c.seed = std::hash<std::string>{}(c.name);
-    cases.push_back(std::move(c));
+    // Sweeps can meet one case twice (gated_rmsnorm's rows = B x L from (1, 32) and (2, 16)).
+    const bool seen = std::any_of(cases.begin(), cases.end(), [&](const BenchCase& o) { return o.name == c.name; });
+    if (!seen) cases.push_back(std::move(c));
   };
   auto S = [](const char* k, std::int64_t v) { return std::string(k) + "=" + std::to_string(v); };
 

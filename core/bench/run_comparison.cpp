@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -15,7 +16,9 @@ using nlohmann::json;
 
 double positive_number(const json& row, const std::string& where, const char* key) {
   const auto it = row.find(key);
-  if (it == row.end() || !it->is_number() || !(it->get<double>() > 0.0)) {
+  // Normal numbers only: a subnormal time would turn into an infinite speedup.
+  if (it == row.end() || !it->is_number() || !std::isnormal(it->get<double>()) ||
+      it->get<double>() < 0.0) {
     throw InputError(where, key, "expected a positive number (a file from `ssmkit bench --json`)");
   }
   return it->get<double>();
@@ -34,12 +37,16 @@ double half_spread(double p10, double p90, double median) { return (p90 - p10) /
 }  // namespace
 
 BenchRun load_bench_run(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw InputError(path, "", "is a directory (expected a file from `ssmkit bench --json`)");
+  }
   std::ifstream in(path);
   if (!in) throw InputError(path, "", "cannot be read (no such file, or no permission)");
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax, and numbers beyond a double
     throw InputError(path, "", std::string("not JSON: ") + e.what());
   }
   if (!j.is_object() || !j.contains("rows") || !j["rows"].is_array()) {
@@ -50,7 +57,15 @@ BenchRun load_bench_run(const std::string& path) {
   if (j.contains("command") && j["command"].is_string()) run.command = j["command"];
   if (const auto bw = j.find("copy_bandwidth_bytes_per_s"); bw != j.end() && bw->is_object()) {
     for (const auto& [backend, value] : bw->items()) {
-      if (value.is_number()) run.copy_bandwidth[backend] = value.get<double>();
+      if (!value.is_number() || !std::isnormal(value.get<double>()) || value.get<double>() < 0.0) {
+        throw InputError(path, "copy_bandwidth_bytes_per_s." + backend, "expected a positive number");
+      }
+      run.copy_bandwidth[backend] = value.get<double>();
+    }
+  }
+  if (const auto devices = j.find("backends"); devices != j.end() && devices->is_array()) {
+    for (const auto& d : *devices) {
+      if (d.is_string()) run.devices.push_back(d.get<std::string>());
     }
   }
   std::set<std::string> seen;
@@ -59,7 +74,11 @@ BenchRun load_bench_run(const std::string& path) {
     const std::string where = path + ": rows[" + std::to_string(i) + "]";
     if (!row.is_object()) throw InputError(where, "", "expected a mapping");
     if (const auto skip = row.find("skip"); skip != row.end()) {  // nothing was timed
-      run.skipped[text(row, where, "name")] = skip->is_string() ? skip->get<std::string>() : "";
+      const std::string name = text(row, where, "name");
+      if (!seen.insert(name).second) {
+        throw InputError(where, "name", "'" + name + "' appears twice; expected one row per name");
+      }
+      run.skipped[name] = skip->is_string() ? skip->get<std::string>() : "";
       continue;
     }
     RunRow r;
@@ -68,7 +87,13 @@ BenchRun load_bench_run(const std::string& path) {
     r.median_s = positive_number(row, where, "median_s");
     r.p10_s = positive_number(row, where, "p10_s");
     r.p90_s = positive_number(row, where, "p90_s");
+    if (!(r.p10_s <= r.median_s && r.median_s <= r.p90_s)) {
+      throw InputError(where, "p10_s", "expected p10_s <= median_s <= p90_s");
+    }
     if (const auto f = row.find("fraction_of_copy_bandwidth"); f != row.end() && f->is_number()) {
+      if (!std::isfinite(f->get<double>()) || f->get<double>() < 0.0) {
+        throw InputError(where, "fraction_of_copy_bandwidth", "expected a number >= 0");
+      }
       r.fraction_of_copy = f->get<double>();
     }
     if (const auto w = row.find("warnings"); w != row.end() && w->is_array()) r.warned = !w->empty();
@@ -135,6 +160,7 @@ RunComparison compare_runs(const BenchRun& base, const BenchRun& next, double mi
       out.only_base.push_back(r.name);
     }
   }
+  out.devices_differ = !base.devices.empty() && !next.devices.empty() && base.devices != next.devices;
   for (const auto& [backend, bw] : next.copy_bandwidth) {
     const auto it = base.copy_bandwidth.find(backend);
     if (it != base.copy_bandwidth.end() && std::abs(bw / it->second - 1.0) > min_change) {

@@ -20,6 +20,7 @@ struct RunRow {
 struct BenchRun {
   std::string path, command;
   std::map<std::string, double> copy_bandwidth;  // backend -> bytes read + written per second
+  std::vector<std::string> devices;               // "cuda (NVIDIA H200, ...)", as the run listed them
   std::vector<RunRow> rows;                       // timed rows
   std::map<std::string, std::string> skipped;     // rows that did not run -> why
 };
@@ -51,6 +52,7 @@ struct RunComparison {
   // Backends whose copy bandwidth differs between the runs by more than min_change: the
   // runs did not see the same machine state, so times compare less well than % of copy.
   std::vector<std::string> copy_bandwidth_moved;
+  bool devices_differ = false;  // both runs list their devices, and not the same ones
 };
 
 // A row is faster or slower when its median moved by more than the larger of `min_change`
