@@ -86,8 +86,8 @@ int run_budget(const BudgetArgs& args) {
   try {
     CacheSettings settings;
     if (args.tp < 1) throw InputError(kWhere, "--tp", "a positive number of ranks, got " + std::to_string(args.tp));
-    if (args.page_size < 1) {
-      throw InputError(kWhere, "--page-size", "a positive number of tokens, got " + std::to_string(args.page_size));
+    if (args.page_size < 1 || args.page_size > (1 << 20)) {
+      throw InputError(kWhere, "--page-size", "1 to 1048576 tokens, got " + std::to_string(args.page_size));
     }
     settings.tensor_parallel = args.tp;
     settings.page_size = args.page_size;

@@ -73,6 +73,8 @@ int run(const ReplayArgs& a) {
     scenario = scenario_from_overrides(o, "command line");
   }
 
+  if (!a.json_path.empty()) check_output_file(a.json_path, "--json");  // before the replay, not after
+
   ReplayOptions options;
   options.timeline_interval_s = a.timeline_interval_s;
   std::optional<ProgressBar> bar;

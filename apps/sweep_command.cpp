@@ -60,7 +60,15 @@ int report(const SweepResults& results, const Outputs& out) {
   return failed + errors == 0 ? 0 : 1;
 }
 
+// Before the points run: a path that could not be written at the end is an error now.
+void check_outputs(const Outputs& out) {
+  if (!out.json_path.empty()) check_output_file(out.json_path, "--json");
+  if (!out.csv_path.empty()) check_output_file(out.csv_path, "--csv");
+  if (!out.markdown_path.empty()) check_output_file(out.markdown_path, "--markdown");
+}
+
 int run_sweep(const SweepArgs& a) {
+  check_outputs(a.out);
   const Sweep sweep = load_sweep(a.file);
   const PointRunner* runner = find_sweep_runner(sweep.command);
   if (runner == nullptr) {
@@ -95,10 +103,9 @@ int run_sweep(const SweepArgs& a) {
     PointOutcome outcome;
     try {
       outcome = runner->run(point.scenario);
-    } catch (const InputError& e) {
-      outcome.status = "error";
-      outcome.message = e.what();
-    } catch (const BackendUnavailable& e) {
+    } catch (const std::exception& e) {
+      // Input errors, a backend not there, or a point too large to hold: recorded on the
+      // point, and the points already run are kept.
       outcome.status = "error";
       outcome.message = e.what();
     }

@@ -35,7 +35,7 @@ Comparison compare(const Tensor& actual, const Tensor& expected, Tolerance toler
     diff_sq += err * err;
     ref_sq += e * e;
     const double excess = err - (tolerance.atol + tolerance.rtol * std::fabs(e));
-    if (excess > 0.0) ++c.mismatches;
+    if (!(excess <= 0.0)) ++c.mismatches;  // a NaN tolerance passes nothing
     if (excess > worst_excess) {
       worst_excess = excess;
       c.worst_index = i;

@@ -139,6 +139,15 @@ Tensor Hdf5Reader::read_tensor(const std::string& name) const {
   if (rank < 0) throw InputError(where(path_), name, "expected a simple (array) dataspace");
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  // A header can declare any size; read no more than a golden case could sensibly hold.
+  constexpr hsize_t kMaxElements = hsize_t{1} << 31;
+  hsize_t elements = 1;
+  for (hsize_t d : dims) {
+    if (d != 0 && elements > kMaxElements / d) {
+      throw InputError(where(path_), name, "declares more than 2^31 elements; a golden dataset holds fewer");
+    }
+    elements *= d;
+  }
   Shape shape(dims.begin(), dims.end());
 
   const H5T_class_t cls = H5Tget_class(type.get());

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 namespace ssmkit {
 namespace {
@@ -48,11 +49,15 @@ void add_yaml_suite(const std::filesystem::path& file, CollectedSuite& out, int 
                      "", "YAML syntax error: " + e.msg);
   }
   if (!root.IsMap()) throw InputError(file.string(), "", "expected a mapping with 'cases'");
+  std::set<std::string> seen;
   for (const auto& kv : root) {
     const auto key = kv.first.as<std::string>();
     if (key != "name" && key != "cases") {
       throw InputError(at(file, kv.first), key, "unknown key; expected 'name' or 'cases'");
     }
+    // The parser keeps a repeated key and a lookup sees only the first: a second `cases`
+    // list would be skipped without a word.
+    if (!seen.insert(key).second) throw InputError(at(file, kv.first), key, "a key given once, given again");
   }
   const YAML::Node cases = root["cases"];
   if (!cases || !cases.IsSequence()) {

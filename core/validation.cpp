@@ -83,8 +83,11 @@ std::vector<CaseResult> validate_case(const SuiteEntry& entry,
   try {
     golden = load_golden(entry.path);
     op_case = make_op_case(golden);
-  } catch (const InputError& e) {
-    CaseResult row = input_error_row(e);
+  } catch (const std::exception& e) {
+    // One file's bad input (or one too large to hold) stops that file, not the run.
+    const auto* input = dynamic_cast<const InputError*>(&e);
+    CaseResult row = input_error_row(
+        input ? *input : InputError(entry.path.string(), "", std::string("cannot be loaded: ") + e.what()));
     row.case_name = case_name_of(entry.path);
     row.path = entry.path.string();
     row.op = golden.op;

@@ -225,6 +225,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"--model Jamba-v0.1 --state-dtype int32", "--state-dtype"},
                       BadInput{"--model Jamba-v0.1 --context 1k,,8k", "--context"},
                       BadInput{"--model Jamba-v0.1 --context 0", "--context"},
+                      // Past these bounds bytes per sequence leave 64 bits (they wrapped to
+                      // a plausible wrong answer with exit 0).
+                      BadInput{"--model Jamba-v0.1 --context 1073741824M", "--context"},
+                      BadInput{"--model Jamba-v0.1 --page-size 1125899906842625", "--page-size"},
                       BadInput{"--model no-such-model", "no-such-model"},
                       BadInput{"--model /no/such/config.json", "/no/such/config.json"},
                       BadInput{"--gpu h100", "--model"},

@@ -116,6 +116,12 @@ TEST(Cli, YamlSuiteErrorsNameFileLineAndColumn) {
   EXPECT_NE(r.output.find("suite2.yaml:2:30: atol: expected a finite number >= 0"),
             std::string::npos)
       << r.output;
+  // A second `cases` list: the parser keeps it, a lookup would silently skip it.
+  std::ofstream(dir / "twice.yaml") << "cases: [a.h5]\ncases: [b.h5]\n";
+  r = run_ssmkit("validate " + quoted(dir / "twice.yaml"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("twice.yaml:2:1: cases: a key given once, given again"), std::string::npos)
+      << r.output;
 }
 
 TEST(Cli, UsageErrorsExitTwo) {
@@ -134,6 +140,16 @@ TEST(Cli, CudaWithoutAGpuIsAClearErrorAndAllSkipsItVisibly) {
   r = run_ssmkit("validate --backend all " + quoted(bundled_goldens().front()));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("SKIP backend cuda:"), std::string::npos) << r.output;
+}
+
+// NaN and infinity pass CLI11's non-negative check; as tolerances they would pass every case.
+TEST(Cli, NonFiniteToleranceIsAUsageError) {
+  const auto good = quoted(bundled_goldens().front());
+  for (const char* flag : {"--atol nan", "--rtol nan", "--atol inf", "--rtol -1"}) {
+    const auto r = run_ssmkit(std::string("validate ") + flag + " " + good);
+    EXPECT_EQ(r.exit_code, 2) << flag << "\n" << r.output;
+    EXPECT_NE(r.output.find("expected a finite number >= 0"), std::string::npos) << flag << "\n" << r.output;
+  }
 }
 
 TEST(Cli, WritesJsonAndJunitReports) {

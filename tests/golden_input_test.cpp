@@ -1,6 +1,7 @@
 // Every way a golden file can be wrong gives an InputError that names the file, the
 // dataset or attribute, and what was expected.
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include <fstream>
 
@@ -100,6 +101,30 @@ TEST(GoldenInput, MissingDataset) {
   EXPECT_NE(err.find("inputs/weight: dataset is missing; expected shape (D=4, W)"),
             std::string::npos)
       << err;
+}
+
+// A header can declare any size: past what a golden holds, the dataset is that file's input
+// error before anything is allocated (a 10^12-element one ended the whole validate run).
+TEST(GoldenInput, HugeDeclaredDatasetIsAnInputError) {
+  test::TempDir dir;
+  const auto path = dir / "case.h5";
+  GoldenSpec spec = valid_conv();
+  spec.inputs.erase("x");
+  test::write_golden(path, spec);
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  const hsize_t dims[3] = {100000, 100000, 100}, chunk[3] = {1, 1, 100};
+  const hid_t space = H5Screate_simple(3, dims, nullptr);
+  const hid_t props = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(props, 3, chunk);  // chunked and never written: the file stays small
+  const hid_t ds = H5Dcreate2(file, "inputs/x", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, props, H5P_DEFAULT);
+  ASSERT_GE(ds, 0);
+  H5Dclose(ds);
+  H5Pclose(props);
+  H5Sclose(space);
+  H5Fclose(file);
+  const std::string err = error_of(path);
+  EXPECT_NE(err.find("inputs/x: declares more than 2^31 elements"), std::string::npos) << err;
 }
 
 TEST(GoldenInput, MisshapedDataset) {

@@ -131,6 +131,16 @@ TEST(ScenarioSchema, BadInputIsAnInputErrorAtLineAndColumn) {
        "scheduler.step_time"},
       {head + synthetic + "scheduler: {token_budget: 1.5}\n", ":4:27", "scheduler.token_budget"},
       {head + synthetic + "checks: {max_preemptions: -1}\n", ":4:27", "checks.max_preemptions"},
+      // Sizes whose products would leave 64 bits (a 2^46-slot cache hung building its slots).
+      {"model: mamba2-2.7b\ncache: {memory: 1GiB, max_sequences: 70368744177664}\n" + synthetic, ":2:38",
+       "cache.max_sequences"},
+      {"model: mamba2-2.7b\ncache: {memory: 1GiB, page_size: 1125899906842625}\n" + synthetic, ":2:34",
+       "cache.page_size"},
+      {head + "workload: {synthetic: {requests: 1, arrival_rate: 1, prompt: 1, output: 9223372036854775807}}\n",
+       ":3:73", "workload.synthetic.output"},
+      {head + "workload: {synthetic: {requests: 1, arrival_rate: 1, prompt: {distribution: lognormal, "
+              "median: 1e300, sigma: 1}, output: 1}}\n",
+       ":3:96", "workload.synthetic.prompt.median"},
       {head + synthetic + "checks: {invariants: maybe}\n", ":4:22", "checks.invariants"},
       {head + synthetic + "checks: {fast: true}\n", ":4:10", "checks.fast"},
       {head + synthetic + "bench: {repetitions: 0}\n", ":4:22", "bench.repetitions"},
@@ -141,6 +151,8 @@ TEST(ScenarioSchema, BadInputIsAnInputErrorAtLineAndColumn) {
       {head + synthetic + "validate: {ops: [scan]}\n", ":4:18", "validate.ops"},
       {head + synthetic + "validate: {suite: [a]}\n", ":4:19", "validate.suite"},
       {head + synthetic + "validate: {filter: x}\n", ":4:12", "validate.filter"},
+      // Repeated keys: the parser keeps both, a lookup sees the first (Jamba replayed here).
+      {"model: Jamba-v0.1\nmodel: mamba2-2.7b\ncache: {memory: 1GiB}\n" + synthetic, ":2:1", "model"},
       {"model: [a, b\n", ":2:1", ""},
       {"- just\n- a list\n", ":1:1", "(document)"},
   };

@@ -129,6 +129,10 @@ TEST_F(SweepCli, BadSweepsAndShardsAreUsageErrors) {
             std::string::npos) << r.output;
   r = ssmkit("sweep " + q(dir_ / "sweep.yaml") + " --shard 4/4");
   EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = ssmkit("sweep " + q(dir_ / "sweep.yaml") + " --json " + q(dir_ / "no" / "such" / "r.json"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--json: cannot open the file for writing"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find(" ok, "), std::string::npos) << r.output;  // no point ran
   r = ssmkit("sweep");
   EXPECT_EQ(r.exit_code, 2) << r.output;
 }

@@ -109,6 +109,9 @@ TEST(SweepExpansion, ShardsAreDisjointAndCoverEveryPoint) {
       for (std::int64_t p = 0; p < total; ++p) EXPECT_EQ(seen.count(p), 1u);
     }
   }
+  // A count near the integer's limit: one point, no overflowing step (it crashed).
+  EXPECT_EQ(shard_points(7, parse_shard("1/9223372036854775807")), std::vector<std::int64_t>{1});
+  EXPECT_TRUE(shard_points(7, parse_shard("9/9223372036854775807")).empty());
   for (const char* bad : {"3/3", "-1/2", "1/0", "a/b", "1/2x", "12", ""}) {
     EXPECT_THROW(parse_shard(bad), InputError) << bad;
   }

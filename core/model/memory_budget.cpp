@@ -83,7 +83,12 @@ ContextCapacity capacity_at(const ModelMemory& memory, std::size_t budget_bytes,
   }
   cap.pages_per_sequence = (context + memory.page_size - 1) / memory.page_size;
   const std::size_t page = memory.kv_bytes_per_page;
-  cap.bytes_per_sequence = state + static_cast<std::size_t>(cap.pages_per_sequence) * page;
+  std::size_t kv = 0;
+  if (__builtin_mul_overflow(static_cast<std::size_t>(cap.pages_per_sequence), page, &kv) ||
+      __builtin_add_overflow(state, kv, &cap.bytes_per_sequence)) {
+    throw InputError("capacity_at", "context",
+                     std::to_string(context) + " tokens need more bytes per sequence than 64 bits count");
+  }
   // N * bytes_per_sequence + page <= budget: the dummy page is paid once per pool.
   cap.max_sequences =
       budget_bytes < page ? 0 : static_cast<std::int64_t>((budget_bytes - page) / cap.bytes_per_sequence);

@@ -17,6 +17,13 @@ namespace {
 
 using namespace yaml_schema;
 
+// Upper bounds for sizes whose products (tokens x bytes per token, slots x bytes per slot)
+// must stay inside 64 bits; far above any model or GPU of today.
+constexpr std::int64_t kMaxTokens = std::int64_t{1} << 32;  // per request, and max_seq_len
+constexpr std::int64_t kMaxPageSize = 1 << 20;
+constexpr std::int64_t kMaxSequences = 1 << 20;
+constexpr std::int64_t kMaxRequests = 1 << 24;
+
 DType read_cache_dtype(const Doc& doc, const YAML::Node& node, const std::string& path) {
   const std::string expected = "one of float32, bfloat16, float16, float64";
   if (!node.IsScalar()) fail(doc, node, path, expected + ", got " + describe(node));
@@ -85,13 +92,15 @@ ScenarioCache read_cache(const Doc& doc, const YAML::Node& node) {
   dtype("conv_dtype", s.conv_dtype);
   dtype("ssm_dtype", s.ssm_dtype);
   dtype("linear_attention_dtype", s.linear_attention_dtype);
-  if (node["page_size"]) s.page_size = read_int(doc, node["page_size"], "cache.page_size", 1);
+  if (node["page_size"]) s.page_size = read_int(doc, node["page_size"], "cache.page_size", 1, kMaxPageSize);
   if (node["max_sequences"]) {
-    s.max_requests = read_int(doc, node["max_sequences"], "cache.max_sequences", 1);
+    s.max_requests = read_int(doc, node["max_sequences"], "cache.max_sequences", 1, kMaxSequences);
   }
-  if (node["max_seq_len"]) s.max_seq_len = read_int(doc, node["max_seq_len"], "cache.max_seq_len", 0);
+  if (node["max_seq_len"]) {
+    s.max_seq_len = read_int(doc, node["max_seq_len"], "cache.max_seq_len", 0, kMaxTokens);
+  }
   if (node["tensor_parallel"]) {
-    s.tensor_parallel = read_int(doc, node["tensor_parallel"], "cache.tensor_parallel", 1);
+    s.tensor_parallel = read_int(doc, node["tensor_parallel"], "cache.tensor_parallel", 1, 1 << 16);
   }
   cache.memory = read_memory(doc, required(doc, node, path, "memory"), "cache.memory");
   return cache;
@@ -101,7 +110,7 @@ LengthDistribution read_lengths(const Doc& doc, const YAML::Node& node, const st
   LengthDistribution d;
   if (node.IsScalar()) {
     d.kind = LengthDistribution::Kind::fixed;
-    d.value = read_int(doc, node, path, 1);
+    d.value = read_int(doc, node, path, 1, kMaxTokens);
     return d;
   }
   if (!node.IsMap()) {
@@ -113,23 +122,27 @@ LengthDistribution read_lengths(const Doc& doc, const YAML::Node& node, const st
   if (name == "fixed") {
     require_map(doc, node, path, {"distribution", "value"});
     d.kind = LengthDistribution::Kind::fixed;
-    d.value = read_int(doc, required(doc, node, path, "value"), join(path, "value"), 1);
+    d.value = read_int(doc, required(doc, node, path, "value"), join(path, "value"), 1, kMaxTokens);
     return d;
   }
   if (name == "uniform") {
     require_map(doc, node, path, {"distribution", "min", "max"});
     d.kind = LengthDistribution::Kind::uniform;
-    d.min = read_int(doc, required(doc, node, path, "min"), join(path, "min"), 1);
-    d.max = read_int(doc, required(doc, node, path, "max"), join(path, "max"), d.min);
+    d.min = read_int(doc, required(doc, node, path, "min"), join(path, "min"), 1, kMaxTokens);
+    d.max = read_int(doc, required(doc, node, path, "max"), join(path, "max"), d.min, kMaxTokens);
     return d;
   }
   if (name == "lognormal") {
     require_map(doc, node, path, {"distribution", "median", "sigma", "min", "max"});
     d.kind = LengthDistribution::Kind::lognormal;
-    d.median = read_number(doc, required(doc, node, path, "median"), join(path, "median"), 1.0);
+    const YAML::Node median = required(doc, node, path, "median");
+    d.median = read_number(doc, median, join(path, "median"), 1.0);
+    if (d.median > static_cast<double>(kMaxTokens)) {
+      fail(doc, median, join(path, "median"), "a token count up to " + std::to_string(kMaxTokens) + ", got " + describe(median));
+    }
     d.sigma = read_number(doc, required(doc, node, path, "sigma"), join(path, "sigma"), 0.0);
-    if (node["min"]) d.min = read_int(doc, node["min"], join(path, "min"), 1);
-    if (node["max"]) d.max = read_int(doc, node["max"], join(path, "max"), d.min);
+    if (node["min"]) d.min = read_int(doc, node["min"], join(path, "min"), 1, kMaxTokens);
+    if (node["max"]) d.max = read_int(doc, node["max"], join(path, "max"), d.min, kMaxTokens);
     return d;
   }
   fail(doc, kind, join(path, "distribution"), "fixed, uniform or lognormal, got " + describe(kind));
@@ -160,7 +173,7 @@ SyntheticWorkload read_synthetic(const Doc& doc, const YAML::Node& node) {
   require_map(doc, node, path, {"seed", "requests", "arrival_rate", "prompt", "output"});
   SyntheticWorkload w;
   if (node["seed"]) w.seed = read_uint64(doc, node["seed"], join(path, "seed"));
-  w.requests = read_int(doc, required(doc, node, path, "requests"), join(path, "requests"), 1);
+  w.requests = read_int(doc, required(doc, node, path, "requests"), join(path, "requests"), 1, kMaxRequests);
   const YAML::Node rate = required(doc, node, path, "arrival_rate");
   w.arrival_rate = read_number(doc, rate, join(path, "arrival_rate"), 0.0, true);
   if (w.arrival_rate == 0.0) {

@@ -23,11 +23,10 @@ HybridCacheConfig scenario_cache_config(const Scenario& scenario, const ModelSpe
   const std::uint64_t budget = scenario.cache.memory.resolve();
   const std::size_t per_sequence = model_memory(model, settings).state_bytes_per_sequence;
   const auto slots = static_cast<std::uint64_t>(settings.max_requests);
-  if (per_sequence * slots > budget) {
+  if (slots > 0 && per_sequence > budget / slots) {  // per_sequence * slots > budget, without overflow
     throw InputError(scenario.source, "cache.memory",
                      "room for the states of cache.max_sequences (" + std::to_string(slots) +
-                         " x " + format_bytes(per_sequence) + " = " +
-                         format_bytes(per_sequence * slots) + "), got " +
+                         " x " + format_bytes(per_sequence) + "), got " +
                          scenario.cache.memory.describe() +
                          "; lower max_sequences or raise the memory");
   }

@@ -190,7 +190,10 @@ Shard parse_shard(std::string_view text) {
 
 std::vector<std::int64_t> shard_points(std::int64_t total_points, const Shard& shard) {
   std::vector<std::int64_t> points;
-  for (std::int64_t i = shard.index; i < total_points; i += shard.count) points.push_back(i);
+  // Stepping by count from index: written so that a huge count cannot overflow the index.
+  for (std::int64_t i = shard.index; i < total_points; i = total_points - i > shard.count ? i + shard.count : total_points) {
+    points.push_back(i);
+  }
   return points;
 }
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "ssmkit/error.hpp"
@@ -114,11 +115,14 @@ void require_map(const Doc& doc, const YAML::Node& node, const std::string& path
     fail(doc, node, path.empty() ? "(document)" : path,
          "a mapping with keys " + names + ", got " + describe(node));
   }
+  std::set<std::string> seen;
   for (const auto& kv : node) {
     const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : describe(kv.first);
     bool known = false;
     for (const std::string_view a : allowed) known = known || a == key;
     if (!known) fail(doc, kv.first, join(path, key), "unknown key; expected one of " + names);
+    // YAML forbids repeated keys, but the parser keeps both and a lookup sees the first.
+    if (!seen.insert(key).second) fail(doc, kv.first, join(path, key), "a key given once, given again");
   }
 }
 
@@ -137,8 +141,10 @@ std::string read_string(const Doc& doc, const YAML::Node& node, const std::strin
 }
 
 std::int64_t read_int(const Doc& doc, const YAML::Node& node, const std::string& path,
-                      std::int64_t min) {
-  const std::string expected = "an integer >= " + std::to_string(min);
+                      std::int64_t min, std::int64_t max) {
+  const std::string expected = max == std::numeric_limits<std::int64_t>::max()
+                                   ? "an integer >= " + std::to_string(min)
+                                   : "an integer from " + std::to_string(min) + " to " + std::to_string(max);
   if (!node.IsScalar()) fail(doc, node, path, expected + ", got " + describe(node));
   std::int64_t v = 0;
   try {
@@ -146,7 +152,7 @@ std::int64_t read_int(const Doc& doc, const YAML::Node& node, const std::string&
   } catch (const YAML::Exception&) {
     fail(doc, node, path, expected + ", got " + describe(node));
   }
-  if (v < min) fail(doc, node, path, expected + ", got " + std::to_string(v));
+  if (v < min || v > max) fail(doc, node, path, expected + ", got " + std::to_string(v));
   return v;
 }
 

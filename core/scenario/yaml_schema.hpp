@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,8 +35,9 @@ YAML::Node required(const Doc& doc, const YAML::Node& map, const std::string& pa
                     const char* key);
 
 std::string read_string(const Doc& doc, const YAML::Node& node, const std::string& path);
+// An integer in [min, max]; the max keeps sizes whose products must fit in 64 bits sane.
 std::int64_t read_int(const Doc& doc, const YAML::Node& node, const std::string& path,
-                      std::int64_t min);
+                      std::int64_t min, std::int64_t max = std::numeric_limits<std::int64_t>::max());
 std::uint64_t read_uint64(const Doc& doc, const YAML::Node& node, const std::string& path);
 // A finite number >= min (or, with allow_infinity, also .inf).
 double read_number(const Doc& doc, const YAML::Node& node, const std::string& path, double min,
