@@ -140,6 +140,17 @@ TEST(SweepExpansion, BadSweepFilesPointAtTheAxis) {
       {"base: base.yaml\naxis:\n  model: [x]\n", ":2:1", "axis"},
       {"axes:\n  model: [x]\n", ":1:1", "base"},
       {"base: [1]\naxes:\n  model: [x]\n", ":1:7", "base"},
+      // 100,001 points: refused before any is parsed (a million took minutes, silently).
+      {"base: base.yaml\naxes:\n  a.b: [1,2,3,4,5,6,7,8,9,10,11]\n  c.d: [1,2,3,4,5,6,7,8,9,10]\n"
+       "  e.f: [1,2,3,4,5,6,7,8,9,10]\n  g.h: [1,2,3,4,5,6,7,8,9,10]\n  i.j: [1,2,3,4,5,6,7,8,9,10]\n",
+       ":3:3", "axes"},
+      // Nested aliases: a few hundred bytes whose last value expands to 11,111 nodes (six
+      // levels, a million per point, hung the load).
+      {"base: base.yaml\naxes:\n  cache.page_size:\n    - &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+       "    - &l1 [*l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0]\n"
+       "    - &l2 [*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1]\n"
+       "    - &l3 [*l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2]\n",
+       ":7:7", "axes.cache.page_size"},
   };
   for (const Case& c : cases) {
     const auto path = f.write("bad.yaml", c.yaml);

@@ -12,6 +12,27 @@
 namespace ssmkit {
 namespace {
 
+constexpr std::int64_t kMaxValueNodes = 10'000;
+
+// Whether the tree under `node` has at most `budget` nodes, counting each alias expansion.
+bool within_nodes(const YAML::Node& node, std::int64_t budget) {
+  std::int64_t left = budget;
+  auto walk = [&left](const auto& self, const YAML::Node& n) -> bool {
+    if (--left < 0) return false;
+    if (n.IsSequence()) {
+      for (const auto& item : n) {
+        if (!self(self, item)) return false;
+      }
+    } else if (n.IsMap()) {
+      for (const auto& kv : n) {
+        if (!self(self, kv.second)) return false;
+      }
+    }
+    return true;
+  };
+  return walk(walk, node);
+}
+
 using namespace yaml_schema;
 
 bool is_prefix(const std::string& prefix, const std::string& path) {
@@ -91,14 +112,20 @@ Sweep load_sweep(const std::filesystem::path& file) {
       fail(doc, kv.second, field, "a non-empty list of values, got " + describe(kv.second));
     }
     for (const auto& value : kv.second) {
+      // Aliases can nest a small file into an exponential tree (the "billion laughs");
+      // every point copies its values, so a value's size is bounded first.
+      if (!within_nodes(value, kMaxValueNodes)) {
+        fail(doc, value, field, "a value of at most " + std::to_string(kMaxValueNodes) +
+                                    " YAML nodes with its aliases expanded");
+      }
       s.values.push_back(value);
       s.axis.values.push_back(flow(value));
     }
     sources.push_back(std::move(s));
   }
 
-  // Every point is parsed up front; a grid this large is a mistake, not a sweep.
-  constexpr std::int64_t kMaxPoints = 1'000'000;
+  // Every point is parsed up front (~0.1 ms each); a grid this large is a mistake.
+  constexpr std::int64_t kMaxPoints = 100'000;
   std::int64_t total = 1;
   for (const AxisSource& s : sources) {
     total *= static_cast<std::int64_t>(s.values.size());
