@@ -131,11 +131,15 @@ SweepResults merge_sweep_results(const std::vector<std::filesystem::path>& shard
     }
     try {
       if (!doc.is_object() || doc.value("tool", "") != "ssmkit sweep" || !doc.contains("sweep") ||
-          !doc["sweep"].contains("hash") || !doc["sweep"].contains("total_points") ||
+          !doc["sweep"].is_object() || !doc["sweep"].contains("hash") ||
+          !doc["sweep"].contains("axes") || !doc["sweep"].contains("total_points") ||
           !doc.contains("points") || !doc["points"].is_array()) {
-        bad(file, "", "a result of `ssmkit sweep --json` (tool, sweep.hash, sweep.total_points, points)");
+        bad(file, "", "a result of `ssmkit sweep --json` (tool, sweep.hash, sweep.axes, sweep.total_points, points)");
       }
       const std::string h = doc["sweep"]["hash"].get<std::string>();
+      if (!doc["sweep"]["total_points"].is_number_integer() || doc["sweep"]["total_points"].get<std::int64_t>() < 1) {
+        bad(file, "sweep.total_points", "a positive integer");
+      }
       const std::int64_t n = doc["sweep"]["total_points"].get<std::int64_t>();
       if (merged.is_null()) {
         merged = doc;
@@ -148,7 +152,18 @@ SweepResults merge_sweep_results(const std::vector<std::filesystem::path>& shard
                 " points: results of different sweeps cannot be merged");
       }
       for (const auto& point : doc["points"]) {
-        const std::int64_t index = point.value("index", std::int64_t{-1});
+        // Every field the report reads, so that a corrupt shard is named here, not later.
+        const bool well_formed =
+            point.is_object() && point.contains("index") && point["index"].is_number_integer() &&
+            point.contains("status") && point["status"].is_string() &&
+            (point["status"] == "ok" || point["status"] == "failed" || point["status"] == "error") &&
+            point.contains("message") && point["message"].is_string() && point.contains("values") &&
+            point["values"].is_object() && point.contains("metrics") && point["metrics"].is_object();
+        if (!well_formed) {
+          bad(file, "points", "points with an integer index, a status (ok, failed or error), a message, "
+                              "values and metrics; got " + point.dump().substr(0, 120));
+        }
+        const std::int64_t index = point["index"].get<std::int64_t>();
         if (index < 0 || index >= total) {
           bad(file, "points", "point indices in [0, " + std::to_string(total) + "), got " +
                                   std::to_string(index));
@@ -163,19 +178,19 @@ SweepResults merge_sweep_results(const std::vector<std::filesystem::path>& shard
       bad(file, "", std::string("a well-formed result of `ssmkit sweep --json`; ") + e.what());
     }
   }
-  std::vector<std::int64_t> missing;
-  for (std::int64_t i = 0; i < total; ++i) {
-    if (!points.contains(i)) missing.push_back(i);
-  }
-  if (!missing.empty()) {
+  // Points hold distinct indices below total, so the count missing is the difference; only
+  // the first ten are named (a total of 10^12 must not build a list of them).
+  const std::int64_t missing = total - static_cast<std::int64_t>(points.size());
+  if (missing > 0) {
     std::string list;
-    for (std::size_t i = 0; i < missing.size() && i < 10; ++i) {
-      list += (i ? ", " : "") + std::to_string(missing[i]);
+    int named = 0;
+    for (std::int64_t i = 0; i < total && named < 10; ++i) {
+      if (!points.contains(i)) list += (named++ ? ", " : "") + std::to_string(i);
     }
-    if (missing.size() > 10) list += ", ...";
+    if (missing > 10) list += ", ...";
     throw InputError("ssmkit sweep merge", "points",
                      "all " + std::to_string(total) + " points of sweep " + hash + "; " +
-                         std::to_string(missing.size()) + " missing: " + list +
+                         std::to_string(missing) + " missing: " + list +
                          " (a shard not given, or not finished?)");
   }
   merged["shard"] = nullptr;

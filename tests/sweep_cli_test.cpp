@@ -119,6 +119,26 @@ TEST_F(SweepCli, MergeRefusesOtherSweepsDuplicatesAndGaps) {
   std::ofstream(dir_ / "typed.json") << R"({"tool": "ssmkit sweep", "sweep": {"hash": 5, "total_points": 1}, "points": []})";
   r = ssmkit("sweep merge " + out + " " + q(dir_ / "typed.json"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
+  // Corrupt points are named with their file here, not as a bare JSON error in the report.
+  nlohmann::json shard;
+  std::ifstream(a0) >> shard;
+  for (const char* damage : {"status", "index"}) {
+    nlohmann::json bad = shard;
+    if (std::string(damage) == "status") bad["points"][0].erase("status");
+    else bad["points"][0]["index"] = 1.5;
+    std::ofstream(dir_ / "damaged.json") << bad.dump();
+    r = ssmkit("sweep merge " + out + " " + q(dir_ / "damaged.json") + " " + q(a1));
+    EXPECT_EQ(r.exit_code, 2) << damage << "\n" << r.output;
+    EXPECT_NE(r.output.find("damaged.json: points: points with an integer index, a status"), std::string::npos)
+        << damage << "\n" << r.output;
+  }
+  // A total far beyond the points given names the first gaps without listing them all.
+  nlohmann::json huge = shard;
+  huge["sweep"]["total_points"] = 1000000000000LL;
+  std::ofstream(dir_ / "huge.json") << huge.dump();
+  r = ssmkit("sweep merge " + out + " " + q(dir_ / "huge.json"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("999999999997 missing: 1, 3, 5, 6, 7"), std::string::npos) << r.output;
 }
 
 TEST_F(SweepCli, BadSweepsAndShardsAreUsageErrors) {
