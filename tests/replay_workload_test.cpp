@@ -72,6 +72,18 @@ TEST(AzureTrace, SelectsAWindowThenALimitAndCountsFromTheFirstSelected) {
   r = read_azure_trace(path, s);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[1].prompt_tokens, 30);
+  // A window past the trace selects nothing: an input error, not a replay that passes.
+  s = TraceSelection{};
+  s.start_s = 100.0;
+  try {
+    read_azure_trace(path, s);
+    ADD_FAILURE() << "an empty window was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("start_s/end_s: a window holding at least one request; the "
+                                         "trace spans 0 to 9.000000 s"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(AzureTrace, BadRowsNameTheFileLineAndColumn) {

@@ -166,6 +166,12 @@ std::vector<RequestSpec> read_azure_trace(const std::filesystem::path& path,
     if (requests.empty()) first = t;
     requests.push_back({t - first, row.prompt, row.output, row.line});
   }
+  if (requests.empty()) {  // a replay of nothing would pass every check
+    const double span = rows.back().arrival - origin;
+    throw InputError(file, "start_s/end_s",
+                     "a window holding at least one request; the trace spans 0 to " +
+                         std::to_string(span) + " s after its first request");
+  }
   return requests;
 }
 
