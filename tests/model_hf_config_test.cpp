@@ -199,6 +199,18 @@ TEST(HfConfig, ErrorsNameTheFileAndTheKey) {
       "num_hidden_layers": 0, "num_attention_heads": 32})", "zero"); });
   EXPECT_EQ(e.field(), "num_hidden_layers");
 
+  // Sizes past what any model has, whose products would leave 64 bits (10^12 layers ran out
+  // of memory; 2^64 - 1 was reported as -1).
+  e = error_of([] { parse_hf_config(R"({"model_type": "llama", "hidden_size": 4096,
+      "num_hidden_layers": 1000000000000, "num_attention_heads": 32})", "many"); });
+  EXPECT_EQ(e.field(), "num_hidden_layers");
+  EXPECT_NE(e.expected().find("a positive integer up to 65536, got 1000000000000"), std::string::npos)
+      << e.what();
+  e = error_of([] { parse_hf_config(R"({"model_type": "llama", "hidden_size": 4096,
+      "num_hidden_layers": 18446744073709551615, "num_attention_heads": 32})", "unsigned"); });
+  EXPECT_NE(e.expected().find("18446744073709551615, beyond 64-bit signed integers"), std::string::npos)
+      << e.what();
+
   e = error_of([] { parse_hf_config(R"({"model_type": "zamba2", "hidden_size": 2560,
       "num_hidden_layers": 2, "layers_block_type": ["mamba"]})", "z"); });
   EXPECT_EQ(e.field(), "layers_block_type");

@@ -32,9 +32,13 @@ class ConfigReader {
   }
 
   std::int64_t integer(const std::string& key) const { return as_integer(key, at(key, "an integer")); }
-  std::int64_t positive(const std::string& key) const {
+  // The default bound (2^20) is far above any model's sizes and keeps their products (state
+  // and KV bytes per layer, times the layers) inside 64 bits.
+  std::int64_t positive(const std::string& key, std::int64_t max = std::int64_t{1} << 20) const {
     const std::int64_t v = integer(key);
-    if (v <= 0) fail(key, "a positive integer, got " + std::to_string(v));
+    if (v <= 0 || v > max) {
+      fail(key, "a positive integer up to " + std::to_string(max) + ", got " + std::to_string(v));
+    }
     return v;
   }
   std::int64_t positive_or(const std::string& key, std::int64_t fallback) const {
@@ -91,11 +95,14 @@ class ConfigReader {
   }
   std::int64_t max_position_embeddings() const {
     if (!has("max_position_embeddings")) return 0;
-    return positive("max_position_embeddings");
+    return positive("max_position_embeddings", std::int64_t{1} << 32);
   }
 
  private:
   std::int64_t as_integer(const std::string& key, const json& v) const {
+    if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+      fail(key, "an integer, got " + v.dump() + ", beyond 64-bit signed integers");
+    }
     if (v.is_number_integer()) return v.get<std::int64_t>();
     // Some exporters write whole numbers as floats (2.0); those are still the integer.
     if (v.is_number_float()) {
@@ -177,7 +184,7 @@ void check_length(const ConfigReader& r, const std::string& key, std::size_t siz
 // HF MambaConfig / FalconMambaConfig.
 ModelSpec from_mamba(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers");
+  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
   MambaLayerSpec s;
   s.intermediate_size = r.has("intermediate_size")
                             ? r.positive("intermediate_size")
@@ -193,7 +200,7 @@ ModelSpec from_mamba(const ConfigReader& r) {
 // HF Mamba2Config: the mixer's intermediate size is expand * hidden_size.
 ModelSpec from_mamba2(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers");
+  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
   const std::int64_t intermediate = r.positive("expand") * r.positive("hidden_size");
   m.mamba2 = mamba2_from(r, intermediate, r.positive("num_heads"), "head_dim",
                          r.positive("n_groups"), r.positive("state_size"),
@@ -268,7 +275,7 @@ ModelSpec from_mamba_ssm(const ConfigReader& r) {
 // JambaConfig.layers_block_type), Mamba1 otherwise.
 ModelSpec from_jamba(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers");
+  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
   const std::int64_t period = r.positive("attn_layer_period");
   const std::int64_t offset = r.integer("attn_layer_offset");
   if (offset < 0 || offset >= period) {
@@ -297,7 +304,7 @@ ModelSpec from_jamba(const ConfigReader& r) {
 // (both computed by Zamba2Config, whatever the file says).
 ModelSpec from_zamba2(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers");
+  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
   const auto types = r.strings("layers_block_type");
   check_length(r, "layers_block_type", types.size(), layers);
   std::vector<std::vector<LayerKind>> per_layer;
@@ -338,7 +345,7 @@ ModelSpec from_zamba2(const ConfigReader& r) {
 // hidden_size when that is null.
 ModelSpec from_falcon_h1(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers");
+  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
   if (r.has("attn_layer_indices")) {
     r.fail("attn_layer_indices", "null: ssmkit models attention in every Falcon-H1 layer");
   }
@@ -394,7 +401,7 @@ ModelSpec from_nemotron_h(const ConfigReader& r) {
     }
   }
   const auto layers = static_cast<std::int64_t>(kinds.size());
-  if (r.has("num_hidden_layers")) check_length(r, key, kinds.size(), r.positive("num_hidden_layers"));
+  if (r.has("num_hidden_layers")) check_length(r, key, kinds.size(), r.positive("num_hidden_layers", 1 << 16));
   ModelSpec m;
   std::vector<std::vector<LayerKind>> per_layer;
   for (const auto& k : kinds) per_layer.push_back(k ? std::vector<LayerKind>{*k} : std::vector<LayerKind>{});
@@ -416,7 +423,7 @@ ModelSpec from_nemotron_h(const ConfigReader& r) {
 // layer is Mamba2 (GraniteMoeHybridConfig.layers_block_type).
 ModelSpec from_granite_hybrid(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers");
+  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
   std::vector<std::vector<LayerKind>> per_layer(layers, {LayerKind::mamba2});
   if (r.has("layer_types")) {
     const auto types = r.strings("layer_types");
@@ -448,7 +455,7 @@ ModelSpec from_granite_hybrid(const ConfigReader& r) {
 // linear_attention_state_shape.
 ModelSpec from_minimax(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers");
+  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
   std::vector<std::vector<LayerKind>> per_layer;
   if (r.has("layer_types")) {
     const auto types = r.strings("layer_types");
@@ -491,7 +498,7 @@ ModelSpec from_minimax(const ConfigReader& r) {
 // wrongly.
 ModelSpec from_attention(const ConfigReader& r, const std::string& model_type) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers");
+  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
   if (r.has("layer_types")) {
     const auto types = r.strings("layer_types");
     for (std::size_t i = 0; i < types.size(); ++i) {
