@@ -278,6 +278,21 @@ TEST(ScenarioReplay, WholeAzureConversationTraceThroughBothShippedScenarios) {
   }
 }
 
+// cache.max_seq_len holds for a model without attention too (its state caches have no
+// length limit of their own): longer requests are rejected and counted, as with a KV pool.
+TEST(ScenarioReplay, MaxSeqLenRejectsLongRequestsOfStateOnlyModels) {
+  test::TempDir dir;
+  const std::string head = "model: mamba2-2.7b\ncache: {memory: 1GiB, max_sequences: 4, max_seq_len: 1000}\n";
+  const ScenarioReplay longer = replay_scenario(load_scenario(
+      write(dir, "long.yaml", head + "workload: {synthetic: {requests: 5, arrival_rate: 1, prompt: 10, output: 992}}\n")));
+  EXPECT_EQ(longer.result.totals.rejected, 5);  // 10 + 992 - 1 = 1001 tokens
+  EXPECT_EQ(longer.result.totals.finished, 0);
+  const ScenarioReplay fits = replay_scenario(load_scenario(
+      write(dir, "fits.yaml", head + "workload: {synthetic: {requests: 5, arrival_rate: 1, prompt: 10, output: 991}}\n")));
+  EXPECT_EQ(fits.result.totals.rejected, 0);
+  EXPECT_EQ(fits.result.totals.finished, 5);
+}
+
 TEST(ScenarioReplay, ChecksCompareTotalsWithTheirLimits) {
   ReplayTotals t;
   t.requests = 10, t.finished = 9, t.rejected = 1, t.preemptions = 3;

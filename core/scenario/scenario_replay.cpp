@@ -95,7 +95,9 @@ ScenarioReplay replay_scenario(const Scenario& scenario, ReplayOptions options, 
   const auto start = std::chrono::steady_clock::now();
   std::optional<std::string> violation;
   try {
-    out.result = run_replay(cache, scenario.scheduler, std::move(requests), options);
+    SchedulerConfig scheduler = scenario.scheduler;
+    scheduler.max_seq_len = scenario.cache.settings.max_seq_len;  // for state-only models too
+    out.result = run_replay(cache, scheduler, std::move(requests), options);
   } catch (const std::logic_error& e) {  // the engine's own consistency checks
     if (!options.check_invariants) throw;
     violation = e.what();

@@ -74,8 +74,12 @@ ReplayEngine::ReplayEngine(HybridCache& cache, SchedulerConfig scheduler,
 }
 
 bool ReplayEngine::can_ever_run(const RequestSpec& spec) const {
+  std::int64_t longest = 0;
+  if (__builtin_add_overflow(spec.prompt_tokens, std::max<std::int64_t>(spec.output_tokens, 1) - 1, &longest)) {
+    return false;
+  }
+  if (scheduler_.max_seq_len > 0 && longest > scheduler_.max_seq_len) return false;
   if (geometry_.page_size == 0) return true;
-  const std::int64_t longest = spec.prompt_tokens + std::max<std::int64_t>(spec.output_tokens, 1) - 1;
   return longest <= geometry_.max_seq_len &&
          ceil_div(longest, geometry_.page_size) <= geometry_.usable_pages;
 }

@@ -28,6 +28,9 @@ struct StepTimeModel {
 struct SchedulerConfig {
   std::int64_t token_budget = 8192;  // tokens computed per step: decode tokens + prefill chunks
   std::int64_t max_running = 0;      // sequences admitted at once; 0: one per state slot
+  // Requests longer than this are rejected, as an engine's max model length does; 0: only
+  // the cache's own limit (a KV pool's max_seq_len; state caches have none).
+  std::int64_t max_seq_len = 0;
   StepTimeModel step_time;
 };
 
