@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "ssmkit/op_case.hpp"
 #include "ssmkit/tolerance.hpp"
@@ -57,8 +58,11 @@ std::string describe_failure(const OutputCheck& check) {
   msg += std::to_string(c.mismatches) + "/" + std::to_string(c.elements) +
          " elements outside tolerance";
   if (c.worst_index >= 0) {
-    msg += ", worst at " + multi_index_str(c.shape, c.worst_index) + ": got " +
-           std::to_string(c.worst_actual) + ", expected " + std::to_string(c.worst_expected);
+    // Nine significant digits: a miss under a tight tolerance shows where the two differ.
+    char got[64], expected[64];
+    std::snprintf(got, sizeof got, "%.9g", c.worst_actual);
+    std::snprintf(expected, sizeof expected, "%.9g", c.worst_expected);
+    msg += ", worst at " + multi_index_str(c.shape, c.worst_index) + ": got " + got + ", expected " + expected;
   }
   return msg;
 }

@@ -98,6 +98,7 @@ TEST(AzureTrace, BadRowsNameTheFileLineAndColumn) {
       {header + "0,5,-1\n", "GeneratedTokens", "trace.csv:2"},
       {header + "0,5,5\n2023-13-01 00:00:00,5,5\n", "TIMESTAMP", "trace.csv:3"},
       {header + "yesterday,5,5\n", "TIMESTAMP", "trace.csv:2"},
+      {header + "0,5,5\n1e300,5,5\n", "TIMESTAMP", "trace.csv:3"},  // seconds past 64 bits
       {header + "0,5\n", "", "trace.csv:2"},
       {"TIMESTAMP,Context,GeneratedTokens\n0,5,5\n", "ContextTokens", "trace.csv:1"},
       {header, "", "trace.csv"},

@@ -114,6 +114,9 @@ TEST(ScenarioSchema, BadInputIsAnInputErrorAtLineAndColumn) {
       {head + "workload:\n  trace: {path: t.csv}\n  synthetic: {requests: 1}\n", ":4:3", "workload"},
       {head + "workload:\n  synthetic: {requests: 5, arrival_rate: 0, prompt: 1, output: 1}\n",
        ":4:42", "workload.synthetic.arrival_rate"},
+      // A subnormal rate: infinite gaps, a simulated time of inf and a NaN mean delay.
+      {head + "workload:\n  synthetic: {requests: 5, arrival_rate: 1e-320, prompt: 1, output: 1}\n",
+       ":4:42", "workload.synthetic.arrival_rate"},
       {head + "workload:\n  synthetic:\n    requests: 5\n    arrival_rate: 1\n"
               "    prompt: {distribution: normal, mean: 5}\n    output: 1\n",
        ":7:28", "workload.synthetic.prompt.distribution"},
@@ -166,6 +169,16 @@ TEST(ScenarioSchema, BadInputIsAnInputErrorAtLineAndColumn) {
       EXPECT_EQ(e.where(), path.string() + c.where) << e.what() << "\nfor:\n" << c.yaml;
       EXPECT_EQ(e.field(), c.field) << e.what() << "\nfor:\n" << c.yaml;
     }
+  }
+}
+
+TEST(ScenarioSchema, ADirectoryIsNotAScenario) {
+  test::TempDir dir;
+  try {
+    load_scenario(dir.path());
+    ADD_FAILURE() << "a directory loaded as a scenario";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a directory (expected a YAML file)"), std::string::npos) << e.what();
   }
 }
 

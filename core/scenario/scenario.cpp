@@ -163,7 +163,9 @@ TraceWorkload read_trace(const Doc& doc, const YAML::Node& node, const std::file
   }
   if (const YAML::Node speedup = node["speedup"]) {
     trace.speedup = read_number(doc, speedup, join(path, "speedup"), 0.0);
-    if (trace.speedup == 0.0) fail(doc, speedup, join(path, "speedup"), "a factor > 0, got 0");
+    if (trace.speedup < 1e-9) {
+      fail(doc, speedup, join(path, "speedup"), "a factor >= 1e-9, got " + describe(speedup));
+    }
   }
   return trace;
 }
@@ -176,9 +178,10 @@ SyntheticWorkload read_synthetic(const Doc& doc, const YAML::Node& node) {
   w.requests = read_int(doc, required(doc, node, path, "requests"), join(path, "requests"), 1, kMaxRequests);
   const YAML::Node rate = required(doc, node, path, "arrival_rate");
   w.arrival_rate = read_number(doc, rate, join(path, "arrival_rate"), 0.0, true);
-  if (w.arrival_rate == 0.0) {
+  // Below one request in ~30 years the gaps stop being finite numbers of seconds.
+  if (w.arrival_rate < 1e-9) {
     fail(doc, rate, join(path, "arrival_rate"),
-         "requests per second > 0 (.inf: all at once), got " + describe(rate));
+         "requests per second >= 1e-9 (.inf: all at once), got " + describe(rate));
   }
   w.prompt = read_lengths(doc, required(doc, node, path, "prompt"), join(path, "prompt"));
   w.output = read_lengths(doc, required(doc, node, path, "output"), join(path, "output"));

@@ -1,6 +1,7 @@
 #include "yaml_schema.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -26,6 +27,8 @@ YAML::Node parse(const Doc& doc, const std::string& text) {
 }
 
 std::string read_text(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw InputError(path, "", "is a directory (expected a YAML file)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "", "cannot be read (no such file, or no permission)");
   std::ostringstream text;

@@ -78,7 +78,9 @@ std::optional<Instant> parse_timestamp(std::string_view s) {
   }
   double seconds = 0.0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), seconds);
-  if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(seconds) || seconds < 0) {
+  // At most 10^15 s (millions of years): beyond that the whole seconds leave 64 bits.
+  if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(seconds) || seconds < 0 ||
+      seconds > 1e15) {
     return std::nullopt;
   }
   return Instant{static_cast<std::int64_t>(std::floor(seconds)), seconds - std::floor(seconds)};
