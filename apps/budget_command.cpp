@@ -73,6 +73,10 @@ BudgetSource derive_budget(const BudgetArgs& args) {
   b.utilization = args.utilization;
   b.reserve_bytes = parse_byte_size(args.reserve, kWhere, "--reserve");
   const std::size_t usable = MemoryBudget::fraction_of(b.device_memory_bytes, b.utilization).resolve();
+  if (usable == 0) {  // the reserve is not what left nothing
+    throw InputError(kWhere, args.gpu_mem.empty() ? "--utilization" : "--gpu-mem/--utilization",
+                     "at least one byte of utilization x device memory, got 0 B");
+  }
   if (b.reserve_bytes >= usable) {
     throw InputError(kWhere, "--reserve",
                      "less than utilization x device memory (" + std::to_string(usable) +

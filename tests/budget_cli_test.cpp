@@ -218,6 +218,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"--model Jamba-v0.1 --utilization 1.5", "--utilization"},
                       BadInput{"--model Jamba-v0.1 --utilization abc", "--utilization"},
                       BadInput{"--model Jamba-v0.1 --reserve 100GiB", "--reserve"},
+                      BadInput{"--model Jamba-v0.1 --gpu-mem 1B", "--gpu-mem/--utilization: at least one byte"},
+                      BadInput{"--model Jamba-v0.1 --utilization 1e-300", "--utilization: at least one byte"},
                       BadInput{"--model Jamba-v0.1 --tp 0", "--tp"},
                       BadInput{"--model Jamba-v0.1 --tp 3", "attention.num_heads"},
                       BadInput{"--model Jamba-v0.1 --page-size 0", "--page-size"},
