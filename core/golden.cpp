@@ -74,8 +74,9 @@ double GoldenCase::number(const std::string& name, double fallback) const {
 std::int64_t GoldenCase::integer(const std::string& name, std::int64_t fallback) const {
   if (!has_attr(name)) return fallback;
   const double v = number(name, 0.0);
-  if (!std::isfinite(v) || std::floor(v) != v) {
-    throw InputError(where(), attr_field(name), "expected an integer");
+  // Whole numbers a double holds exactly; beyond 2^53 the conversion would invent a value.
+  if (!std::isfinite(v) || std::floor(v) != v || std::fabs(v) > 9007199254740992.0) {
+    throw InputError(where(), attr_field(name), "expected an integer of at most 2^53 in magnitude");
   }
   return static_cast<std::int64_t>(v);
 }

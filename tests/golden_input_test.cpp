@@ -191,6 +191,11 @@ TEST(GoldenInput, ChunkScanAttributesAndPacking) {
   EXPECT_NE(error_of(bad, dir).find("attribute 'chunk_size': expected an integer"),
             std::string::npos);
   bad = ssd;
+  bad.attrs["chunk_size"] = std::vector<double>{1e300};  // was reported as -9223372036854775808
+  EXPECT_NE(error_of(bad, dir).find("attribute 'chunk_size': expected an integer of at most 2^53"),
+            std::string::npos)
+      << error_of(bad, dir);
+  bad = ssd;
   bad.attrs["dt_limit"] = std::vector<double>{1.0, 0.5};
   EXPECT_NE(error_of(bad, dir).find("attribute 'dt_limit'"), std::string::npos);
   bad = ssd;
