@@ -248,5 +248,19 @@ TEST(BudgetCli, ConfigWithAMissingKeyNamesFileAndKey) {
   EXPECT_NE(r.output.find("mamba_head_dim"), std::string::npos) << r.output;
 }
 
+// Without max_position_embeddings a config still has bytes per token: each context asked for
+// sets the length (it was an error no flag could fix). 32 layers x K and V x 8 heads x 128 x
+// 2 bytes = 128 KiB per token; 1K tokens = 64 pages of 16.
+TEST(BudgetCli, ConfigWithoutAMaximumLengthIsBudgetedAtEachContext) {
+  const test::TempDir dir;
+  const auto config = dir / "config.json";
+  std::ofstream(config) << R"({"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,
+      "num_attention_heads": 32, "num_key_value_heads": 8})";
+  const RunResult r = run_ssmkit("budget --model " + quoted(config) + " --context 1k");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("KV per token 128.00 KiB (131072 B)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1K                64      128.00 MiB"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace ssmkit

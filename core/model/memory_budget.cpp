@@ -27,6 +27,9 @@ ModelMemory model_memory(const ModelSpec& model, const CacheSettings& settings) 
   CacheSettings one = settings;
   one.max_requests = 1;
   one.kv_memory = MemoryBudget{};
+  // Bytes per token and per sequence do not depend on the length limit; a config without
+  // max_position_embeddings still has them (each context sets its own limit later).
+  if (one.max_seq_len == 0 && model.max_position_embeddings == 0) one.max_seq_len = 1;
   ModelMemory m;
   m.config = make_hybrid_cache_config(model, one);
   const HybridCacheConfig& c = m.config;
