@@ -84,6 +84,9 @@ TEST(AzureTrace, SelectsAWindowThenALimitAndCountsFromTheFirstSelected) {
               std::string::npos)
         << e.what();
   }
+  // A header after a UTF-8 byte-order mark (a spreadsheet's export) reads the same.
+  const auto bom = write_file(dir, "\xEF\xBB\xBFTIMESTAMP,ContextTokens,GeneratedTokens\n0,10,1\n");
+  ASSERT_EQ(read_azure_trace(bom, TraceSelection{}).size(), 1u);
 }
 
 TEST(AzureTrace, BadRowsNameTheFileLineAndColumn) {

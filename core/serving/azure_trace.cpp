@@ -114,6 +114,7 @@ std::vector<RequestSpec> read_azure_trace(const std::filesystem::path& path,
     return true;
   };
   if (!next_line()) throw InputError(file, "", "an Azure trace CSV; the file is empty");
+  if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte-order mark (spreadsheet exports)
   const auto header = split_csv(line);
   std::array<std::size_t, 3> column{};
   for (std::size_t c = 0; c < kColumns.size(); ++c) {
