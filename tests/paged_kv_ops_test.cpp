@@ -105,10 +105,15 @@ TEST(PagedKvGather, BadTablesAndLengthsAreInputErrors) {
             "sequence 1, got -1");
   p = small_gather();
   p.seq_lens = {5, 1};
-  p.max_len = 5;
   EXPECT_EQ(error_text([&] { cpu.paged_kv_gather(p); }),
-            "paged_kv_gather: seq_lens[0]: a length in [0, min(max_len = 5, "
+            "paged_kv_gather: seq_lens[0]: a length in [0, min(max_len = 4, "
             "max_pages_per_seq * page_size = 4)], got 5");
+  // Output positions past the block tables' reach could never be filled.
+  p = small_gather();
+  p.max_len = 1000000000;
+  EXPECT_EQ(error_text([&] { cpu.paged_kv_gather(p); }),
+            "paged_kv_gather: max_len: a length in [0, max_pages_per_seq * page_size = 4], got "
+            "1000000000");
   p = small_gather();
   p.max_len = 2;
   EXPECT_NE(error_text([&] { cpu.paged_kv_gather(p); }).find("seq_lens[0]"), std::string::npos);

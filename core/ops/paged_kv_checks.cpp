@@ -85,6 +85,13 @@ void check_paged_kv_gather(const PagedKvGatherParams& p, const std::string& wher
                          std::to_string(p.seq_lens.size()));
   }
   const std::int64_t capacity = p.max_pages_per_seq * p.page_size;
+  // The output holds max_len positions per sequence; past the block table's reach they
+  // could never be filled (a max_len of 10^9 ran the backend out of memory).
+  if (p.max_len < 0 || p.max_len > capacity) {
+    throw InputError(where, prefix + "max_len",
+                     "a length in [0, max_pages_per_seq * page_size = " + std::to_string(capacity) +
+                         "], got " + std::to_string(p.max_len));
+  }
   for (std::int64_t b = 0; b < p.batch; ++b) {
     const std::int64_t len = p.seq_lens[b];
     const std::string field = prefix + "seq_lens[" + std::to_string(b) + "]";
