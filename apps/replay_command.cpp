@@ -63,7 +63,16 @@ int run(const ReplayArgs& a) {
   }
   Scenario scenario;
   if (!a.scenario.empty()) {
-    scenario = load_scenario(a.scenario, overrides_of(a));
+    try {
+      scenario = load_scenario(a.scenario, overrides_of(a));
+    } catch (const InputError& e) {
+      // The trace flags change a trace workload; on a synthetic one the scenario would blame
+      // its own line for the clash.
+      if (e.field() != "workload" || (a.trace.empty() && !a.limit)) throw;
+      throw InputError("ssmkit replay", a.trace.empty() ? "--limit" : "--trace",
+                       "a scenario whose workload is a trace; " + a.scenario +
+                           " has a synthetic workload, which these flags do not replace");
+    }
   } else {
     if (a.model.empty() || a.trace.empty()) {
       throw InputError("ssmkit replay", "", "a SCENARIO.yaml, or --model and --trace");

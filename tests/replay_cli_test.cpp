@@ -81,6 +81,11 @@ TEST(ReplayCli, FailedCheckExitsOneBadInputTwo) {
   r = ssmkit("replay --model Jamba-v0.1 --trace " + q(dir / "missing.csv") + " --gpu-mem 1GiB --max-sequences 8");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("missing.csv"), std::string::npos) << r.output;
+  // The trace flags on a synthetic scenario: the flag is named, not the scenario's line.
+  r = ssmkit("replay " + q(kScenarios / "synthetic-jamba-tight.yaml") + " --limit 10");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("ssmkit replay: --limit: a scenario whose workload is a trace"), std::string::npos)
+      << r.output;
   // An output that could not be written is found before the replay runs, not after.
   r = ssmkit("replay " + q(kScenarios / "synthetic-jamba-tight.yaml") + " --json " + q(dir / "no" / "r.json"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
