@@ -73,16 +73,16 @@ BenchRun load_bench_run(const std::string& path) {
     const json& row = j["rows"][i];
     const std::string where = path + ": rows[" + std::to_string(i) + "]";
     if (!row.is_object()) throw InputError(where, "", "expected a mapping");
+    const std::string name = text(row, where, "name");
+    if (!seen.insert(name).second) {  // timed or skipped, one row per name
+      throw InputError(where, "name", "'" + name + "' appears twice; expected one row per name");
+    }
     if (const auto skip = row.find("skip"); skip != row.end()) {  // nothing was timed
-      const std::string name = text(row, where, "name");
-      if (!seen.insert(name).second) {
-        throw InputError(where, "name", "'" + name + "' appears twice; expected one row per name");
-      }
       run.skipped[name] = skip->is_string() ? skip->get<std::string>() : "";
       continue;
     }
     RunRow r;
-    r.name = text(row, where, "name");
+    r.name = name;
     r.timer = text(row, where, "timer");
     r.median_s = positive_number(row, where, "median_s");
     r.p10_s = positive_number(row, where, "p10_s");
@@ -100,9 +100,6 @@ BenchRun load_bench_run(const std::string& path) {
     if (const auto chk = row.find("check"); chk != row.end() && chk->is_object()) {
       const auto passed = chk->find("passed");
       r.check_failed = passed != chk->end() && passed->is_boolean() && !passed->get<bool>();
-    }
-    if (!seen.insert(r.name).second) {
-      throw InputError(where, "name", "'" + r.name + "' appears twice; expected one row per name");
     }
     run.rows.push_back(std::move(r));
   }
