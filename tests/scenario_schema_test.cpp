@@ -139,6 +139,13 @@ TEST(ScenarioSchema, BadInputIsAnInputErrorAtLineAndColumn) {
        "cache.max_sequences"},
       {"model: mamba2-2.7b\ncache: {memory: 1GiB, page_size: 1125899906842625}\n" + synthetic, ":2:34",
        "cache.page_size"},
+      {"model: mamba2-2.7b\ncache: {memory: 1GiB, max_seq_len: 4294967297}\n" + synthetic, ":2:36",
+       "cache.max_seq_len"},
+      {"model: mamba2-2.7b\ncache: {memory: 1GiB, tensor_parallel: 65537}\n" + synthetic, ":2:40",
+       "cache.tensor_parallel"},
+      {head + "workload:\n  trace: {path: t.csv, speedup: 1e-320}\n", ":4:33", "workload.trace.speedup"},
+      {head + "workload:\n  synthetic: {requests: 16777217, arrival_rate: 1, prompt: 1, output: 1}\n",
+       ":4:25", "workload.synthetic.requests"},
       {head + "workload: {synthetic: {requests: 1, arrival_rate: 1, prompt: 1, output: 9223372036854775807}}\n",
        ":3:73", "workload.synthetic.output"},
       {head + "workload: {synthetic: {requests: 1, arrival_rate: 1, prompt: {distribution: lognormal, "
