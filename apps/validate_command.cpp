@@ -1,12 +1,12 @@
 #include "validate_command.hpp"
 
-#include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
 
 #include "backends.hpp"
 #include "report_output.hpp"
+#include "ssmkit/tolerance.hpp"
 #include "validation_report.hpp"
 
 namespace ssmkit::app {
@@ -23,9 +23,7 @@ int run_validate(const ValidateArgs& args) {
   // Checked here, not by CLI11's range, which lets NaN through (NaN or infinity would pass
   // every case).
   for (const auto& [flag, value] : {std::pair{"--atol", args.atol}, std::pair{"--rtol", args.rtol}}) {
-    if (value && !(std::isfinite(*value) && *value >= 0.0)) {
-      throw InputError(flag, std::to_string(*value), "expected a finite number >= 0");
-    }
+    if (value) require_tolerance_value(*value, flag, std::to_string(*value));
   }
   if (!args.json_path.empty()) check_output_file(args.json_path, "--json");
   if (!args.junit_path.empty()) check_output_file(args.junit_path, "--junit");

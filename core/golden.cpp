@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/tolerance.hpp"
 
 namespace ssmkit {
 namespace {
@@ -33,10 +34,7 @@ GoldenCase load_golden(const std::filesystem::path& path) {
   if (c.has_attr("atol")) c.atol = c.number("atol", 0.0);
   if (c.has_attr("rtol")) c.rtol = c.number("rtol", 0.0);
   for (const auto* tol : {&c.atol, &c.rtol}) {
-    if (*tol && !(**tol >= 0.0 && std::isfinite(**tol))) {
-      throw InputError(c.where(), attr_field(tol == &c.atol ? "atol" : "rtol"),
-                       "expected a finite number >= 0");
-    }
+    if (*tol) require_tolerance_value(**tol, c.where(), attr_field(tol == &c.atol ? "atol" : "rtol"));
   }
   if (!file.has_group("inputs")) throw InputError(c.where(), "group 'inputs'", "group is missing");
   if (!file.has_group("outputs")) {

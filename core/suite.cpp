@@ -3,8 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cmath>
 #include <set>
+
+#include "ssmkit/tolerance.hpp"
 
 namespace ssmkit {
 namespace {
@@ -31,9 +32,7 @@ std::optional<double> tolerance_field(const std::filesystem::path& file, const Y
   } catch (const YAML::Exception&) {
     throw InputError(at(file, node[key]), key, "expected a number >= 0");
   }
-  if (!(v >= 0.0) || !std::isfinite(v)) {
-    throw InputError(at(file, node[key]), key, "expected a finite number >= 0");
-  }
+  require_tolerance_value(v, at(file, node[key]), key);
   return v;
 }
 

@@ -1,6 +1,9 @@
 #include "ssmkit/tolerance.hpp"
 
+#include <cmath>
 #include <string>
+
+#include "ssmkit/error.hpp"
 
 namespace ssmkit {
 
@@ -27,6 +30,10 @@ Tolerance default_tolerance(std::string_view op, DType input_dtype) {
     default:
       return long_accumulation ? Tolerance{1e-4, 1e-4} : Tolerance{1e-5, 1e-5};
   }
+}
+
+void require_tolerance_value(double value, const std::string& where, const std::string& field) {
+  if (!(value >= 0.0 && std::isfinite(value))) throw InputError(where, field, "expected a finite number >= 0");
 }
 
 }  // namespace ssmkit
