@@ -101,9 +101,7 @@ std::int64_t parse_token_count(std::string_view text, const std::string& where,
   }};
   const Parsed p = parse_scaled(text, units);
   const std::string got = " got \"" + std::string(text) + "\"";
-  // The bound keeps tokens x bytes per token inside 64 bits; no model has such a context.
-  constexpr u128 kMaxTokens = u128{1} << 32;
-  if (!p.ok || !p.whole || p.overflow || p.value == 0 || p.value > kMaxTokens) {
+  if (!p.ok || !p.whole || p.overflow || p.value == 0 || p.value > static_cast<u128>(kMaxTokenCount)) {
     throw InputError(where, field,
                      "a positive whole number of tokens up to 4096M (2^32) such as 4096, 1k "
                      "(1024), 128k (131072) or 1M (1048576)," + got);

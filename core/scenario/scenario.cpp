@@ -17,9 +17,8 @@ namespace {
 
 using namespace yaml_schema;
 
-// Upper bounds for sizes whose products (tokens x bytes per token, slots x bytes per slot)
-// must stay inside 64 bits; far above any model or GPU of today.
-constexpr std::int64_t kMaxTokens = std::int64_t{1} << 32;  // per request, and max_seq_len
+// Upper bounds for sizes whose products (slots x bytes per slot, pages x bytes per page) must
+// stay inside 64 bits; far above any model or GPU of today. Token counts: kMaxTokenCount.
 constexpr std::int64_t kMaxPageSize = 1 << 20;
 constexpr std::int64_t kMaxSequences = 1 << 20;
 constexpr std::int64_t kMaxRequests = 1 << 24;
@@ -97,7 +96,7 @@ ScenarioCache read_cache(const Doc& doc, const YAML::Node& node) {
     s.max_requests = read_int(doc, node["max_sequences"], "cache.max_sequences", 1, kMaxSequences);
   }
   if (node["max_seq_len"]) {
-    s.max_seq_len = read_int(doc, node["max_seq_len"], "cache.max_seq_len", 0, kMaxTokens);
+    s.max_seq_len = read_int(doc, node["max_seq_len"], "cache.max_seq_len", 0, kMaxTokenCount);
   }
   if (node["tensor_parallel"]) {
     s.tensor_parallel = read_int(doc, node["tensor_parallel"], "cache.tensor_parallel", 1, 1 << 16);
@@ -110,7 +109,7 @@ LengthDistribution read_lengths(const Doc& doc, const YAML::Node& node, const st
   LengthDistribution d;
   if (node.IsScalar()) {
     d.kind = LengthDistribution::Kind::fixed;
-    d.value = read_int(doc, node, path, 1, kMaxTokens);
+    d.value = read_int(doc, node, path, 1, kMaxTokenCount);
     return d;
   }
   if (!node.IsMap()) {
@@ -122,14 +121,14 @@ LengthDistribution read_lengths(const Doc& doc, const YAML::Node& node, const st
   if (name == "fixed") {
     require_map(doc, node, path, {"distribution", "value"});
     d.kind = LengthDistribution::Kind::fixed;
-    d.value = read_int(doc, required(doc, node, path, "value"), join(path, "value"), 1, kMaxTokens);
+    d.value = read_int(doc, required(doc, node, path, "value"), join(path, "value"), 1, kMaxTokenCount);
     return d;
   }
   if (name == "uniform") {
     require_map(doc, node, path, {"distribution", "min", "max"});
     d.kind = LengthDistribution::Kind::uniform;
-    d.min = read_int(doc, required(doc, node, path, "min"), join(path, "min"), 1, kMaxTokens);
-    d.max = read_int(doc, required(doc, node, path, "max"), join(path, "max"), d.min, kMaxTokens);
+    d.min = read_int(doc, required(doc, node, path, "min"), join(path, "min"), 1, kMaxTokenCount);
+    d.max = read_int(doc, required(doc, node, path, "max"), join(path, "max"), d.min, kMaxTokenCount);
     return d;
   }
   if (name == "lognormal") {
@@ -137,12 +136,12 @@ LengthDistribution read_lengths(const Doc& doc, const YAML::Node& node, const st
     d.kind = LengthDistribution::Kind::lognormal;
     const YAML::Node median = required(doc, node, path, "median");
     d.median = read_number(doc, median, join(path, "median"), 1.0);
-    if (d.median > static_cast<double>(kMaxTokens)) {
-      fail(doc, median, join(path, "median"), "a token count up to " + std::to_string(kMaxTokens) + ", got " + describe(median));
+    if (d.median > static_cast<double>(kMaxTokenCount)) {
+      fail(doc, median, join(path, "median"), "a token count up to " + std::to_string(kMaxTokenCount) + ", got " + describe(median));
     }
     d.sigma = read_number(doc, required(doc, node, path, "sigma"), join(path, "sigma"), 0.0);
-    if (node["min"]) d.min = read_int(doc, node["min"], join(path, "min"), 1, kMaxTokens);
-    if (node["max"]) d.max = read_int(doc, node["max"], join(path, "max"), d.min, kMaxTokens);
+    if (node["min"]) d.min = read_int(doc, node["min"], join(path, "min"), 1, kMaxTokenCount);
+    if (node["max"]) d.max = read_int(doc, node["max"], join(path, "max"), d.min, kMaxTokenCount);
     return d;
   }
   fail(doc, kind, join(path, "distribution"), "fixed, uniform or lognormal, got " + describe(kind));

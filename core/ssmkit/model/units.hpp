@@ -13,9 +13,13 @@ namespace ssmkit {
 std::size_t parse_byte_size(std::string_view text, const std::string& where,
                             const std::string& field);
 
-// A positive token count: "4096", "1k" (1024), "128K" (131072), "1M" (1048576). Context
-// lengths are powers of two in model cards ("128K context" is 131072 tokens), so k and M
-// are 1024 and 1024^2.
+// The most tokens of one sequence anything here reads (2^32): it keeps tokens x bytes per
+// token inside 64 bits, and no model has such a context.
+constexpr std::int64_t kMaxTokenCount = std::int64_t{1} << 32;
+
+// A positive token count up to kMaxTokenCount: "4096", "1k" (1024), "128K" (131072), "1M"
+// (1048576). Context lengths are powers of two in model cards ("128K context" is 131072
+// tokens), so k and M are 1024 and 1024^2.
 std::int64_t parse_token_count(std::string_view text, const std::string& where,
                                const std::string& field);
 
