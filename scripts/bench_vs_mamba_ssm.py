@@ -5,7 +5,9 @@ For a GPU machine with PyTorch and Triton. Runs `ssmkit bench --json` (the binar
 then times mamba_ssm's kernel for every CUDA row of that report on identical shapes and
 dtypes, with the same number of rotating input sets and the same timer (CUDA events
 around one pass over the sets; CUDA-graph replay where ssmkit's row was a graph replay),
-and prints one table of ratios.
+and prints one table of ratios. Both sides time the GPU alone: ssmkit enqueues each pass
+behind a launch gate, this script behind a GPU sleep, so neither C++'s nor Python's launch
+overhead is in a ratio.
 
 mamba_ssm may be installed, or given as a source checkout (--mamba-ssm-src). From source
 its Triton kernels import without the compiled extension; ops that need a compiled module
@@ -223,25 +225,50 @@ def triton_autotuners():
 
 
 def tuned_call(call, copies, passes, graph, tunings):
-    """[{median_s, configs}] for one row, a tuning each: `tunings` rounds of clearing
-    mamba_ssm's autotuner caches, warm-up (which tunes afresh) and timing, with the
+    """[{median_s, host_enqueue_s, configs}] for one row, a tuning each: `tunings` rounds of
+    clearing mamba_ssm's autotuner caches, warm-up (which tunes afresh) and timing, with the
     configurations each tuning picked. A row that autotunes nothing (a CUDA extension) is
     timed once."""
     rounds = []
     for _ in range(tunings):
         for t in triton_autotuners().values():
             t.cache.clear()
-        median = time_call(call, copies, passes, graph)
+        timing = time_call(call, copies, passes, graph)
         picks = {name: str(cfg) for name, t in triton_autotuners().items() for cfg in t.cache.values()}
-        rounds.append({"median_s": median, "configs": picks})
+        rounds.append(dict(timing, configs=picks))
         if not picks:
             break
     return rounds
 
 
+_sleep_cycles_per_s = None
+
+
+def hold_stream(seconds):
+    """Keeps the current stream busy for `seconds` (torch.cuda._sleep spins for a number of
+    GPU clock cycles, calibrated once with CUDA events)."""
+    import torch
+    global _sleep_cycles_per_s
+    if _sleep_cycles_per_s is None:
+        cycles = 20_000_000
+        torch.cuda._sleep(cycles // 100)
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        torch.cuda._sleep(cycles)
+        stop.record()
+        stop.synchronize()
+        _sleep_cycles_per_s = cycles / (start.elapsed_time(stop) * 1e-3)
+    torch.cuda._sleep(int(seconds * _sleep_cycles_per_s))
+
+
 def time_call(call, copies, passes, graph):
-    """Median seconds per call: CUDA events around one pass over the input sets (as a
-    CUDA graph replay when `graph`), after warm-up (Triton compiles and autotunes there)."""
+    """{median_s, host_enqueue_s, host_hidden}: the median seconds per call, CUDA events
+    around one pass over the input sets (a CUDA graph replay when `graph`), after warm-up
+    (Triton compiles and autotunes there). Like `ssmkit bench`'s launch gate, each pass is
+    enqueued while the GPU sleeps, so the events time the GPU, not Python's launch overhead
+    (which would otherwise count, and vary from run to run); the sleep doubles until it
+    outlasts the enqueueing."""
+    import time
     import torch
     for _ in range(3):
         for k in range(copies):
@@ -262,8 +289,11 @@ def time_call(call, copies, passes, graph):
         torch.cuda.current_stream().wait_stream(s)
         replay = g.replay
     start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    samples = []
-    for _ in range(passes):
+    max_hold = 0.5  # a call that waits for the GPU itself cannot be hidden: time it as it is
+    hold, samples, host_times, hidden = 2e-3, [], [], True
+    while len(samples) < passes:
+        hold_stream(hold)
+        t0 = time.perf_counter()
         start.record()
         if replay:
             replay()
@@ -271,9 +301,16 @@ def time_call(call, copies, passes, graph):
             for k in range(copies):
                 call(k)
         stop.record()
+        host = time.perf_counter() - t0
         stop.synchronize()
+        if host > 0.5 * hold and hold < max_hold:
+            hold *= 2  # the GPU may have reached `start` before the pass was enqueued: again
+            continue
+        hidden = hidden and host <= 0.5 * hold
+        host_times.append(host)
         samples.append(start.elapsed_time(stop) * 1e-3 / copies)
-    return statistics.median(samples)
+    return {"median_s": statistics.median(samples), "host_enqueue_s": statistics.median(host_times),
+            "host_hidden": hidden}
 
 
 def main():
@@ -330,7 +367,10 @@ def main():
         ours_cell = f"{ours * 1e6:.2f}" if ours else "skip: " + str(e["ssmkit_skip"])[:60]
         if "mamba_ssm_s" in e:
             theirs = e["mamba_ssm_s"]
-            cells = [f"{theirs * 1e6:.2f}", f"{theirs / ours:.2f}x" if ours else "-",
+            shown = f"{theirs * 1e6:.2f}"
+            if not all(r["host_hidden"] for r in e["mamba_ssm_tunings"]):
+                shown += " (Python launch time included: the call waits for the GPU)"
+            cells = [shown, f"{theirs / ours:.2f}x" if ours else "-",
                      pct(ours) if ours else "-", pct(theirs)]
         else:
             cells = [e["mamba_ssm"], "-", pct(ours) if ours else "-", "-"]
@@ -342,6 +382,8 @@ def main():
     header = [f"GPU: {torch.cuda.get_device_name()}; torch {torch.__version__}; "
               f"copy bandwidth {bw / 1e9:.0f} GB/s" if bw else "copy bandwidth: not measured",
               "command: " + report.get("command", " ".join(cmd)),
+              "both sides time the GPU alone: each pass is enqueued behind a launch gate (ssmkit) "
+              "or a GPU sleep (mamba_ssm; its Python enqueue time per pass: vs_mamba_ssm.json)",
               f"mamba_ssm: the fastest of {args.tunings} autotunings per row (caches cleared between)"
               if retuned else "mamba_ssm: one autotuning per row (its picks: vs_mamba_ssm.json)", ""]
     table = "\n".join(header + lines)

@@ -333,5 +333,24 @@ TEST(BenchCommand, CudaByNameWithoutADeviceExitsTwo) {
       << r.output;
 }
 
+// In a fresh process a kernel's first launch loads its module, which waits for the device to
+// go idle; a pass enqueued behind the launch gate before that would wait out the gate's
+// timeout and the row would time the host's launches too. Unchecked rows launch nothing
+// before their first pass.
+TEST(BenchCommand, CudaRowsTimeTheDeviceAloneFromTheFirstPass) {
+#ifndef NDEBUG
+  GTEST_SKIP() << "a debug build: the launch gate is off there";
+#endif
+  const auto r = test::run_ssmkit("bench --backend cuda --preset mamba2-2.7b --op "
+                                  "selective_state_update,mamba_chunk_scan_combined --decode-batch 1 "
+                                  "--batch 1 --seqlen 256 --no-check --benchmark_min_time=0.001");
+  if (r.exit_code == 2 && r.output.find("is not available") != std::string::npos) {
+    GTEST_SKIP() << "GPU test skipped: no CUDA device";
+  }
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("| cuda | mamba_chunk_scan_combined |"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("host launch time included"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace ssmkit

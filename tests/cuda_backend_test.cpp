@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "test_util.hpp"
 #ifdef SSMKIT_HAVE_CUDA
 #include "cuda/device_buffer.hpp"
+#include "cuda/launch_gate.hpp"
 #include "cuda/causal_conv1d_device.hpp"
 #include "cuda/paged_kv_device.hpp"
 #include "cuda/selective_scan_device.hpp"
@@ -491,6 +494,36 @@ TEST_F(CudaVsCpu, PagedKvLaunchFunctionsUnalignedAndGuarded) {
   }
   EXPECT_TRUE(test::same_bytes(out.download(), want));
 }
+// A held stream starts its timed events only when the host has enqueued them, so a 50 ms
+// pause of the host between them is not measured; unheld, it is (the control that shows the
+// test can fail).
+TEST_F(CudaVsCpu, LaunchGateKeepsTheHostOutOfTheTimedEvents) {
+  cuda::LaunchGate gate;
+  if (!gate.active()) GTEST_SKIP() << "launch gate off: " << gate.off_reason();
+  cudaStream_t stream = nullptr;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  ASSERT_EQ(cudaEventCreate(&start), cudaSuccess);
+  ASSERT_EQ(cudaEventCreate(&stop), cudaSuccess);
+  auto timed_ms = [&](bool held) {
+    if (held) gate.hold(stream);
+    EXPECT_EQ(cudaEventRecord(start, stream), cudaSuccess);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(cudaEventRecord(stop, stream), cudaSuccess);
+    if (held) gate.release();
+    EXPECT_EQ(cudaEventSynchronize(stop), cudaSuccess);
+    float ms = -1.f;
+    EXPECT_EQ(cudaEventElapsedTime(&ms, start, stop), cudaSuccess);
+    return ms;
+  };
+  EXPECT_GE(timed_ms(false), 45.f);
+  EXPECT_LT(timed_ms(true), 5.f);
+  EXPECT_FALSE(gate.timed_out());
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  cudaStreamDestroy(stream);
+}
+
 #endif  // SSMKIT_HAVE_CUDA
 // ---- mamba_chunk_scan_combined: the chunked tensor-core kernel against the float64 chunked
 // reference. Fresh random inputs per case; activations are rounded to the input dtype first so
