@@ -694,6 +694,17 @@ TEST_F(CudaVsCpuChunkScan, EightGroupsFp16NoDLimitedDt) {
          .dtype = DType::float16, .d = false, .dt_min = 0.01, .dt_max = 0.1});
 }
 
+// float16 at dstate 128 (the bfloat16 tests above cover the other instance of that width),
+// with sequence ids crossing chunk boundaries.
+TEST_F(CudaVsCpuChunkScan, Fp16Dstate128SeqIdx) {
+  ChunkScanShape s{.batch = 2, .seqlen = 333, .nheads = 4, .headdim = 64, .ngroups = 2,
+                   .dstate = 128, .dtype = DType::float16};
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    for (std::int64_t t = 0; t < s.seqlen; ++t) s.seq_idx.push_back(t < 70 + b ? 0 : t < 250 ? 1 : 2);
+  }
+  check(s);
+}
+
 TEST_F(CudaVsCpuChunkScan, VarlenStartsInsideChunks) {
   // Sequences of 5, 1, 64, 58, 1, 71, 133 and 1 tokens: two ends inside one chunk, one on a
   // chunk's last token, a one-token sequence at a chunk's first, one spanning three chunks,
