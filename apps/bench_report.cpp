@@ -66,7 +66,13 @@ void print_markdown(std::ostream& out, const BenchReport& report) {
     }
   }
   out << "- time: median per call over the timed passes (spread: 10th..90th percentile); "
-         "GB/s: bytes floor / median; % BW: of the copy bandwidth above\n\n";
+         "GB/s: bytes floor / median; % BW: of the copy bandwidth above\n";
+  for (const auto& b : report.backends) {
+    if (b.rfind("cuda", 0) != 0) continue;
+    out << "- cuda timers: each pass is enqueued behind a launch gate, so they time the device, "
+           "not the host's launches (the timer column says where a pass could not be held)\n";
+  }
+  out << '\n';
   out << "| backend | op | preset | shape | dtype | timer | median us | p10..p90 us | MB | GB/s | "
          "GFLOP/s | % BW | check |\n";
   out << "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|\n";
