@@ -222,6 +222,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"--model Jamba-v0.1 --utilization 1e-300", "--utilization: at least one byte"},
                       BadInput{"--model Jamba-v0.1 --tp 0", "--tp"},
                       BadInput{"--model Jamba-v0.1 --tp 3", "attention.num_heads"},
+                      BadInput{"--model Jamba-v0.1 --tp 65537", "--tp: 1 to 65536 ranks"},
+                      BadInput{"--model Jamba-v0.1 --tp 99999999999999999999", "--tp: 1 to 65536 ranks"},
                       BadInput{"--model Jamba-v0.1 --page-size 0", "--page-size"},
                       BadInput{"--model Jamba-v0.1 --kv-dtype int8", "--kv-dtype"},
                       BadInput{"--model Jamba-v0.1 --state-dtype int32", "--state-dtype"},
