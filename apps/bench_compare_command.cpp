@@ -65,6 +65,11 @@ void print_table(std::ostream& out, const bench::BenchRun& base, const bench::Be
     out << "WARN the runs list different devices (base: " << join(base.devices)
         << "; new: " << join(next.devices) << "): times compare across machines only loosely\n";
   }
+  if (c.launch_gate_differs) {
+    out << "WARN only the " << (next.cuda_launch_gate ? "new" : "base")
+        << " run enqueued its CUDA passes behind the launch gate; the other's CUDA times include "
+           "the host's launch latency (a few microseconds per launch), which short kernels feel\n";
+  }
   for (const auto& name : c.only_base) out << "only in base: " << name << '\n';
   for (const auto& name : c.only_new) out << "only in new: " << name << '\n';
   for (const auto& backend : c.copy_bandwidth_moved) {
@@ -97,6 +102,7 @@ void write_json(const std::string& path, const bench::RunComparison& c) {
   j["only_new"] = c.only_new;
   j["copy_bandwidth_moved"] = c.copy_bandwidth_moved;
   j["devices_differ"] = c.devices_differ;
+  j["launch_gate_differs"] = c.launch_gate_differs;
   write_output_file(path, "--json", j.dump(2) + '\n');
 }
 

@@ -165,6 +165,28 @@ TEST(BenchCompare, DifferentDevicesAreWarned) {
   EXPECT_EQ(same.output.find("different devices"), std::string::npos) << same.output;
 }
 
+// A file written before the launch gate timed the host's launches too: comparing it with a
+// gated run is said, not silent.
+TEST(BenchCompare, OneRunWithoutTheLaunchGateIsWarned) {
+  test::TempDir dir;
+  json before = bench_file({timed_row("a", 1e-4)}), after = before;
+  after["cuda_launch_gate"] = true;
+  write(dir / "before.json", before);
+  write(dir / "after.json", after);
+  auto run = [&](const char* base, const char* next) {
+    return test::run_ssmkit("bench-compare " + test::quoted(dir / base) + " " + test::quoted(dir / next));
+  };
+  const auto mixed = run("before.json", "after.json");
+  EXPECT_EQ(mixed.exit_code, 0) << mixed.output;
+  EXPECT_NE(mixed.output.find("WARN only the new run enqueued its CUDA passes behind the launch gate"),
+            std::string::npos)
+      << mixed.output;
+  EXPECT_EQ(run("after.json", "after.json").output.find("launch gate"), std::string::npos);
+  after["cuda_launch_gate"] = "yes";
+  write(dir / "bad.json", after);
+  expect_input_error(dir / "bad.json", "cuda_launch_gate: expected true or false");
+}
+
 // A row whose check fails in the new run, or that the new run skips, is a regression for
 // --fail-on-regression even when no time got worse.
 TEST(BenchCompare, FailedChecksAndNewSkipsAreRegressions) {

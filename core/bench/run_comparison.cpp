@@ -63,6 +63,10 @@ BenchRun load_bench_run(const std::string& path) {
       run.copy_bandwidth[backend] = value.get<double>();
     }
   }
+  if (const auto gate = j.find("cuda_launch_gate"); gate != j.end()) {
+    if (!gate->is_boolean()) throw InputError(path, "cuda_launch_gate", "expected true or false");
+    run.cuda_launch_gate = gate->get<bool>();
+  }
   if (const auto devices = j.find("backends"); devices != j.end() && devices->is_array()) {
     for (const auto& d : *devices) {
       if (d.is_string()) run.devices.push_back(d.get<std::string>());
@@ -158,6 +162,12 @@ RunComparison compare_runs(const BenchRun& base, const BenchRun& next, double mi
     }
   }
   out.devices_differ = !base.devices.empty() && !next.devices.empty() && base.devices != next.devices;
+  auto times_cuda = [](const BenchRun& run) {
+    return std::any_of(run.rows.begin(), run.rows.end(),
+                       [](const RunRow& r) { return r.timer.rfind("cuda", 0) == 0; });
+  };
+  out.launch_gate_differs =
+      times_cuda(base) && times_cuda(next) && base.cuda_launch_gate != next.cuda_launch_gate;
   for (const auto& [backend, bw] : next.copy_bandwidth) {
     const auto it = base.copy_bandwidth.find(backend);
     if (it != base.copy_bandwidth.end() && std::abs(bw / it->second - 1.0) > min_change) {

@@ -21,6 +21,9 @@ struct BenchRun {
   std::string path, command;
   std::map<std::string, double> copy_bandwidth;  // backend -> bytes read + written per second
   std::vector<std::string> devices;               // "cuda (NVIDIA H200, ...)", as the run listed them
+  // Whether its CUDA passes were enqueued behind the launch gate (files written before it
+  // existed timed the host's launches too).
+  bool cuda_launch_gate = false;
   std::vector<RunRow> rows;                       // timed rows
   std::map<std::string, std::string> skipped;     // rows that did not run -> why
 };
@@ -53,6 +56,8 @@ struct RunComparison {
   // runs did not see the same machine state, so times compare less well than % of copy.
   std::vector<std::string> copy_bandwidth_moved;
   bool devices_differ = false;  // both runs list their devices, and not the same ones
+  // Both runs timed CUDA rows, one behind the launch gate and one before it existed.
+  bool launch_gate_differs = false;
 };
 
 // A row is faster or slower when its median moved by more than the larger of `min_change`
