@@ -89,12 +89,14 @@ BudgetSource derive_budget(const BudgetArgs& args) {
 int run_budget(const BudgetArgs& args) {
   try {
     CacheSettings settings;
-    // The scenario reader's bound on tensor_parallel; CLI11 saturates longer numbers to 2^63 - 1.
-    if (args.tp < 1 || args.tp > (1 << 16)) {
-      throw InputError(kWhere, "--tp", "1 to 65536 ranks, got " + std::to_string(args.tp));
+    // CLI11 saturates longer numbers to 2^63 - 1: the bound names them.
+    if (args.tp < 1 || args.tp > kMaxTensorParallel) {
+      throw InputError(kWhere, "--tp", "1 to " + std::to_string(kMaxTensorParallel) + " ranks, got " +
+                                           std::to_string(args.tp));
     }
-    if (args.page_size < 1 || args.page_size > (1 << 20)) {
-      throw InputError(kWhere, "--page-size", "1 to 1048576 tokens, got " + std::to_string(args.page_size));
+    if (args.page_size < 1 || args.page_size > kMaxPageSize) {
+      throw InputError(kWhere, "--page-size", "1 to " + std::to_string(kMaxPageSize) + " tokens, got " +
+                                                  std::to_string(args.page_size));
     }
     settings.tensor_parallel = args.tp;
     settings.page_size = args.page_size;

@@ -17,9 +17,9 @@ namespace {
 
 using namespace yaml_schema;
 
-// Upper bounds for sizes whose products (slots x bytes per slot, pages x bytes per page) must
-// stay inside 64 bits; far above any model or GPU of today. Token counts: kMaxTokenCount.
-constexpr std::int64_t kMaxPageSize = 1 << 20;
+// Upper bounds for sizes whose products (slots x bytes per slot) must stay inside 64 bits;
+// far above any model or GPU of today. Token counts: kMaxTokenCount; page size and tensor
+// parallelism: model_spec.hpp.
 constexpr std::int64_t kMaxSequences = 1 << 20;
 constexpr std::int64_t kMaxRequests = 1 << 24;
 
@@ -99,7 +99,7 @@ ScenarioCache read_cache(const Doc& doc, const YAML::Node& node) {
     s.max_seq_len = read_int(doc, node["max_seq_len"], "cache.max_seq_len", 0, kMaxTokenCount);
   }
   if (node["tensor_parallel"]) {
-    s.tensor_parallel = read_int(doc, node["tensor_parallel"], "cache.tensor_parallel", 1, 1 << 16);
+    s.tensor_parallel = read_int(doc, node["tensor_parallel"], "cache.tensor_parallel", 1, kMaxTensorParallel);
   }
   cache.memory = read_memory(doc, required(doc, node, path, "memory"), "cache.memory");
   return cache;

@@ -67,6 +67,11 @@ struct ModelSpec {
   void validate() const;  // InputError naming the offending field
 };
 
+// Bounds on CacheSettings that keep cache sizes (pages x bytes per page, a rank's share)
+// inside 64 bits, far above any model or GPU of today; scenarios and `budget` apply both.
+constexpr std::int64_t kMaxPageSize = std::int64_t{1} << 20;
+constexpr std::int64_t kMaxTensorParallel = std::int64_t{1} << 16;
+
 // How an engine would size the caches of a model on one GPU.
 struct CacheSettings {
   DType kv_dtype = DType::bfloat16;
