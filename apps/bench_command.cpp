@@ -78,7 +78,7 @@ class Runner {
         benchmark::Counter(row.traffic.flops * calls, benchmark::Counter::kIsIterationInvariantRate);
     state.counters["calls_per_pass"] = calls;
     state.counters["us_per_call"] = iterations > 0 ? total / iterations / calls * 1e6 : 0.0;
-    row.timer = op_->timer();  // a pass may have changed how the rest are timed
+    row.timer = op_->timer();  // after the passes: one may have changed how the rest were timed
   }
 
  private:
@@ -104,7 +104,6 @@ class Runner {
       const int copies = own_copies ? args_.copies : bench::default_copies(row.traffic);
       op_ = backend_.prepare(params, PrepareOptions{copies, row.graph});
       row.copies = op_->copies();
-      row.timer = op_->timer();
       if (row.bench_case.op == "memory_copy") {
         row.check_note = "-";
       } else if (backend_.name() == "cpu") {
