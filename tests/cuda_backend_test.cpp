@@ -705,6 +705,23 @@ TEST_F(CudaVsCpuChunkScan, Fp16Dstate128SeqIdx) {
   check(s);
 }
 
+// Shapes that the warpgroup kernel takes on compute capability 9.0 (no sequence ids, dstate
+// 128, whole 64-channel tiles): a partial last chunk, two channel tiles and four groups in
+// float16; one chunk or less, exactly two chunks, and one token in bfloat16 without D, z or
+// initial states (the producer and consumers then skip every hand-back barrier).
+TEST_F(CudaVsCpuChunkScan, WarpgroupShapesFp16TwoTilesPartialChunk) {
+  check({.batch = 2, .seqlen = 333, .nheads = 8, .headdim = 128, .ngroups = 4, .dstate = 128,
+         .dtype = DType::float16});
+}
+
+TEST_F(CudaVsCpuChunkScan, WarpgroupShapesBf16ShortSequences) {
+  for (const std::int64_t L : {50, 128, 1, 193}) {
+    check({.batch = 3, .seqlen = L, .nheads = 4, .headdim = 64, .ngroups = 1, .dstate = 128,
+           .dtype = DType::bfloat16, .d = false, .z = L % 2 == 1, .init = false,
+           .dt_min = 0.001, .dt_max = 0.2});
+  }
+}
+
 TEST_F(CudaVsCpuChunkScan, VarlenStartsInsideChunks) {
   // Sequences of 5, 1, 64, 58, 1, 71, 133 and 1 tokens: two ends inside one chunk, one on a
   // chunk's last token, a one-token sequence at a chunk's first, one spanning three chunks,

@@ -14,10 +14,19 @@ bool runs_ssd(const ChunkScanDeviceArgs& a) {
   return a.dtype != DType::float32 && chunk_scan_ssd_supports(a);
 }
 
+bool runs_wgmma(const ChunkScanDeviceArgs& a) {
+#ifdef SSMKIT_HAVE_SM90A
+  return chunk_scan_wgmma_supports(a);
+#else
+  (void)a;
+  return false;
+#endif
+}
+
 }  // namespace
 
 std::size_t chunk_scan_workspace_bytes(const ChunkScanDeviceArgs& a) {
-  return runs_ssd(a) ? chunk_scan_ssd_workspace_bytes(a) : 0;
+  return runs_ssd(a) && !runs_wgmma(a) ? chunk_scan_ssd_workspace_bytes(a) : 0;
 }
 
 void launch_chunk_scan(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
@@ -30,7 +39,11 @@ void launch_chunk_scan(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
           "x, dt, A, B, C, out and final_states are required");
   require(!a.cu_seqlens || (a.seq_idx && a.batch == 1 && a.nseq > 0 && a.varlen_states),
           "cu_seqlens needs seq_idx, batch 1, nseq > 0 and varlen_states");
-  if (runs_ssd(a)) {
+  if (runs_wgmma(a)) {
+#ifdef SSMKIT_HAVE_SM90A
+    launch_chunk_scan_wgmma(a, stream);
+#endif
+  } else if (runs_ssd(a)) {
     launch_chunk_scan_ssd(a, stream);
   } else {
     launch_chunk_scan_recurrent(a, stream);

@@ -14,4 +14,10 @@ bool chunk_scan_ssd_supports(const ChunkScanDeviceArgs& a);
 std::size_t chunk_scan_ssd_workspace_bytes(const ChunkScanDeviceArgs& a);
 void launch_chunk_scan_ssd(const ChunkScanDeviceArgs& a, cudaStream_t stream);
 
+// The same scan with warpgroup products (sm_90a) for its common case: no sequence ids,
+// dstate 128, headdim a multiple of 64, a device of compute capability 9.0. Built only when
+// the build targets Hopper (SSMKIT_HAVE_SM90A).
+bool chunk_scan_wgmma_supports(const ChunkScanDeviceArgs& a);
+void launch_chunk_scan_wgmma(const ChunkScanDeviceArgs& a, cudaStream_t stream);
+
 }  // namespace ssmkit::cuda
