@@ -1,12 +1,16 @@
 // Chunked Mamba2 scan (SSD) for Hopper with warpgroup products (wgmma, sm_90a): the common
 // prefill case of chunk_scan_ssd.cu (no sequence ids, dstate 128, whole 64-channel tiles)
-// with the per-chunk work split over three warpgroups that hand tiles over through named
+// with the per-chunk work split over four warpgroups that hand tiles over through named
 // barriers instead of stopping the block:
-//   producer: copies chunk c's x, B, C, z tiles (two stages) and prepares its dt scalars;
+//   producer: copies chunk c's x, B, C, z tiles (three stages) and prepares its dt scalars;
 //   state:    owns the 64 x 128 float32 state S as two wgmma accumulators, stages it in
-//             shared memory (bf16/fp16 hi + lo) for the output warpgroup, then applies
+//             shared memory (bf16/fp16 hi + lo) for the output warpgroups, then applies
 //             S <- exp(a_end) S + sum_j exp(a_end - a_j) dt_j x_j B_j^T as 8 products;
-//   output:   M = C B^T, y = exp(a_i) C . (S_hi + S_lo) + (M o decay, causal) x, D x, silu(z).
+//   output (two, even and odd chunks, so one's arithmetic overlaps the other's products):
+//             M = C B^T, y = exp(a_i) C . (S_hi + S_lo) + (M o decay, causal) x, D x, silu(z).
+// Chunk c's tiles (stage c % 3) are read by the state warpgroup and by output warpgroup
+// c % 2, its staged state (buffer c % 2) by output warpgroup c % 2 alone. Three stages, so
+// that the copies of chunk c + 2 run while both output warpgroups work.
 // Every product is a 64 x 64 wgmma over a 64-token chunk, reading B, C, x and the staged
 // state straight from shared memory, so the per-warp operand loads and packing of the
 // mma.sync kernel are gone. Numerics as there: x weighted and M rounded to the input type,
@@ -36,17 +40,23 @@ using wgmma::plane_offset;
 constexpr int kQ = 64;   // tokens per chunk
 constexpr int kP = 64;   // channels per block
 constexpr int kN = 128;  // state size
-constexpr int kThreads = 384;
-constexpr int kStateWG = 0, kProducerWG = 2;  // warpgroup 1 computes the output
+constexpr int kThreads = 512;
+constexpr int kStateWG = 0, kProducerWG = 3;  // warpgroups 1 and 2 compute the output
+// Stage barriers count the producer, the state warpgroup and one output warpgroup; state
+// barriers the state warpgroup and one output warpgroup.
+constexpr int kStageParties = 384, kStateParties = 256;
+// The producer gives registers to the others (setmaxnreg): 128 x 56 + 384 x 152 = 65536.
+constexpr int kProducerRegs = 56, kConsumerRegs = 152;
 
-// Shared memory, from a 1024-byte-aligned base: two stages of input tiles, two staged
-// states, two stages of per-token scalars.
+// Shared memory, from a 1024-byte-aligned base: kStages stages of input tiles and of
+// per-token scalars, two staged states.
 constexpr int kXOff = 0;                     // x: kQ x kP, one plane
 constexpr int kBOff = kQ * kP * 2;           // B: kQ x kN, two planes
 constexpr int kCOff = kBOff + kQ * kN * 2;   // C: kQ x kN
 constexpr int kZOff = kCOff + kQ * kN * 2;   // z: kQ x kP
 constexpr int kStageBytes = kZOff + kQ * kP * 2;
-constexpr int kSOff = 2 * kStageBytes;       // S hi then S lo: kP x kN each
+constexpr int kStages = 3;
+constexpr int kSOff = kStages * kStageBytes;       // S hi then S lo: kP x kN each
 constexpr int kSBytes = 2 * kP * kN * 2;
 constexpr int kInfoOff = kSOff + 2 * kSBytes;
 
@@ -57,17 +67,18 @@ struct alignas(16) ChunkInfo {
   float wend[kQ];  // 2^(acum_end - acum) dt: each token's weight in the chunk-end state
   float carry_end;
 };
-constexpr int kBytes = kInfoOff + 2 * static_cast<int>(sizeof(ChunkInfo)) + 1024;
+constexpr int kBytes = kInfoOff + kStages * static_cast<int>(sizeof(ChunkInfo)) + 1024;
 
-// Named barriers (0 is __syncthreads). Full/empty: producer <-> both consumers, per stage;
-// ready/free: the state warpgroup's staged S <-> the output warpgroup, per S buffer.
-constexpr int kFull = 1, kEmpty = 3, kSReady = 5, kSFree = 7;
+// Named barriers (0 is __syncthreads). Full/empty: producer <-> the stage's consumers;
+// ready/free: the state warpgroup's staged S <-> the output warpgroup reading it. The parties
+// reach a barrier from different code, so the barriers are the non-.aligned kind.
+constexpr int kFull = 1, kEmpty = kFull + kStages, kSReady = kEmpty + kStages, kSFree = kSReady + 2;
 
 __device__ __forceinline__ void bar_sync(int id, int count) {
-  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+  asm volatile("barrier.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }
 __device__ __forceinline__ void bar_arrive(int id, int count) {
-  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+  asm volatile("barrier.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }
 __device__ __forceinline__ void st_shared(std::uint32_t addr, std::uint32_t v) {
   asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
@@ -113,6 +124,7 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
   const int nchunks = (Lseq + kQ - 1) / kQ;
 
   if (wg == kProducerWG) {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs));
     const T* z_bh = a.z ? static_cast<const T*>(a.z) + (row0 * H + h) * P + p0 : nullptr;
     const T* B_bg = static_cast<const T*>(a.B) + (row0 * G + grp) * kN;
     const T* C_bg = static_cast<const T*>(a.C) + (row0 * G + grp) * kN;
@@ -120,8 +132,8 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
     const float A2 = a.A[h] * kLog2e;
     const float bias = load_or(a.dt_bias, h, 0.f);
     for (int c = 0; c < nchunks; ++c) {
-      const int s = c & 1;
-      if (c >= 2) bar_sync(kEmpty + s, kThreads);
+      const int s = c % kStages;
+      if (c >= kStages) bar_sync(kEmpty + s, kStageParties);
       const std::uint32_t stage = base + static_cast<std::uint32_t>(s * kStageBytes);
       const int start = c * kQ, len = min(kQ, Lseq - start);
 #pragma unroll
@@ -168,10 +180,11 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
       }
       mma::cp_async_wait_all();
       wgmma::fence_shared_for_async();
-      bar_arrive(kFull + s, kThreads);
+      bar_arrive(kFull + s, kStageParties);
     }
     return;
   }
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegs));
 
   if (wg == kStateWG) {
     // S[hf][i]: channel p0 + 16 warp + g + 8 ((i / 2) % 2), state column 64 hf + 8 (i / 4) + 2 tq + i % 2.
@@ -189,9 +202,9 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
       }
     }
     for (int c = 0; c < nchunks; ++c) {
-      const int s = c & 1;
-      if (c >= 2) bar_sync(kSFree + s, 256);
-      const std::uint32_t s_hi = base + static_cast<std::uint32_t>(kSOff + s * kSBytes);
+      const int s = c % kStages, k = c & 1;
+      if (c >= 2) bar_sync(kSFree + k, kStateParties);
+      const std::uint32_t s_hi = base + static_cast<std::uint32_t>(kSOff + k * kSBytes);
       const std::uint32_t s_lo = s_hi + kP * kN * 2;
 #pragma unroll
       for (int hf = 0; hf < 2; ++hf) {
@@ -206,9 +219,9 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
         }
       }
       wgmma::fence_shared_for_async();
-      bar_arrive(kSReady + s, 256);
+      bar_arrive(kSReady + k, kStateParties);
 
-      bar_sync(kFull + s, kThreads);
+      bar_sync(kFull + s, kStageParties);
       const ChunkInfo& ci = info[s];
       const std::uint32_t stage = base + static_cast<std::uint32_t>(s * kStageBytes);
       // x'^T = (x weighted by wend)^T as register A fragments: rows = this warp's 16
@@ -243,7 +256,7 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
       wgmma::wait<0>();
       wgmma::pin(S[0]);
       wgmma::pin(S[1]);
-      if (c + 2 < nchunks) bar_arrive(kEmpty + s, kThreads);
+      if (c + kStages < nchunks) bar_arrive(kEmpty + s, kStageParties);
     }
 #pragma unroll
     for (int hf = 0; hf < 2; ++hf) {
@@ -256,8 +269,8 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
     return;
   }
 
-  // Output warpgroup. Its rows are tokens i0 = 16 warp + g and i1 = i0 + 8; its columns
-  // channels (y) or tokens (M) 8 c8 + 2 tq + {0, 1}.
+  // Output warpgroups: chunks of parity wg - 1. A thread's rows are tokens i0 = 16 warp + g
+  // and i1 = i0 + 8; its columns channels (y) or tokens (M) 8 c8 + 2 tq + {0, 1}.
   T* out_bh = static_cast<T*>(a.out) + (row0 * H + h) * P + p0;
   const int i0 = 16 * warp + g, i1 = i0 + 8;
   float dvals[16];
@@ -267,14 +280,14 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
     dvals[2 * c8 + 1] = load_or(a.D, h * P + p0 + 8 * c8 + 2 * tq + 1, 0.f);
   }
   const bool gated = a.z != nullptr;
-  for (int c = 0; c < nchunks; ++c) {
-    const int s = c & 1;
+  for (int c = wg - 1; c < nchunks; c += 2) {
+    const int s = c % kStages, k = c & 1;
     const int start = c * kQ, len = min(kQ, Lseq - start);
-    bar_sync(kFull + s, kThreads);
-    bar_sync(kSReady + s, 256);
+    bar_sync(kFull + s, kStageParties);
+    bar_sync(kSReady + k, kStateParties);
     const ChunkInfo& ci = info[s];
     const std::uint32_t stage = base + static_cast<std::uint32_t>(s * kStageBytes);
-    const std::uint32_t s_hi = base + static_cast<std::uint32_t>(kSOff + s * kSBytes);
+    const std::uint32_t s_hi = base + static_cast<std::uint32_t>(kSOff + k * kSBytes);
     const std::uint32_t s_lo = s_hi + kP * kN * 2;
     float M[32], Y[32];
     wgmma::fence();
@@ -312,7 +325,7 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
     }
     wgmma::wait<0>();
     wgmma::pin(Y);
-    if (c + 2 < nchunks) bar_arrive(kSFree + s, 256);
+    if (c + 2 < nchunks) bar_arrive(kSFree + k, kStateParties);
     const float ce0 = ci.cexp[i0], ce1 = ci.cexp[i1];
 #pragma unroll
     for (int c8 = 0; c8 < 8; ++c8) {
@@ -348,7 +361,7 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
         }
       }
     }
-    if (c + 2 < nchunks) bar_arrive(kEmpty + s, kThreads);
+    if (c + kStages < nchunks) bar_arrive(kEmpty + s, kStageParties);
   }
 #endif
 }
