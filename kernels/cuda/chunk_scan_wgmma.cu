@@ -1,7 +1,7 @@
 // Chunked Mamba2 scan (SSD) for Hopper with warpgroup products (wgmma, sm_90a): the common
 // prefill case of chunk_scan_ssd.cu (no sequence ids, dstate 128, whole 64-channel tiles)
-// with the per-chunk work split over four warpgroups that hand tiles over through
-// shared-memory barriers instead of stopping the block:
+// with the per-chunk work split over four warpgroups that hand tiles over through named
+// barriers instead of stopping the block:
 //   producer: copies chunk c's x, B, C, z tiles (three stages) and prepares its dt scalars;
 //   state:    owns the 64 x 128 float32 state S as two wgmma accumulators, stages it in
 //             shared memory (bf16/fp16 hi + lo) for the output warpgroups, then applies
@@ -42,6 +42,9 @@ constexpr int kP = 64;   // channels per block
 constexpr int kN = 128;  // state size
 constexpr int kThreads = 512;
 constexpr int kStateWG = 0, kProducerWG = 3;  // warpgroups 1 and 2 compute the output
+// Stage barriers count the producer, the state warpgroup and one output warpgroup; state
+// barriers the state warpgroup and one output warpgroup.
+constexpr int kStageParties = 384, kStateParties = 256;
 // The producer gives registers to the others (setmaxnreg): 128 x 56 + 384 x 152 = 65536.
 constexpr int kProducerRegs = 56, kConsumerRegs = 152;
 
@@ -64,35 +67,18 @@ struct alignas(16) ChunkInfo {
   float wend[kQ];  // 2^(acum_end - acum) dt: each token's weight in the chunk-end state
   float carry_end;
 };
-// Hand-overs are shared-memory barriers (mbarrier): each completes a phase when its arrival
-// count is reached, and a waiter names the phase by its parity, so the parties may run at
-// their own pace. full[s]: the producer's 128 threads (stage s holds a chunk); empty[s]: the
-// state and output warpgroups' 256 (stage s is free); s_ready[k] (128, the state
-// warpgroup) and s_free[k] (128, an output warpgroup) for staged state buffer k.
-struct Barriers {
-  std::uint64_t full[kStages], empty[kStages], s_ready[2], s_free[2];
-};
-constexpr int kBarrierOff = kInfoOff + kStages * static_cast<int>(sizeof(ChunkInfo));
-constexpr int kBytes = kBarrierOff + static_cast<int>(sizeof(Barriers)) + 1024;
+constexpr int kBytes = kInfoOff + kStages * static_cast<int>(sizeof(ChunkInfo)) + 1024;
 
-__device__ __forceinline__ void mbar_init(std::uint64_t& bar, int count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(&bar)), "r"(count) : "memory");
+// Named barriers (0 is __syncthreads). Full/empty: producer <-> the stage's consumers;
+// ready/free: the state warpgroup's staged S <-> the output warpgroup reading it. The parties
+// reach a barrier from different code, so the barriers are the non-.aligned kind.
+constexpr int kFull = 1, kEmpty = kFull + kStages, kSReady = kEmpty + kStages, kSFree = kSReady + 2;
+
+__device__ __forceinline__ void bar_sync(int id, int count) {
+  asm volatile("barrier.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }
-__device__ __forceinline__ void mbar_arrive(std::uint64_t& bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr(&bar)) : "memory");
-}
-// Waits for the completion of the phase with parity `phase` (the n-th use waits for n % 2).
-__device__ __forceinline__ void mbar_wait(std::uint64_t& bar, int phase) {
-  const std::uint32_t addr = smem_addr(&bar);
-  std::uint32_t done = 0;
-  do {
-    asm volatile(
-        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-        "selp.u32 %0, 1, 0, p;\n}\n"
-        : "=r"(done)
-        : "r"(addr), "r"(phase & 1)
-        : "memory");
-  } while (!done);
+__device__ __forceinline__ void bar_arrive(int id, int count) {
+  asm volatile("barrier.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }
 __device__ __forceinline__ void st_shared(std::uint32_t addr, std::uint32_t v) {
   asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
@@ -123,18 +109,6 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
   const std::uint32_t pad = (1024u - (raw & 1023u)) & 1023u;
   const std::uint32_t base = raw + pad;
   auto* info = reinterpret_cast<ChunkInfo*>(smem_raw + pad + kInfoOff);
-  auto& bars = *reinterpret_cast<Barriers*>(smem_raw + pad + kBarrierOff);
-  if (threadIdx.x == 0) {
-    for (int s = 0; s < kStages; ++s) {
-      mbar_init(bars.full[s], 128);
-      mbar_init(bars.empty[s], 256);
-    }
-    for (int k = 0; k < 2; ++k) {
-      mbar_init(bars.s_ready[k], 128);
-      mbar_init(bars.s_free[k], 128);
-    }
-  }
-  __syncthreads();
 
   const int tid = threadIdx.x, wg = tid / 128, wtid = tid % 128;
   const int warp = wtid / 32, lane = tid % 32, g = lane / 4, tq = lane % 4;
@@ -159,7 +133,7 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
     const float bias = load_or(a.dt_bias, h, 0.f);
     for (int c = 0; c < nchunks; ++c) {
       const int s = c % kStages;
-      if (c >= kStages) mbar_wait(bars.empty[s], c / kStages - 1);
+      if (c >= kStages) bar_sync(kEmpty + s, kStageParties);
       const std::uint32_t stage = base + static_cast<std::uint32_t>(s * kStageBytes);
       const int start = c * kQ, len = min(kQ, Lseq - start);
 #pragma unroll
@@ -206,7 +180,7 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
       }
       mma::cp_async_wait_all();
       wgmma::fence_shared_for_async();
-      mbar_arrive(bars.full[s]);
+      bar_arrive(kFull + s, kStageParties);
     }
     return;
   }
@@ -229,7 +203,7 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
     }
     for (int c = 0; c < nchunks; ++c) {
       const int s = c % kStages, k = c & 1;
-      if (c >= 2) mbar_wait(bars.s_free[k], c / 2 - 1);
+      if (c >= 2) bar_sync(kSFree + k, kStateParties);
       const std::uint32_t s_hi = base + static_cast<std::uint32_t>(kSOff + k * kSBytes);
       const std::uint32_t s_lo = s_hi + kP * kN * 2;
 #pragma unroll
@@ -245,9 +219,9 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
         }
       }
       wgmma::fence_shared_for_async();
-      mbar_arrive(bars.s_ready[k]);
+      bar_arrive(kSReady + k, kStateParties);
 
-      mbar_wait(bars.full[s], c / kStages);
+      bar_sync(kFull + s, kStageParties);
       const ChunkInfo& ci = info[s];
       const std::uint32_t stage = base + static_cast<std::uint32_t>(s * kStageBytes);
       // x'^T = (x weighted by wend)^T as register A fragments: rows = this warp's 16
@@ -282,7 +256,7 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
       wgmma::wait<0>();
       wgmma::pin(S[0]);
       wgmma::pin(S[1]);
-      mbar_arrive(bars.empty[s]);
+      if (c + kStages < nchunks) bar_arrive(kEmpty + s, kStageParties);
     }
 #pragma unroll
     for (int hf = 0; hf < 2; ++hf) {
@@ -309,8 +283,8 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
   for (int c = wg - 1; c < nchunks; c += 2) {
     const int s = c % kStages, k = c & 1;
     const int start = c * kQ, len = min(kQ, Lseq - start);
-    mbar_wait(bars.full[s], c / kStages);
-    mbar_wait(bars.s_ready[k], c / 2);
+    bar_sync(kFull + s, kStageParties);
+    bar_sync(kSReady + k, kStateParties);
     const ChunkInfo& ci = info[s];
     const std::uint32_t stage = base + static_cast<std::uint32_t>(s * kStageBytes);
     const std::uint32_t s_hi = base + static_cast<std::uint32_t>(kSOff + k * kSBytes);
@@ -351,7 +325,7 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
     }
     wgmma::wait<0>();
     wgmma::pin(Y);
-    mbar_arrive(bars.s_free[k]);
+    if (c + 2 < nchunks) bar_arrive(kSFree + k, kStateParties);
     const float ce0 = ci.cexp[i0], ce1 = ci.cexp[i1];
 #pragma unroll
     for (int c8 = 0; c8 < 8; ++c8) {
@@ -387,7 +361,7 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
         }
       }
     }
-    mbar_arrive(bars.empty[s]);
+    if (c + kStages < nchunks) bar_arrive(kEmpty + s, kStageParties);
   }
 #endif
 }
