@@ -1,6 +1,9 @@
 #pragma once
-// The two implementations behind launch_chunk_scan (chunk_scan.cu picks one).
+// The implementations behind launch_chunk_scan (chunk_scan.cu picks one).
 #include "chunk_scan_device.hpp"
+#ifdef __CUDACC__
+#include "element.cuh"
+#endif
 
 namespace ssmkit::cuda {
 
@@ -19,5 +22,14 @@ void launch_chunk_scan_ssd(const ChunkScanDeviceArgs& a, cudaStream_t stream);
 // the build targets Hopper (SSMKIT_HAVE_SM90A).
 bool chunk_scan_wgmma_supports(const ChunkScanDeviceArgs& a);
 void launch_chunk_scan_wgmma(const ChunkScanDeviceArgs& a, cudaStream_t stream);
+
+#ifdef __CUDACC__
+// dt as the chunked kernels use it: plus the head's bias, softplus when asked, clamped.
+__device__ __forceinline__ float chunk_scan_dt(float v, float bias, const ChunkScanDeviceArgs& a) {
+  v += bias;
+  if (a.dt_softplus) v = softplus(v);
+  return fminf(fmaxf(v, a.dt_min), a.dt_max);
+}
+#endif
 
 }  // namespace ssmkit::cuda

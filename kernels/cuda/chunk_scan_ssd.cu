@@ -69,12 +69,6 @@ struct Layout {
   static constexpr int kBytes = kInfoOffset + 2 * static_cast<int>(sizeof(ChunkInfo)) + 16;
 };
 
-__device__ __forceinline__ float process_dt(float v, float bias, const ChunkScanDeviceArgs& a) {
-  v += bias;
-  if (a.dt_softplus) v = softplus(v);
-  return fminf(fmaxf(v, a.dt_min), a.dt_max);
-}
-
 template <class T, int kN>
 __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
     chunk_scan_ssd(const ChunkScanDeviceArgs a, const int segments) {
@@ -209,7 +203,7 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
     ChunkInfo& ci = info[c & 1];
     const int start = c * kQ, len = min(kQ, Lseq - start);
     const int j = lane;
-    const float d = j < len ? process_dt(to_float(raw_dt), bias, a) : 0.f;
+    const float d = j < len ? chunk_scan_dt(to_float(raw_dt), bias, a) : 0.f;
     float acum = d * A2;
 #pragma unroll
     for (int o = 1; o < 32; o *= 2) {

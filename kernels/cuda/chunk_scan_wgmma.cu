@@ -11,10 +11,10 @@
 // Chunk c's tiles (stage c % 3) are read by the state warpgroup and by output warpgroup
 // c % 2, its staged state (buffer c % 2) by output warpgroup c % 2 alone. Three stages, so
 // that the copies of chunk c + 2 run while both output warpgroups work.
-// Every product is a 64 x 64 wgmma over a 64-token chunk, reading B, C, x and the staged
-// state straight from shared memory, so the per-warp operand loads and packing of the
-// mma.sync kernel are gone. Numerics as there: x weighted and M rounded to the input type,
-// the carried state split into hi + lo so C . S keeps ~2^-17 of S (notes: "V5").
+// Every product is a 64 x 64 wgmma over a 64-token chunk that reads B, C, x and the staged
+// state straight from shared memory, one instruction per warpgroup instead of the mma.sync
+// kernel's per-warp ldmatrix and mma. Numerics as there: x weighted and M rounded to the input
+// type, the carried state split into hi + lo so C . S keeps ~2^-17 of S (notes: "V5").
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -50,13 +50,13 @@ constexpr int kProducerRegs = 56, kConsumerRegs = 152;
 
 // Shared memory, from a 1024-byte-aligned base: kStages stages of input tiles and of
 // per-token scalars, two staged states.
-constexpr int kXOff = 0;                     // x: kQ x kP, one plane
-constexpr int kBOff = kQ * kP * 2;           // B: kQ x kN, two planes
-constexpr int kCOff = kBOff + kQ * kN * 2;   // C: kQ x kN
-constexpr int kZOff = kCOff + kQ * kN * 2;   // z: kQ x kP
+constexpr int kXOff = 0;                    // x: kQ x kP, one plane
+constexpr int kBOff = kQ * kP * 2;          // B: kQ x kN, two planes
+constexpr int kCOff = kBOff + kQ * kN * 2;  // C: kQ x kN
+constexpr int kZOff = kCOff + kQ * kN * 2;  // z: kQ x kP
 constexpr int kStageBytes = kZOff + kQ * kP * 2;
 constexpr int kStages = 3;
-constexpr int kSOff = kStages * kStageBytes;       // S hi then S lo: kP x kN each
+constexpr int kSOff = kStages * kStageBytes;  // S hi then S lo: kP x kN each
 constexpr int kSBytes = 2 * kP * kN * 2;
 constexpr int kInfoOff = kSOff + 2 * kSBytes;
 
@@ -93,12 +93,6 @@ template <class T>
 __device__ __forceinline__ std::uint32_t scaled(std::uint32_t v, float w0, float w1) {
   const float2 f = unpack2<T>(v);
   return pack2<T>(f.x * w0, f.y * w1);
-}
-
-__device__ __forceinline__ float process_dt(float v, float bias, const ChunkScanDeviceArgs& a) {
-  v += bias;
-  if (a.dt_softplus) v = softplus(v);
-  return fminf(fmaxf(v, a.dt_min), a.dt_max);
 }
 
 template <class T>
@@ -159,9 +153,14 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
       if (warp == 0) {  // lane l prepares tokens 2l and 2l + 1
         ChunkInfo& ci = info[s];
         const int j = 2 * lane;
-        const float d0 = j < len ? process_dt(to_float(dt_bh[(start + j) * static_cast<long long>(H)]), bias, a) : 0.f;
+        const float d0 =
+            j < len
+                ? chunk_scan_dt(to_float(dt_bh[(start + j) * static_cast<long long>(H)]), bias, a)
+                : 0.f;
         const float d1 =
-            j + 1 < len ? process_dt(to_float(dt_bh[(start + j + 1) * static_cast<long long>(H)]), bias, a) : 0.f;
+            j + 1 < len ? chunk_scan_dt(
+                              to_float(dt_bh[(start + j + 1) * static_cast<long long>(H)]), bias, a)
+                        : 0.f;
         const float a0 = d0 * A2, pair = a0 + d1 * A2;
         float incl = pair;
 #pragma unroll
@@ -187,7 +186,8 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegs));
 
   if (wg == kStateWG) {
-    // S[hf][i]: channel p0 + 16 warp + g + 8 ((i / 2) % 2), state column 64 hf + 8 (i / 4) + 2 tq + i % 2.
+    // S[hf][i]: channel p0 + 16 warp + g + 8 ((i / 2) % 2), state column 64 hf + 8 (i / 4) + 2 tq +
+    // i % 2.
     float S[2][32];
     const long long state0 = ((static_cast<long long>(b) * H + h) * P + p0) * kN;
 #pragma unroll
@@ -196,7 +196,8 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
       for (int i = 0; i < 32; i += 2) {
         const int p = 16 * warp + g + 8 * ((i / 2) % 2), n = 64 * hf + 8 * (i / 4) + 2 * tq;
         float2 v = make_float2(0.f, 0.f);
-        if (a.initial_states) v = *reinterpret_cast<const float2*>(a.initial_states + state0 + p * kN + n);
+        if (a.initial_states)
+          v = *reinterpret_cast<const float2*>(a.initial_states + state0 + p * kN + n);
         S[hf][i] = v.x;
         S[hf][i + 1] = v.y;
       }
@@ -229,7 +230,8 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
       std::uint32_t xa[4][4];
 #pragma unroll
       for (int kk = 0; kk < 4; ++kk) {
-        const int row = 16 * kk + (lane / 16) * 8 + lane % 8, col = 16 * warp + ((lane / 8) % 2) * 8;
+        const int row = 16 * kk + (lane / 16) * 8 + lane % 8,
+                  col = 16 * warp + ((lane / 8) % 2) * 8;
         mma::ldmatrix_x4_trans(xa[kk], stage + kXOff + plane_offset(row, col, kQ));
         const float2 w0 = *reinterpret_cast<const float2*>(&ci.wend[16 * kk + 2 * tq]);
         const float2 w8 = *reinterpret_cast<const float2*>(&ci.wend[16 * kk + 2 * tq + 8]);
@@ -263,7 +265,8 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
 #pragma unroll
       for (int i = 0; i < 32; i += 2) {
         const int p = 16 * warp + g + 8 * ((i / 2) % 2), n = 64 * hf + 8 * (i / 4) + 2 * tq;
-        *reinterpret_cast<float2*>(a.final_states + state0 + p * kN + n) = make_float2(S[hf][i], S[hf][i + 1]);
+        *reinterpret_cast<float2*>(a.final_states + state0 + p * kN + n) =
+            make_float2(S[hf][i], S[hf][i + 1]);
       }
     }
     return;
@@ -293,17 +296,19 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
     wgmma::fence();
 #pragma unroll
     for (int kk = 0; kk < kN / 16; ++kk) {
-      wgmma::mma_ss<T>(M, wgmma::k_major(stage + kCOff, kQ, kk), wgmma::k_major(stage + kBOff, kQ, kk),
-                       kk > 0);
+      wgmma::mma_ss<T>(M, wgmma::k_major(stage + kCOff, kQ, kk),
+                       wgmma::k_major(stage + kBOff, kQ, kk), kk > 0);
     }
     wgmma::commit();
 #pragma unroll
     for (int kk = 0; kk < kN / 16; ++kk) {
-      wgmma::mma_ss<T>(Y, wgmma::k_major(stage + kCOff, kQ, kk), wgmma::k_major(s_hi, kP, kk), kk > 0);
+      wgmma::mma_ss<T>(Y, wgmma::k_major(stage + kCOff, kQ, kk), wgmma::k_major(s_hi, kP, kk),
+                       kk > 0);
     }
 #pragma unroll
     for (int kk = 0; kk < kN / 16; ++kk) {
-      wgmma::mma_ss<T>(Y, wgmma::k_major(stage + kCOff, kQ, kk), wgmma::k_major(s_lo, kP, kk), true);
+      wgmma::mma_ss<T>(Y, wgmma::k_major(stage + kCOff, kQ, kk), wgmma::k_major(s_lo, kP, kk),
+                       true);
     }
     wgmma::commit();
     wgmma::wait<1>();
@@ -336,7 +341,8 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
     }
     wgmma::fence();
 #pragma unroll
-    for (int kk = 0; kk < kQ / 16; ++kk) wgmma::mma_rs<T>(Y, ma[kk], wgmma::mn_major(stage + kXOff, kk));
+    for (int kk = 0; kk < kQ / 16; ++kk)
+      wgmma::mma_rs<T>(Y, ma[kk], wgmma::mn_major(stage + kXOff, kk));
     wgmma::commit();
     wgmma::wait<0>();
     wgmma::pin(Y);
@@ -377,8 +383,8 @@ bool device_is_sm90() {
 template <class T>
 void launch_typed(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
   static const bool configured = [] {
-    SSMKIT_CUDA_CHECK(cudaFuncSetAttribute(chunk_scan_wgmma<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           kBytes));
+    SSMKIT_CUDA_CHECK(cudaFuncSetAttribute(chunk_scan_wgmma<T>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes));
     return true;
   }();
   (void)configured;

@@ -16,16 +16,15 @@ namespace ssmkit::cuda::wgmma {
 // layout wgmma's 128-byte swizzle mode reads), planes one after another. Tiles start on
 // 1024-byte boundaries.
 __host__ __device__ constexpr std::uint32_t plane_offset(int row, int col, int rows) {
-  return static_cast<std::uint32_t>(((col / 64) * rows * 8 + row * 8 + (((col / 8) & 7) ^ (row & 7))) *
-                                        16 +
-                                    (col % 8) * 2);
+  return static_cast<std::uint32_t>(
+      ((col / 64) * rows * 8 + row * 8 + (((col / 8) & 7) ^ (row & 7))) * 16 + (col % 8) * 2);
 }
 
 __device__ __forceinline__ std::uint64_t descriptor(std::uint32_t addr, std::uint32_t lbo,
                                                     std::uint32_t sbo) {
   return static_cast<std::uint64_t>((addr & 0x3FFFF) >> 4) |
-         (static_cast<std::uint64_t>(lbo >> 4) << 16) | (static_cast<std::uint64_t>(sbo >> 4) << 32) |
-         (1ull << 62);  // 128-byte swizzle
+         (static_cast<std::uint64_t>(lbo >> 4) << 16) |
+         (static_cast<std::uint64_t>(sbo >> 4) << 32) | (1ull << 62);  // 128-byte swizzle
 }
 
 // Operand whose reduction dimension K runs along a row (A = rows m x k, or B given as rows
@@ -40,7 +39,9 @@ __device__ __forceinline__ std::uint64_t mn_major(std::uint32_t plane, int kk) {
   return descriptor(plane + static_cast<std::uint32_t>(kk * 2048), 0, 1024);
 }
 
-__device__ __forceinline__ void fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void fence() {
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+}
 __device__ __forceinline__ void commit() {
   asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
 }
@@ -60,15 +61,15 @@ __device__ __forceinline__ void fence_shared_for_async() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
 
-#define SSMKIT_WGMMA_D32                                                                     \
+#define SSMKIT_WGMMA_D32                                                                        \
   "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24," \
   "%25,%26,%27,%28,%29,%30,%31}"
-#define SSMKIT_WGMMA_OUT32(d)                                                                  \
-  "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),          \
-      "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), \
-      "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]),           \
-      "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]),           \
-      "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+#define SSMKIT_WGMMA_OUT32(d)                                                                     \
+  "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), \
+      "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]),    \
+      "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]),  \
+      "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]),  \
+      "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
 
 // d (64 x 64, this warpgroup) = A . B + (accumulate ? d : 0), A and B from shared memory,
 // B stored as rows n x k (k_major). Thread (warp w, lane 4g + q) holds d[i] at row
