@@ -631,11 +631,9 @@ std::size_t chunk_scan_ssd_workspace_bytes(const ChunkScanDeviceArgs& a) {
 }
 
 void launch_chunk_scan_ssd(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
-  if (a.dtype == DType::bfloat16) {
-    launch_for_dstate<__nv_bfloat16>(a, stream);
-  } else {
-    launch_for_dstate<__half>(a, stream);
-  }
+  dispatch_tensor_core_activation(a.dtype, [&](auto tag) {
+    launch_for_dstate<typename decltype(tag)::type>(a, stream);
+  });
 }
 
 }  // namespace ssmkit::cuda

@@ -404,11 +404,9 @@ bool chunk_scan_wgmma_supports(const ChunkScanDeviceArgs& a) {
 }
 
 void launch_chunk_scan_wgmma(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
-  if (a.dtype == DType::bfloat16) {
-    launch_typed<__nv_bfloat16>(a, stream);
-  } else {
-    launch_typed<__half>(a, stream);
-  }
+  dispatch_tensor_core_activation(a.dtype, [&](auto tag) {
+    launch_typed<typename decltype(tag)::type>(a, stream);
+  });
 }
 
 }  // namespace ssmkit::cuda

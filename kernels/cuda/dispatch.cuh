@@ -29,6 +29,18 @@ void dispatch_activation(DType dtype, F&& f) {
   }
 }
 
+// The same for kernels whose products run on 16-bit tensor-core operands only.
+template <class F>
+void dispatch_tensor_core_activation(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::bfloat16: f(TypeTag<__nv_bfloat16>{}); return;
+    case DType::float16: f(TypeTag<__half>{}); return;
+    default:
+      throw std::invalid_argument("cuda: no tensor-core kernels for activation dtype " +
+                                  std::string(dtype_name(dtype)));
+  }
+}
+
 constexpr int kMaxStatePerLane = 8;  // dstate / key_dim up to 256 held by one warp
 inline void require_warp_state(long long size, const char* what) {
   if (size > 32 * kMaxStatePerLane) {
