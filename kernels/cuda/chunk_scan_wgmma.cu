@@ -2,12 +2,16 @@
 // prefill case of chunk_scan_ssd.cu (no sequence ids, dstate 128, whole 64-channel tiles)
 // with the per-chunk work split over four warpgroups that hand tiles over through named
 // barriers instead of stopping the block:
-//   producer: copies chunk c's x, B, C, z tiles (three stages) and prepares its dt scalars;
+//   producer: copies chunk c's x, B, C, z tiles (three stages) and prepares its dt scalars,
+//             as two halves of two warps on even and odd chunks, so that two chunks' copies
+//             are in flight: one half waits for its copies while the other issues the next;
 //   state:    owns the 64 x 128 float32 state S as two wgmma accumulators, stages it in
 //             shared memory (bf16/fp16 hi + lo) for the output warpgroups, then applies
 //             S <- exp(a_end) S + sum_j exp(a_end - a_j) dt_j x_j B_j^T as 8 products;
 //   output (two, even and odd chunks, so one's arithmetic overlaps the other's products):
-//             M = C B^T, y = exp(a_i) C . (S_hi + S_lo) + (M o decay, causal) x, D x, silu(z).
+//             M = C B^T, y = exp(a_i) C . (S_hi + S_lo) + (M o decay, causal) x, D x, silu(z);
+//             x and z go to registers while the last product runs, and the stage is released
+//             before the epilogue's arithmetic and stores.
 // Chunk c's tiles (stage c % 3) are read by the state warpgroup and by output warpgroup
 // c % 2, its staged state (buffer c % 2) by output warpgroup c % 2 alone. Three stages, so
 // that the copies of chunk c + 2 run while both output warpgroups work.
@@ -42,9 +46,10 @@ constexpr int kP = 64;   // channels per block
 constexpr int kN = 128;  // state size
 constexpr int kThreads = 512;
 constexpr int kStateWG = 0, kProducerWG = 3;  // warpgroups 1 and 2 compute the output
-// Stage barriers count the producer, the state warpgroup and one output warpgroup; state
-// barriers the state warpgroup and one output warpgroup.
-constexpr int kStageParties = 384, kStateParties = 256;
+constexpr int kProducerHalf = 64;             // threads that copy one chunk
+// Stage barriers count one producer half, the state warpgroup and one output warpgroup;
+// state barriers the state warpgroup and one output warpgroup.
+constexpr int kStageParties = kProducerHalf + 256, kStateParties = 256;
 // The producer gives registers to the others (setmaxnreg): 128 x 56 + 384 x 152 = 65536.
 constexpr int kProducerRegs = 56, kConsumerRegs = 152;
 
@@ -83,11 +88,6 @@ __device__ __forceinline__ void bar_arrive(int id, int count) {
 __device__ __forceinline__ void st_shared(std::uint32_t addr, std::uint32_t v) {
   asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
 }
-__device__ __forceinline__ std::uint32_t ld_shared(std::uint32_t addr) {
-  std::uint32_t v;
-  asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(v) : "r"(addr) : "memory");
-  return v;
-}
 
 template <class T>
 __device__ __forceinline__ std::uint32_t scaled(std::uint32_t v, float w0, float w1) {
@@ -125,14 +125,18 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
     const T* dt_bh = static_cast<const T*>(a.dt) + row0 * H + h;
     const float A2 = a.A[h] * kLog2e;
     const float bias = load_or(a.dt_bias, h, 0.f);
-    for (int c = 0; c < nchunks; ++c) {
+    // Half `half` copies the chunks of its parity; chunk c + 3 reuses chunk c's stage and
+    // barriers and belongs to the other half.
+    const int half = wtid / kProducerHalf, htid = wtid % kProducerHalf;
+    for (int c = half; c < nchunks; c += 2) {
       const int s = c % kStages;
       if (c >= kStages) bar_sync(kEmpty + s, kStageParties);
       const std::uint32_t stage = base + static_cast<std::uint32_t>(s * kStageBytes);
       const int start = c * kQ, len = min(kQ, Lseq - start);
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {  // x and z: kQ rows of 8 vectors
-        const int r = wtid / 8 + 16 * k, ch = wtid % 8;
+      // Unrolled fully, the copy loops' addresses spill under the producer's 56 registers.
+#pragma unroll 4
+      for (int k = 0; k < kQ * 8 / kProducerHalf; ++k) {  // x and z: kQ rows of 8 vectors
+        const int r = htid / 8 + kProducerHalf / 8 * k, ch = htid % 8;
         const bool ok = r < len;
         const long long src = (start + r) * xstride + ch * 8;
         cp_async_16(stage + kXOff + plane_offset(r, ch * 8, kQ), ok ? x_bh + src : x_bh, ok);
@@ -140,9 +144,9 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
           cp_async_16(stage + kZOff + plane_offset(r, ch * 8, kQ), ok ? z_bh + src : z_bh, ok);
         }
       }
-#pragma unroll
-      for (int k = 0; k < 8; ++k) {  // B and C: kQ rows of 16 vectors
-        const int r = wtid / 16 + 8 * k, ch = wtid % 16;
+#pragma unroll 4
+      for (int k = 0; k < kQ * 16 / kProducerHalf; ++k) {  // B and C: kQ rows of 16 vectors
+        const int r = htid / 16 + kProducerHalf / 16 * k, ch = htid % 16;
         const bool ok = r < len;
         const long long src = (start + r) * bstride + ch * 8;
         const std::uint32_t dst = plane_offset(r, ch * 8, kQ);
@@ -150,7 +154,7 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
         cp_async_16(stage + kCOff + dst, ok ? C_bg + src : C_bg, ok);
       }
       mma::cp_async_commit();
-      if (warp == 0) {  // lane l prepares tokens 2l and 2l + 1
+      if (htid < 32) {  // lane l prepares tokens 2l and 2l + 1
         ChunkInfo& ci = info[s];
         const int j = 2 * lane;
         const float d0 =
@@ -344,8 +348,21 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
     for (int kk = 0; kk < kQ / 16; ++kk)
       wgmma::mma_rs<T>(Y, ma[kk], wgmma::mn_major(stage + kXOff, kk));
     wgmma::commit();
+    // The epilogue's x and z as pairs in Y's layout: xf/zf[q][m] holds row i0 + 8 (m % 2),
+    // channels 8 (2q + m / 2) + 2 tq + {0, 1}. Read now, while the product runs, so that
+    // the stage goes back before the epilogue (a third of this warpgroup's time).
+    std::uint32_t xf[4][4], zf[4][4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      const int m = lane / 8;
+      const std::uint32_t off =
+          plane_offset(16 * warp + lane % 8 + 8 * (m % 2), 8 * (2 * q + m / 2), kQ);
+      mma::ldmatrix_x4(xf[q], stage + kXOff + off);
+      if (gated) mma::ldmatrix_x4(zf[q], stage + kZOff + off);
+    }
     wgmma::wait<0>();
     wgmma::pin(Y);
+    if (c + kStages < nchunks) bar_arrive(kEmpty + s, kStageParties);
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
       const int i = e == 0 ? i0 : i1;
@@ -353,13 +370,12 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
         T* dst = out_bh + (start + i) * xstride;
 #pragma unroll
         for (int c8 = 0; c8 < 8; ++c8) {
-          const int p = 8 * c8 + 2 * tq;
-          const std::uint32_t off = plane_offset(i, p, kQ);
-          const float2 xv = unpack2<T>(ld_shared(stage + kXOff + off));
+          const int p = 8 * c8 + 2 * tq, m = e + 2 * (c8 % 2);
+          const float2 xv = unpack2<T>(xf[c8 / 2][m]);
           float y0 = Y[4 * c8 + 2 * e] + dvals[2 * c8] * xv.x;
           float y1 = Y[4 * c8 + 2 * e + 1] + dvals[2 * c8 + 1] * xv.y;
           if (gated) {
-            const float2 zv = unpack2<T>(ld_shared(stage + kZOff + off));
+            const float2 zv = unpack2<T>(zf[c8 / 2][m]);
             y0 *= silu(zv.x);
             y1 *= silu(zv.y);
           }
@@ -367,7 +383,6 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
         }
       }
     }
-    if (c + kStages < nchunks) bar_arrive(kEmpty + s, kStageParties);
   }
 #endif
 }
@@ -404,9 +419,8 @@ bool chunk_scan_wgmma_supports(const ChunkScanDeviceArgs& a) {
 }
 
 void launch_chunk_scan_wgmma(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
-  dispatch_tensor_core_activation(a.dtype, [&](auto tag) {
-    launch_typed<typename decltype(tag)::type>(a, stream);
-  });
+  dispatch_tensor_core_activation(
+      a.dtype, [&](auto tag) { launch_typed<typename decltype(tag)::type>(a, stream); });
 }
 
 }  // namespace ssmkit::cuda
