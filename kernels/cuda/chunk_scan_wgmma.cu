@@ -350,7 +350,7 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
     wgmma::commit();
     // The epilogue's x and z as pairs in Y's layout: xf/zf[q][m] holds row i0 + 8 (m % 2),
     // channels 8 (2q + m / 2) + 2 tq + {0, 1}. Read now, while the product runs, so that
-    // the stage goes back before the epilogue (a third of this warpgroup's time).
+    // the stage goes back to the producer before the epilogue, not after it.
     std::uint32_t xf[4][4], zf[4][4];
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
