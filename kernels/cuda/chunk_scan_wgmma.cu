@@ -388,11 +388,8 @@ __global__ void __launch_bounds__(kThreads, 1) chunk_scan_wgmma(const ChunkScanD
 }
 
 bool device_is_sm90() {
-  int device = 0, major = 0, minor = 0;
-  SSMKIT_CUDA_CHECK(cudaGetDevice(&device));
-  SSMKIT_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  SSMKIT_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  return major == 9 && minor == 0;
+  return current_device_attribute(cudaDevAttrComputeCapabilityMajor) == 9 &&
+         current_device_attribute(cudaDevAttrComputeCapabilityMinor) == 0;
 }
 
 template <class T>

@@ -53,13 +53,15 @@ inline unsigned blocks_for(long long threads, int block) {
   return static_cast<unsigned>((threads + block - 1) / block);
 }
 
-// SMs of the current device, for launchers that size their grids by it.
-inline int current_sm_count() {
-  int device = 0, sms = 0;
+// An attribute of the current device, for launchers that choose a kernel or size a grid by it.
+inline int current_device_attribute(cudaDeviceAttr attr) {
+  int device = 0, value = 0;
   SSMKIT_CUDA_CHECK(cudaGetDevice(&device));
-  SSMKIT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  return sms;
+  SSMKIT_CUDA_CHECK(cudaDeviceGetAttribute(&value, attr, device));
+  return value;
 }
+
+inline int current_sm_count() { return current_device_attribute(cudaDevAttrMultiProcessorCount); }
 
 // Whether 16-byte vector accesses may start at p (null counts: absent tensors are not read).
 inline bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
