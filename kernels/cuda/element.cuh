@@ -86,4 +86,22 @@ __device__ __forceinline__ void store_array(T* p, const Array<T, kN>& a) {
   *reinterpret_cast<Array<T, kN>*>(p) = a;
 }
 
+// The same for 16-byte arrays, marked evict-first (ld/st.global.cs): for bytes touched once,
+// so that they do not push what other blocks reuse out of L2.
+template <int kN, class T>
+__device__ __forceinline__ Array<T, kN> load_array_streaming(const T* p) {
+  static_assert(sizeof(Array<T, kN>) == sizeof(uint4));
+  const uint4 r = __ldcs(reinterpret_cast<const uint4*>(p));
+  Array<T, kN> a;
+  memcpy(&a, &r, sizeof r);
+  return a;
+}
+template <int kN, class T>
+__device__ __forceinline__ void store_array_streaming(T* p, const Array<T, kN>& a) {
+  static_assert(sizeof(Array<T, kN>) == sizeof(uint4));
+  uint4 r;
+  memcpy(&r, &a, sizeof r);
+  __stcs(reinterpret_cast<uint4*>(p), r);
+}
+
 }  // namespace ssmkit::cuda

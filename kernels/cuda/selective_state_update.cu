@@ -32,6 +32,20 @@ __device__ __forceinline__ RowInputs row_inputs(const Args& a, long long b, int 
   return {dt, x, d * x, gate};
 }
 
+// Mamba1's state (kElementA) is streamed past L2: its A, per (channel, state) and read by
+// the blocks of every batch row, then probably stays there. H200: Mamba1 2-4% faster; the
+// same hint on Mamba2's state (one A per head) measured 1-5% slower (docs/optimisation-notes.md).
+template <bool kStream, int kVec, class S>
+__device__ __forceinline__ Array<S, kVec> load_state(const S* p) {
+  if constexpr (kStream) return load_array_streaming<kVec>(p);
+  return load_array<kVec>(p);
+}
+template <bool kStream, int kVec, class S>
+__device__ __forceinline__ void store_state(S* p, const Array<S, kVec>& a) {
+  if constexpr (kStream) return store_array_streaming<kVec>(p, a);
+  store_array<kVec>(p, a);
+}
+
 template <class S>
 struct StateVec;  // how many state elements one 16-byte access holds
 template <> struct StateVec<float> { static constexpr int value = 4; };
@@ -96,7 +110,9 @@ __global__ __launch_bounds__(128, (state_update_min_blocks<S, kN, kElementA>()))
     const int p = p_first + r * Tl::kRowsPerPass;
 #pragma unroll
     for (int v = 0; v < kVPT; ++v) {
-      if (p < P) s[r][v] = load_array<kVec>(state_head + p * kN + (sub + v * kTPR) * kVec);
+      if (p < P) {
+        s[r][v] = load_state<kElementA, kVec>(state_head + p * kN + (sub + v * kTPR) * kVec);
+      }
     }
   }
   float Bv[kVPT][kVec], Cv[kVPT][kVec];
@@ -177,7 +193,7 @@ __global__ __launch_bounds__(128, (state_update_min_blocks<S, kN, kElementA>()))
     if (p < P) {
 #pragma unroll
       for (int v = 0; v < kVPT; ++v) {
-        store_array<kVec>(state_head + p * kN + (sub + v * kTPR) * kVec, s[r][v]);
+        store_state<kElementA, kVec>(state_head + p * kN + (sub + v * kTPR) * kVec, s[r][v]);
       }
       if (sub == 0) {
         const long long row = (b * a.nheads + h) * P + p;
