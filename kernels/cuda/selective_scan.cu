@@ -83,7 +83,7 @@ __global__ __launch_bounds__(kChannels* kSplit) void scan_tiled(const Args a) {
   for (long long t0 = 0; t0 < L; t0 += kTile) {
     const int steps = static_cast<int>(L - t0 < kTile ? L - t0 : kTile);
     if constexpr (kRaw) mma::cp_async_wait_all();
-    __syncthreads();  // the previous tile's output has been stored
+    __syncthreads();  // the previous tile's output has been stored (and this tile copied in)
     // Stage u, dt = softplus(delta + bias) and the gate silu(z): kChannels rows x kTile.
     for (int i = threadIdx.x; i < kChannels * kRowVecs; i += kThreads) {
       const int r = i / kRowVecs, tv = (i % kRowVecs) * kVec;
@@ -135,7 +135,7 @@ __global__ __launch_bounds__(kChannels* kSplit) void scan_tiled(const Args a) {
         C_s[tv][n] = to_float(Cg[off]);
       }
     }
-    __syncthreads();
+    __syncthreads();  // every thread has read this tile's copied-in vectors
     if constexpr (kRaw) {
       if (t0 + kTile < L) load_raw(t0 + kTile);
     }
