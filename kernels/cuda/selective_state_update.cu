@@ -34,7 +34,7 @@ __device__ __forceinline__ RowInputs row_inputs(const Args& a, long long b, int 
 
 // Mamba1's state (kElementA) is loaded and stored evict-first: its A, per (channel, state)
 // and read by the blocks of every batch row, then probably stays in L2. H200: Mamba1 2-4%
-// faster; the same hint on Mamba2's state measured 1-5% slower (docs/optimisation-notes.md).
+// faster; the same hint on Mamba2's state measured 1-9% slower (docs/optimisation-notes.md).
 template <bool kStream, int kVec, class S>
 __device__ __forceinline__ Array<S, kVec> load_state(const S* p) {
   if constexpr (kStream) return load_array_streaming<kVec>(p);
