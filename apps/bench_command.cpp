@@ -3,18 +3,17 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <new>
 
 #include "backends.hpp"
 #include "bench_report.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "report_output.hpp"
+#include "ssmkit/bench/harness.hpp"
 #include "ssmkit/error.hpp"
 
 namespace ssmkit::app {
@@ -85,47 +84,23 @@ class Runner {
   bool activate(BenchRow& row) {
     op_.reset();
     active_ = &row;
-    const auto start = std::chrono::steady_clock::now();
-    struct SetupTime {  // how long inputs, upload and check took, for the report
-      BenchRow& row;
-      std::chrono::steady_clock::time_point start;
-      ~SetupTime() {
-        row.setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      }
-    } setup_time{row, start};
-    try {
-      const OpParams params = row.bench_case.op == "memory_copy"
-                                  ? OpParams{MemoryCopyParams{row.copy_bytes}}
-                                  : row.bench_case.make_params();
-      row.traffic = bench::traffic(params);
-      // --copies is for the ops' input sets; a copy row's own size already passes the cache,
-      // and 1 GiB times a large --copies would not fit and lose every "% BW".
-      const bool own_copies = args_.copies > 0 && row.bench_case.op != "memory_copy";
-      const int copies = own_copies ? args_.copies : bench::default_copies(row.traffic);
-      op_ = backend_.prepare(params, PrepareOptions{copies, row.graph});
-      row.copies = op_->copies();
-      if (row.bench_case.op == "memory_copy") {
-        row.check_note = "-";
-      } else if (backend_.name() == "cpu") {
-        row.check_note = "CPU reference";
-      } else if (!args_.check) {
-        row.check_note = "not checked (--no-check)";
-      } else {
-        op_->run(0);  // the first call on set 0: its outputs answer the unmodified inputs
-        row.check = bench::check_outputs(params, op_->outputs(0), reference_, args_.check_flops);
-      }
-      for (int i = 0; i < 2; ++i) op_->time_pass();  // warm-up
-      return true;
-    } catch (const std::bad_alloc&) {
-      op_.reset();
-      row.skip = std::string(backend_.name()) +
-                 ": not enough host memory for this case's inputs (std::bad_alloc)";
-      return false;
-    } catch (const std::exception& e) {
-      op_.reset();
-      row.skip = std::string(backend_.name()) + ": " + e.what();
+    const OpParams call = row.bench_case.op == "memory_copy" ? OpParams{MemoryCopyParams{row.copy_bytes}}
+                                                             : row.bench_case.make_params();
+    bench::HarnessOptions options;
+    options.copies = args_.copies, options.graph = row.graph;
+    options.check = args_.check, options.check_flops = args_.check_flops;
+    bench::TimedCall timed = bench::prepare_timed_call(backend_, reference_, call, options);
+    row.setup_seconds = timed.setup_seconds;
+    if (!timed.skip.empty()) {
+      row.skip = timed.skip;
       return false;
     }
+    op_ = std::move(timed.op);
+    row.traffic = timed.traffic;
+    row.copies = op_->copies();
+    row.check_note = timed.check_note;
+    row.check = std::move(timed.check);
+    return true;
   }
 
   Backend& backend_;

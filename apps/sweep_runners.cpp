@@ -6,7 +6,8 @@
 #include "cpu/cpu_backend.hpp"
 #include "replay_report.hpp"
 #include "ssmkit/bench/bench_case.hpp"
-#include "ssmkit/bench/check.hpp"
+#include "ssmkit/bench/harness.hpp"
+#include "ssmkit/bench/measurement.hpp"
 #include "ssmkit/error.hpp"
 #include "ssmkit/golden.hpp"
 #include "ssmkit/model/memory_budget.hpp"
@@ -114,16 +115,11 @@ PointOutcome run_validate_point(const Scenario& scenario) {
   return out;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-// `ssmkit bench`'s cases at the point's shapes on its backend: per case the median seconds
-// per call over `bench.repetitions` timed passes, and the bytes the call must move over
-// that time. Outside the CPU reference every case is checked against it first, as bench
-// does; a failed check makes the point `failed`.
+// `ssmkit bench`'s cases at the point's shapes on its backend, through bench's harness: per
+// case the median seconds per call over `bench.repetitions` timed passes, and the bytes the
+// call must move over that time. Outside the CPU reference every case is checked against it
+// first; a failed check makes the point `failed`, a case that cannot be set up is listed as
+// skipped with its reason.
 PointOutcome run_bench_point(const Scenario& scenario) {
   const ScenarioBench& b = scenario.bench;
   const bench::ShapePreset shapes =
@@ -144,25 +140,22 @@ PointOutcome run_bench_point(const Scenario& scenario) {
   out.metrics["backend"] = backend->name() + " (" + backend->device_description() + ")";
   out.metrics["shapes"] = shapes.name;
   for (const bench::BenchCase& c : cases) {
-    const OpParams params = c.make_params();
-    const bench::Traffic traffic = bench::traffic(params);
-    std::unique_ptr<PreparedOp> op =
-        backend->prepare(params, PrepareOptions{bench::default_copies(traffic), false});
-    if (backend->name() != "cpu") {
-      op->run(0);  // set 0's outputs answer its unmodified inputs
-      const bench::CheckResult check = bench::check_outputs(params, op->outputs(0), reference, 1e8);
-      out.metrics[c.name + " check"] = check.passed;
-      if (!check.passed) {
+    bench::TimedCall timed = bench::prepare_timed_call(*backend, reference, c.make_params(), {});
+    if (!timed.skip.empty()) {
+      out.metrics[c.name + " skipped"] = timed.skip;
+      continue;
+    }
+    if (timed.check) {
+      out.metrics[c.name + " check"] = timed.check->passed;
+      if (!timed.check->passed) {
         out.status = "failed";
-        out.message += (out.message.empty() ? "" : "; ") + c.name + ": " + check.message;
+        out.message += (out.message.empty() ? "" : "; ") + c.name + ": " + timed.check->message;
       }
     }
-    op->time_pass();  // warm-up
-    std::vector<double> per_call;
-    for (std::int64_t i = 0; i < b.repetitions; ++i) per_call.push_back(op->time_pass() / op->copies());
-    const double seconds = median(per_call);
+    const double seconds =
+        bench::quantile(bench::time_calls(*timed.op, static_cast<int>(b.repetitions)), 0.5);
     out.metrics[c.name + " median_s"] = seconds;
-    out.metrics[c.name + " GB/s"] = seconds > 0.0 ? traffic.bytes / seconds / 1e9 : 0.0;
+    out.metrics[c.name + " GB/s"] = seconds > 0.0 ? timed.traffic.bytes / seconds / 1e9 : 0.0;
   }
   return out;
 }

@@ -159,7 +159,7 @@ TEST(BenchCheck, PerHeadStateUpdateLayoutMatchesTheExpandedOne) {
       }
     }
     CpuBackend cpu;
-    const auto r1 = cpu.selective_state_update(p), r2 = cpu.selective_state_update(e);
+    const auto r1 = cpu.call(p), r2 = cpu.call(e);
     EXPECT_TRUE(test::same_bytes(r1.out, r2.out));
     EXPECT_TRUE(test::same_bytes(r1.state, r2.state));
   }

@@ -151,7 +151,7 @@ struct Mamba2Model {
     c.weight = conv_weight;
     c.bias = conv_bias;
     c.initial_states = conv_init;
-    const auto conv = cpu.causal_conv1d(c);
+    const auto conv = cpu.call(c);
     ChunkScanParams s;
     s.batch = batch, s.seqlen = n, s.nheads = heads, s.headdim = head_dim, s.ngroups = groups;
     s.dstate = d_state, s.chunk_size = chunk_size, s.dt_softplus = true;
@@ -162,7 +162,7 @@ struct Mamba2Model {
     s.A = A, s.D = D, s.dt_bias = dt_bias;
     s.z = slice_axis(z, 1, t0, t1);
     s.initial_states = ssm_init;
-    const auto scan = cpu.mamba_chunk_scan_combined(s);
+    const auto scan = cpu.call(s);
     return {scan.out, scan.final_states, conv.conv_state};
   }
 
@@ -179,7 +179,7 @@ struct Mamba2Model {
     c.conv_state = cache.gather_conv_windows(layer, slots).to(DType::float64);
     c.weight = conv_weight;
     c.bias = conv_bias;
-    const auto conv = cpu.causal_conv1d_update(c);
+    const auto conv = cpu.call(c);
     // The cache's own window update must agree with the kernel's.
     cache.update_conv_windows(layer, slots, c.x);
     EXPECT_EQ(test::max_abs_diff(cache.gather_conv_windows(layer, slots).to(DType::float64),
@@ -202,7 +202,7 @@ struct Mamba2Model {
     u.dt_bias = repeat_last(dt_bias, head_dim);
     u.state_batch_indices = slots;
     u.pad_slot_id = kPadSlot;
-    const auto step = cpu.selective_state_update(u);
+    const auto step = cpu.call(u);
     cache.scatter_ssm_states(layer, all_slots, step.state);
     cache.advance_positions(slots, 1);
     return step.out;  // (n, heads, head_dim)
@@ -316,13 +316,13 @@ struct Mamba1Model {
     SelectiveScanParams s;
     s.batch = batch, s.dim = dim, s.seqlen = tokens, s.dstate = d_state, s.ngroups = 1;
     s.delta_softplus = true;
-    s.u = cpu.causal_conv1d(c).out;
+    s.u = cpu.call(c).out;
     s.delta = slice_axis(delta, 2, 0, tokens);
     s.z = slice_axis(z, 2, 0, tokens);
     s.A = A, s.D = D, s.delta_bias = delta_bias;
     s.B = slice_axis(B, 3, 0, tokens);
     s.C = slice_axis(C, 3, 0, tokens);
-    return cpu.selective_scan(s);
+    return cpu.call(s);
   }
 
   // Mamba1's (B, D, N) state runs through selective_state_update as one head of D channels.
@@ -336,7 +336,7 @@ struct Mamba1Model {
     c.conv_state = cache.gather_conv_windows(layer, slots).to(DType::float64);
     c.weight = conv_weight;
     c.bias = conv_bias;
-    const auto conv = cpu.causal_conv1d_update(c);
+    const auto conv = cpu.call(c);
     cache.scatter_conv_windows(layer, slots, conv.conv_state);
 
     std::vector<std::int64_t> all_slots(static_cast<std::size_t>(cache.max_batch()));
@@ -356,7 +356,7 @@ struct Mamba1Model {
     u.D = D.reshaped({1, dim});
     u.dt_bias = delta_bias.reshaped({1, dim});
     u.state_batch_indices = slots;
-    const auto step = cpu.selective_state_update(u);
+    const auto step = cpu.call(u);
     cache.scatter_ssm_states(layer, all_slots,
                              step.state.reshaped({cache.max_batch(), dim, d_state}));
     cache.advance_positions(slots, 1);
@@ -406,7 +406,7 @@ TEST_P(CacheReplayOnStorage, LinearAttentionChunkedPrefillAndDecodeEqualOneShot)
   whole.k = random_tensor({B, H, L, K}, rng);
   whole.v = random_tensor({B, H, L, V}, rng);
   whole.slope = random_tensor({H}, rng, 0.05, 1.0);
-  const auto expected = cpu.lightning_attention(whole);
+  const auto expected = cpu.call(whole);
   // A chunked prefill, then one-token chunks: decode is the same op on the cached state.
   const std::vector<std::int64_t> bounds{0, 3, 6, 7, 8, 9};
   for (const DType dtype : kCacheDtypes) {
@@ -420,7 +420,7 @@ TEST_P(CacheReplayOnStorage, LinearAttentionChunkedPrefillAndDecodeEqualOneShot)
       p.k = slice_axis(whole.k, 2, t0, t1);
       p.v = slice_axis(whole.v, 2, t0, t1);
       p.initial_state = cache.gather_states(0, slots).to(DType::float64);
-      const auto r = cpu.lightning_attention(p);
+      const auto r = cpu.call(p);
       cache.scatter_states(0, slots, r.final_state);
       cache.advance_positions(slots, t1 - t0);
       EXPECT_LE(allclose_excess(r.out, slice_axis(expected.out, 2, t0, t1), tolerance(dtype)), 0.0)

@@ -9,6 +9,7 @@
 
 #include "ssmkit/golden.hpp"
 #include "cli_util.hpp"
+#include "ssmkit/op_case.hpp"
 #include "test_util.hpp"
 
 namespace ssmkit {
@@ -42,11 +43,10 @@ TEST(Cli, BundledSuitePassesOnCpu) {
 TEST(Cli, EveryGoldenCoversAtLeastThreeCasesPerOp) {
   std::map<std::string, int> per_op;
   for (const auto& f : bundled_goldens()) ++per_op[load_golden(f).op];
-  for (const char* op : {"causal_conv1d", "causal_conv1d_update", "selective_scan",
-                         "selective_state_update", "mamba_chunk_scan_combined", "gated_rmsnorm",
-                         "lightning_attention", "paged_kv_write", "paged_kv_gather"}) {
+  for_each_op([&]<class P>() {
+    const std::string op(OpTraits<P>::name);
     EXPECT_GE(per_op[op], 3) << op;
-  }
+  });
 }
 
 // A golden whose outputs moved by 1e-3 relative must fail (float32 inputs; low-precision

@@ -35,13 +35,13 @@ TEST(CpuCausalConv1d, HandComputedValues) {
   p.x = Tensor::from_vector<double>({1, 1, 3}, {1, 2, 3});
   p.weight = Tensor::from_vector<double>({1, 2}, {2, 3});
   p.bias = Tensor::from_vector<double>({1}, {1});
-  auto r = cpu.causal_conv1d(p);
+  auto r = cpu.call(p);
   EXPECT_EQ(max_abs_diff(r.out, Tensor::from_vector<double>({1, 1, 3}, {4, 9, 14})), 0.0);
   EXPECT_EQ(max_abs_diff(r.final_states, Tensor::from_vector<double>({1, 1, 1}, {3})), 0.0);
   EXPECT_EQ(max_abs_diff(r.conv_state, Tensor::from_vector<double>({1, 1, 2}, {2, 3})), 0.0);
   p.initial_states = Tensor::from_vector<double>({1, 1, 1}, {5});
   p.silu = true;
-  r = cpu.causal_conv1d(p);
+  r = cpu.call(p);
   EXPECT_NEAR(r.out.value(0), 14.0 / (1.0 + std::exp(-14.0)), 1e-12);
 }
 
@@ -55,7 +55,7 @@ TEST(CpuCausalConv1d, PrefillEqualsDecodeSteps) {
   p.weight = random_tensor({D, W}, rng);
   p.bias = random_tensor({D}, rng);
   p.initial_states = random_tensor({B, D, W - 1}, rng);
-  const auto prefill = cpu.causal_conv1d(p);
+  const auto prefill = cpu.call(p);
 
   // Decode from a W-wide window (HF layout) and from a (W-1)-wide one (causal-conv1d).
   for (std::int64_t state_len : {W, W - 1}) {
@@ -72,7 +72,7 @@ TEST(CpuCausalConv1d, PrefillEqualsDecodeSteps) {
     }
     for (std::int64_t t = 0; t < L; ++t) {
       u.x = slice_time(p.x, L, t, t + 1, B * D, 1);
-      auto step = cpu.causal_conv1d_update(u);
+      auto step = cpu.call(u);
       for (std::int64_t i = 0; i < B * D; ++i) {
         EXPECT_NEAR(step.out.value(i), prefill.out.value(i * L + t), 1e-12);
       }
@@ -103,7 +103,7 @@ TEST(CpuSelectiveScan, PrefillEqualsDecodeSteps) {
   CpuBackend cpu;
   const std::int64_t B = 2, D = 5, L = 9, N = 3;
   const auto p = random_scan(rng, B, D, L, N);
-  const auto prefill = cpu.selective_scan(p);
+  const auto prefill = cpu.call(p);
 
   SelectiveStateUpdateParams u;  // Mamba1 layout: one head of D channels
   u.batch = B, u.nheads = 1, u.headdim = D, u.dstate = N, u.ngroups = 1, u.state_slots = B;
@@ -118,7 +118,7 @@ TEST(CpuSelectiveScan, PrefillEqualsDecodeSteps) {
     u.z = slice_time(p.z, L, t, t + 1, B * D, 1).reshaped({B, 1, D});
     u.B = slice_time(p.B, L, t, t + 1, B * N, 1).reshaped({B, 1, N});
     u.C = slice_time(p.C, L, t, t + 1, B * N, 1).reshaped({B, 1, N});
-    auto step = cpu.selective_state_update(u);
+    auto step = cpu.call(u);
     for (std::int64_t i = 0; i < B * D; ++i) {
       EXPECT_NEAR(step.out.value(i), prefill.out.value(i * L + t), 1e-12);
     }
@@ -139,7 +139,7 @@ TEST(CpuSelectiveStateUpdate, PadSlotsAreSkippedAndIndicesScatter) {
   u.B = random_tensor({2, 1, 2}, rng);
   u.C = random_tensor({2, 1, 2}, rng);
   u.state_batch_indices = {3, -1};
-  const auto r = cpu.selective_state_update(u);
+  const auto r = cpu.call(u);
   for (std::int64_t slot : {0, 1, 2}) {
     for (std::int64_t i = 0; i < 8; ++i) {
       EXPECT_EQ(r.state.value(slot * 8 + i), u.state.value(slot * 8 + i)) << slot;
@@ -172,10 +172,10 @@ TEST(CpuChunkScan, ChunkSizeDoesNotChangeTheResult) {
   auto p = random_chunk_scan(rng, 2, 37, 4, 3, 2, 5);
   p.initial_states = random_tensor({2, 4, 3, 5}, rng);
   p.chunk_size = 37;
-  const auto whole = cpu.mamba_chunk_scan_combined(p);
+  const auto whole = cpu.call(p);
   for (std::int64_t q : {1, 3, 8, 16, 64}) {
     p.chunk_size = q;
-    const auto r = cpu.mamba_chunk_scan_combined(p);
+    const auto r = cpu.call(p);
     EXPECT_LT(max_abs_diff(r.out, whole.out), 1e-11) << "chunk " << q;
     EXPECT_LT(max_abs_diff(r.final_states, whole.final_states), 1e-11) << "chunk " << q;
   }
@@ -188,7 +188,7 @@ TEST(CpuChunkScan, EqualsTokenRecurrence) {
   auto p = random_chunk_scan(rng, B, L, H, P, G, N);
   p.chunk_size = 4;
   p.dt_min = 0.05, p.dt_max = 0.5;  // exercise the clamp
-  const auto chunked = cpu.mamba_chunk_scan_combined(p);
+  const auto chunked = cpu.call(p);
 
   SelectiveStateUpdateParams u;
   u.batch = B, u.nheads = H, u.headdim = P, u.dstate = N, u.ngroups = G, u.state_slots = B;
@@ -208,7 +208,7 @@ TEST(CpuChunkScan, EqualsTokenRecurrence) {
     u.z = slice_time(p.z, L, t, t + 1, B, H * P).reshaped({B, H, P});
     u.B = slice_time(p.B, L, t, t + 1, B, G * N).reshaped({B, G, N});
     u.C = slice_time(p.C, L, t, t + 1, B, G * N).reshaped({B, G, N});
-    auto step = cpu.selective_state_update(u);
+    auto step = cpu.call(u);
     for (std::int64_t i = 0; i < H * P; ++i) {
       EXPECT_NEAR(step.out.value(i), chunked.out.value(t * H * P + i), 1e-11) << "t=" << t;
     }
@@ -232,7 +232,7 @@ TEST(CpuChunkScan, PackedSequencesEqualSeparateRuns) {
     }
     packed.cu_seqlens.push_back(packed.cu_seqlens.back() + len);
   }
-  const auto r = cpu.mamba_chunk_scan_combined(packed);
+  const auto r = cpu.call(packed);
   ASSERT_TRUE(r.varlen_states.defined());
 
   for (std::size_t s = 0; s < lengths.size(); ++s) {
@@ -247,7 +247,7 @@ TEST(CpuChunkScan, PackedSequencesEqualSeparateRuns) {
     one.B = slice_time(packed.B, L, begin, end, 1, G * N).reshaped({1, end - begin, G, N});
     one.C = slice_time(packed.C, L, begin, end, 1, G * N).reshaped({1, end - begin, G, N});
     if (s > 0) one.initial_states = Tensor{};  // only the first sequence starts from it
-    const auto alone = cpu.mamba_chunk_scan_combined(one);
+    const auto alone = cpu.call(one);
     const auto packed_out = slice_time(r.out, L, begin, end, 1, H * P);
     EXPECT_LT(max_abs_diff(packed_out, alone.out.reshaped(packed_out.shape())), 1e-11) << s;
     const auto state = slice_time(r.varlen_states, static_cast<std::int64_t>(lengths.size()), s,
@@ -264,7 +264,7 @@ TEST(CpuChunkScan, SplitPrefillWithCarriedStateEqualsOneShot) {
   const std::int64_t L = 20, H = 2, P = 2, G = 1, N = 3, split = 9;
   auto p = random_chunk_scan(rng, 1, L, H, P, G, N);
   p.chunk_size = 8;
-  const auto whole = cpu.mamba_chunk_scan_combined(p);
+  const auto whole = cpu.call(p);
   auto part = [&](std::int64_t begin, std::int64_t end, const Tensor& init) {
     ChunkScanParams q = p;
     q.seqlen = end - begin;
@@ -274,7 +274,7 @@ TEST(CpuChunkScan, SplitPrefillWithCarriedStateEqualsOneShot) {
     q.B = slice_time(p.B, L, begin, end, 1, G * N).reshaped({1, end - begin, G, N});
     q.C = slice_time(p.C, L, begin, end, 1, G * N).reshaped({1, end - begin, G, N});
     q.initial_states = init;
-    return cpu.mamba_chunk_scan_combined(q);
+    return cpu.call(q);
   };
   const auto first = part(0, split, Tensor{});
   const auto second = part(split, L, first.final_states);
@@ -289,22 +289,22 @@ TEST(CpuGatedRmsNorm, HandComputedValues) {
   p.rows = 1, p.dim = 2, p.group_size = 2, p.eps = 0.0;
   p.x = Tensor::from_vector<double>({1, 2}, {3, 4});
   p.weight = Tensor::from_vector<double>({2}, {1, 2});
-  auto r = cpu.gated_rmsnorm(p);
+  auto r = cpu.call(p);
   const double rms = std::sqrt(12.5);
   EXPECT_NEAR(r.out.value(0), 3 / rms, 1e-15);
   EXPECT_NEAR(r.out.value(1), 8 / rms, 1e-15);
   p.group_size = 1;  // each feature is its own group: x / |x| * weight
-  r = cpu.gated_rmsnorm(p);
+  r = cpu.call(p);
   EXPECT_NEAR(r.out.value(0), 1.0, 1e-15);
   EXPECT_NEAR(r.out.value(1), 2.0, 1e-15);
   // Gate before the norm: silu(z) scales x, and the norm removes a common scale.
   p.group_size = 2;
   p.z = Tensor::from_vector<double>({1, 2}, {5, 5});
   p.norm_before_gate = false;
-  r = cpu.gated_rmsnorm(p);
+  r = cpu.call(p);
   EXPECT_NEAR(r.out.value(0), 3 / rms, 1e-14);
   p.norm_before_gate = true;
-  r = cpu.gated_rmsnorm(p);
+  r = cpu.call(p);
   EXPECT_NEAR(r.out.value(0), 3 / rms * 5 / (1 + std::exp(-5.0)), 1e-14);
 }
 
@@ -318,7 +318,7 @@ TEST(CpuLightningAttention, SplitWithCarriedStateEqualsOneShot) {
   p.k = random_tensor({B, H, L, K}, rng);
   p.v = random_tensor({B, H, L, V}, rng);
   p.slope = Tensor::from_vector<double>({H}, {0.5, 0.0625});
-  const auto whole = cpu.lightning_attention(p);
+  const auto whole = cpu.call(p);
   LightningAttentionParams a = p, b = p;
   a.seqlen = 4;
   b.seqlen = 2;
@@ -328,8 +328,8 @@ TEST(CpuLightningAttention, SplitWithCarriedStateEqualsOneShot) {
   b.q = slice_time(p.q, L, 4, 6, H, K);
   b.k = slice_time(p.k, L, 4, 6, H, K);
   b.v = slice_time(p.v, L, 4, 6, H, V);
-  b.initial_state = cpu.lightning_attention(a).final_state;
-  const auto second = cpu.lightning_attention(b);
+  b.initial_state = cpu.call(a).final_state;
+  const auto second = cpu.call(b);
   EXPECT_LT(max_abs_diff(second.final_state, whole.final_state), 1e-14);
   EXPECT_LT(max_abs_diff(second.out.reshaped({H, 2, V}), slice_time(whole.out, L, 4, 6, H, V)),
             1e-14);

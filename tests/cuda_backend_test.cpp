@@ -57,7 +57,7 @@ TEST_F(CudaVsCpu, CausalConv1dLarge) {
   p.weight = random_tensor({1024, 4}, rng_, -0.5, 0.5);
   p.bias = random_tensor({1024}, rng_, -0.1, 0.1);
   p.initial_states = random_tensor({4, 1024, 3}, rng_);
-  const auto g = gpu_->causal_conv1d(p), c = cpu_.causal_conv1d(p);
+  const auto g = gpu_->call(p), c = cpu_.call(p);
   expect_close(g.out, c.out, "causal_conv1d", "out");
   expect_close(g.conv_state, c.conv_state, "causal_conv1d", "conv_state");
   CausalConv1dUpdateParams u;
@@ -66,7 +66,7 @@ TEST_F(CudaVsCpu, CausalConv1dLarge) {
   u.conv_state = random_tensor({256, 1024, 4}, rng_);
   u.weight = p.weight;
   u.bias = p.bias;
-  const auto gu = gpu_->causal_conv1d_update(u), cu = cpu_.causal_conv1d_update(u);
+  const auto gu = gpu_->call(u), cu = cpu_.call(u);
   expect_close(gu.out, cu.out, "causal_conv1d_update", "out");
   expect_close(gu.conv_state, cu.conv_state, "causal_conv1d_update", "conv_state");
 }
@@ -96,7 +96,7 @@ TEST_F(CudaVsCpu, ConvUpdateEveryLayout) {
           if (seqlen == 1 && lay.state_len < lay.width) {
             u.bias = random_tensor({dim}, rng_, -0.1, 0.1);
           }
-          const auto g = gpu_->causal_conv1d_update(u), c = cpu_.causal_conv1d_update(u);
+          const auto g = gpu_->call(u), c = cpu_.call(u);
           expect_close(g.out, c.out, "causal_conv1d_update", "out", dtype);
           expect_close(g.conv_state, c.conv_state, "causal_conv1d_update", "conv_state", dtype);
         }
@@ -116,7 +116,7 @@ TEST_F(CudaVsCpu, SelectiveScanLongSequence) {
   p.D = random_tensor({256}, rng_);
   p.z = random_tensor({2, 256, 4096}, rng_);
   p.delta_bias = random_tensor({256}, rng_, 0.0, 0.5);
-  const auto g = gpu_->selective_scan(p), c = cpu_.selective_scan(p);
+  const auto g = gpu_->call(p), c = cpu_.call(p);
   expect_close(g.out, c.out, "selective_scan", "out");
   expect_close(g.last_state, c.last_state, "selective_scan", "last_state");
 }
@@ -146,7 +146,7 @@ SelectiveStateUpdateParams scattered_slot_update(std::mt19937& rng, std::int64_t
 
 TEST_F(CudaVsCpu, StateUpdateManyHeadsScatteredSlots) {
   const auto p = scattered_slot_update(rng_, 64, /*per_head=*/false);
-  const auto g = gpu_->selective_state_update(p), c = cpu_.selective_state_update(p);
+  const auto g = gpu_->call(p), c = cpu_.call(p);
   expect_close(g.out, c.out, "selective_state_update", "out");
   expect_close(g.state, c.state, "selective_state_update", "state");
 }
@@ -155,12 +155,12 @@ TEST_F(CudaVsCpu, StateUpdateManyHeadsScatteredSlots) {
 // the four-row one).
 TEST_F(CudaVsCpu, StateUpdatePerHeadScatteredSlotsEveryKernel) {
   const auto p = scattered_slot_update(rng_, 72, /*per_head=*/true);
-  const auto c = cpu_.selective_state_update(p);
+  const auto c = cpu_.call(p);
 #ifdef SSMKIT_HAVE_CUDA
   for (int rows : {1, 4}) {
     SCOPED_TRACE(std::to_string(rows) + " rows per thread");
     const cuda::ForcedStateUpdateRows forced(rows);
-    const auto g = gpu_->selective_state_update(p);
+    const auto g = gpu_->call(p);
     expect_close(g.out, c.out, "selective_state_update", "out");
     expect_close(g.state, c.state, "selective_state_update", "state");
   }
@@ -191,7 +191,7 @@ TEST_F(CudaVsCpu, ChunkScanManyHeadsVarlen) {
         p.seq_idx.push_back(static_cast<std::int64_t>(s));
       }
     }
-    const auto g = gpu_->mamba_chunk_scan_combined(p), c = cpu_.mamba_chunk_scan_combined(p);
+    const auto g = gpu_->call(p), c = cpu_.call(p);
     const char* op = "mamba_chunk_scan_combined";
     expect_close(g.out, c.out, op, "out", dtype);
     expect_close(g.final_states, c.final_states, op, "final_states", dtype);
@@ -205,7 +205,7 @@ TEST_F(CudaVsCpu, GatedRmsNormWideRows) {
   p.x = random_tensor({2048, 5120}, rng_);
   p.z = random_tensor({2048, 5120}, rng_);
   p.weight = random_tensor({5120}, rng_, 0.5, 1.5);
-  expect_close(gpu_->gated_rmsnorm(p).out, cpu_.gated_rmsnorm(p).out, "gated_rmsnorm", "out");
+  expect_close(gpu_->call(p).out, cpu_.call(p).out, "gated_rmsnorm", "out");
 }
 
 // Every launch shape of the vector kernel (a warp per group, with one or two vectors per
@@ -230,7 +230,7 @@ TEST_F(CudaVsCpu, GatedRmsNormEveryLayout) {
         }
         p.weight = random_tensor({dim}, rng_, 0.5, 1.5);
         if (group % 3 == 1) p.bias = random_tensor({dim}, rng_, -0.1, 0.1);
-        expect_close(gpu_->gated_rmsnorm(p).out, cpu_.gated_rmsnorm(p).out, "gated_rmsnorm",
+        expect_close(gpu_->call(p).out, cpu_.call(p).out, "gated_rmsnorm",
                      "out", dtype);
       }
     }
@@ -245,7 +245,7 @@ TEST_F(CudaVsCpu, LightningAttentionLargeHeads) {
   p.v = random_tensor({2, 8, 512, 128}, rng_);
   p.slope = random_tensor({8}, rng_, 0.01, 0.5);
   p.initial_state = random_tensor({2, 8, 128, 128}, rng_, -0.1, 0.1);
-  const auto g = gpu_->lightning_attention(p), c = cpu_.lightning_attention(p);
+  const auto g = gpu_->call(p), c = cpu_.call(p);
   expect_close(g.out, c.out, "lightning_attention", "out");
   expect_close(g.final_state, c.final_state, "lightning_attention", "final_state");
 }
@@ -279,7 +279,7 @@ TEST_F(CudaVsCpu, PagedKvWriteAndGatherLarge) {
       slots.resize(T);
       for (std::int64_t t = 0; t < T; t += 37) slots[t] = -1;
       w.slot_mapping = slots;
-      const auto gw = gpu_->paged_kv_write(w), cw = cpu_.paged_kv_write(w);
+      const auto gw = gpu_->call(w), cw = cpu_.call(w);
       expect_close(gw.key_cache, cw.key_cache, "paged_kv_write", "key_cache", dtype);
       expect_close(gw.value_cache, cw.value_cache, "paged_kv_write", "value_cache", dtype);
 
@@ -298,7 +298,7 @@ TEST_F(CudaVsCpu, PagedKvWriteAndGatherLarge) {
           g.block_tables.push_back(pages[(b * g.max_pages_per_seq + i) % num_pages]);
         }
       }
-      const auto gg = gpu_->paged_kv_gather(g), cg = cpu_.paged_kv_gather(g);
+      const auto gg = gpu_->call(g), cg = cpu_.call(g);
       expect_close(gg.key, cg.key, "paged_kv_gather", "key", dtype);
       expect_close(gg.value, cg.value, "paged_kv_gather", "value", dtype);
     }
@@ -366,7 +366,7 @@ TEST_F(CudaVsCpu, ConvUpdateLaunchAddressesSlotsThroughStateIndices) {
   u.x = leading_rows(x, {0, 2});
   u.conv_state = leading_rows(states, {4, 1});
   u.weight = weight, u.bias = bias;
-  const auto want = cpu_.causal_conv1d_update(u);
+  const auto want = cpu_.call(u);
   const Tensor out = d_out.download(), after = d_states.download();
   expect_close(leading_rows(out, {0, 2}), want.out, "causal_conv1d_update", "out");
   expect_close(leading_rows(after, {4, 1}), want.conv_state, "causal_conv1d_update", "slots");
@@ -392,7 +392,7 @@ TEST_F(CudaVsCpu, SelectiveScanLaunchContinuesFromAnInitialStateInPlace) {
     p.D = random_tensor({128}, rng_);
     p.z = random_tensor({2, 128, 200}, rng_);
     p.delta_bias = random_tensor({128}, rng_, 0.0, 0.5);
-    const auto want = cpu_.selective_scan(p);
+    const auto want = cpu_.call(p);
 
     auto A = DeviceTensor::upload(p.A, DType::float32);
     auto D = DeviceTensor::upload(p.D, DType::float32);
@@ -575,7 +575,7 @@ class CudaVsCpuChunkScan : public CudaVsCpu {
  protected:
   void check(const ChunkScanShape& s) {
     const ChunkScanParams p = random_chunk_scan(s, rng_);
-    const auto g = gpu_->mamba_chunk_scan_combined(p), c = cpu_.mamba_chunk_scan_combined(p);
+    const auto g = gpu_->call(p), c = cpu_.call(p);
     const char* op = "mamba_chunk_scan_combined";
     const double l2 = s.dtype == DType::bfloat16 ? 1e-2 : s.dtype == DType::float16 ? 2e-3 : 1e-5;
     auto both = [&](const Tensor& gt, const Tensor& ct, const char* what) {
@@ -626,10 +626,10 @@ void CudaVsCpuChunkScan::check_large(const ChunkScanParams& p,
     EXPECT_LT(cmp.rel_l2_error, 1e-2) << what;
     std::printf("  %-40s rel_l2 %.2e  max_abs %.2e\n", what, cmp.rel_l2_error, cmp.max_abs_error);
   };
-  const auto g = gpu_->mamba_chunk_scan_combined(p);
+  const auto g = gpu_->call(p);
   ChunkScanParams exact = p;
   exact.input_dtype = DType::float32;
-  const auto r = gpu_->mamba_chunk_scan_combined(exact);
+  const auto r = gpu_->call(exact);
   both(g.out, r.out, "out vs float32 recurrence");
   both(g.final_states, r.final_states, "final_states vs float32 recurrence");
   if (!p.cu_seqlens.empty()) {
@@ -651,7 +651,7 @@ void CudaVsCpuChunkScan::check_large(const ChunkScanParams& p,
   sub.D = take_heads(p.D, 0, heads);
   sub.dt_bias = take_heads(p.dt_bias, 0, heads);
   sub.initial_states = take_heads(p.initial_states, 1, heads);
-  const auto c = cpu_.mamba_chunk_scan_combined(sub);
+  const auto c = cpu_.call(sub);
   both(take_heads(g.out, 2, heads), c.out, "out (some heads) vs float64");
   both(take_heads(g.final_states, 1, heads), c.final_states, "final_states (some heads) vs float64");
   if (!p.cu_seqlens.empty()) {

@@ -55,7 +55,7 @@ class OpsMirror {
       p.value = with_padding_row(layers[layer].value);
       p.key_cache = keys_[layer];
       p.value_cache = values_[layer];
-      auto r = cpu_.paged_kv_write(p);
+      auto r = cpu_.call(p);
       keys_[layer] = r.key_cache;
       values_[layer] = r.value_cache;
     }
@@ -164,7 +164,7 @@ TEST_P(PagedKvCacheAndOps, WritesAndGathersAgree) {
     for (auto v : tables.span<std::int64_t>()) g.block_tables.push_back(v);
     for (RequestId id : live) g.seq_lens.push_back(cache.length(id));
     g.max_len = g.max_pages_per_seq * kPageSize;
-    const auto gathered = cpu.paged_kv_gather(g);
+    const auto gathered = cpu.call(g);
 
     const std::int64_t row = kHeads * kHeadDim;
     for (std::size_t b = 0; b < live.size(); ++b) {

@@ -43,7 +43,7 @@ PagedKvWriteParams small_write() {
 
 TEST(PagedKvWrite, HandValues) {
   CpuBackend cpu;
-  const auto r = cpu.paged_kv_write(small_write());
+  const auto r = cpu.call(small_write());
   const std::vector<double> key = {5, 6, 102, 103, 104, 105, 106, 107, 108, 109, 1, 2};
   const std::vector<double> value = {-5, -6, -102, -103, -104, -105, -106, -107, -108, -109, -1, -2};
   EXPECT_TRUE(test::same_bytes(r.key_cache, Tensor::from_vector<double>({3, 2, 1, 2}, key)));
@@ -54,18 +54,18 @@ TEST(PagedKvWrite, BadSlotsAreInputErrors) {
   CpuBackend cpu;
   auto p = small_write();
   p.slot_mapping = {5, 6, 0};
-  EXPECT_EQ(error_text([&] { cpu.paged_kv_write(p); }),
+  EXPECT_EQ(error_text([&] { cpu.call(p); }),
             "paged_kv_write: slot_mapping[1]: a slot in [0, num_pages * page_size = 6) or "
             "negative for padding, got 6");
   p.slot_mapping = {3, -1, 3};
-  EXPECT_EQ(error_text([&] { cpu.paged_kv_write(p); }),
+  EXPECT_EQ(error_text([&] { cpu.call(p); }),
             "paged_kv_write: slot_mapping: distinct slots; slot 3 is written twice");
   p.slot_mapping = {1, 2};
-  EXPECT_EQ(error_text([&] { cpu.paged_kv_write(p); }),
+  EXPECT_EQ(error_text([&] { cpu.call(p); }),
             "paged_kv_write: slot_mapping: one slot per token (3), got 2");
   p = small_write();
   p.key_cache = Tensor(DType::float64, {3, 2, 1, 3});
-  EXPECT_EQ(error_text([&] { cpu.paged_kv_write(p); }),
+  EXPECT_EQ(error_text([&] { cpu.call(p); }),
             "paged_kv_write: key_cache: expected shape (3, 2, 1, 2), got (3, 2, 1, 3)");
 }
 
@@ -82,7 +82,7 @@ PagedKvGatherParams small_gather() {
 
 TEST(PagedKvGather, HandValues) {
   CpuBackend cpu;
-  const auto r = cpu.paged_kv_gather(small_gather());
+  const auto r = cpu.call(small_gather());
   // Sequence 0: page 2 rows 0-1, page 0 row 0, then zero; sequence 1: page 1 row 0.
   EXPECT_TRUE(test::same_bytes(
       r.key, Tensor::from_vector<double>({2, 4, 1, 1}, {5, 6, 1, 0, 3, 0, 0, 0})));
@@ -94,32 +94,32 @@ TEST(PagedKvGather, BadTablesAndLengthsAreInputErrors) {
   CpuBackend cpu;
   auto p = small_gather();
   p.block_tables = {2, 3, 1, -1};
-  EXPECT_EQ(error_text([&] { cpu.paged_kv_gather(p); }),
+  EXPECT_EQ(error_text([&] { cpu.call(p); }),
             "paged_kv_gather: block_tables[0, 1]: a page in [0, 3) for the 3 tokens of "
             "sequence 0, got 3");
   p = small_gather();
   p.seq_lens = {3, 2};
   p.block_tables = {2, 0, -1, 1};
-  EXPECT_EQ(error_text([&] { cpu.paged_kv_gather(p); }),
+  EXPECT_EQ(error_text([&] { cpu.call(p); }),
             "paged_kv_gather: block_tables[1, 0]: a page in [0, 3) for the 2 tokens of "
             "sequence 1, got -1");
   p = small_gather();
   p.seq_lens = {5, 1};
-  EXPECT_EQ(error_text([&] { cpu.paged_kv_gather(p); }),
+  EXPECT_EQ(error_text([&] { cpu.call(p); }),
             "paged_kv_gather: seq_lens[0]: a length in [0, min(max_len = 4, "
             "max_pages_per_seq * page_size = 4)], got 5");
   // Output positions past the block tables' reach could never be filled.
   p = small_gather();
   p.max_len = 1000000000;
-  EXPECT_EQ(error_text([&] { cpu.paged_kv_gather(p); }),
+  EXPECT_EQ(error_text([&] { cpu.call(p); }),
             "paged_kv_gather: max_len: a length in [0, max_pages_per_seq * page_size = 4], got "
             "1000000000");
   p = small_gather();
   p.max_len = 2;
-  EXPECT_NE(error_text([&] { cpu.paged_kv_gather(p); }).find("seq_lens[0]"), std::string::npos);
+  EXPECT_NE(error_text([&] { cpu.call(p); }).find("seq_lens[0]"), std::string::npos);
   p = small_gather();
   p.seq_lens = {3};
-  EXPECT_EQ(error_text([&] { cpu.paged_kv_gather(p); }),
+  EXPECT_EQ(error_text([&] { cpu.call(p); }),
             "paged_kv_gather: seq_lens: one length per sequence (2), got 1");
 }
 

@@ -8,13 +8,7 @@
 #include "ssmkit/tolerance.hpp"
 
 namespace ssmkit::bench {
-namespace {
 
-struct Range {
-  std::int64_t start = 0, count = -1;  // count -1: the whole axis
-};
-
-// A float64 tensor cut along its leading axes (the remaining axes stay whole).
 Tensor cut(const Tensor& t, const std::vector<Range>& ranges) {
   if (!t.defined()) return t;
   const Shape& in = t.shape();
@@ -42,46 +36,25 @@ Tensor cut(const Tensor& t, const std::vector<Range>& ranges) {
   return r;
 }
 
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
-
-// (batch, units, units per group, unit name) of an op.
-struct Units {
-  std::int64_t batch = 1, units = 1, per_group = 1;
-  const char* name = "rows";
-};
-
-Units units_of(const OpParams& op) {
-  return std::visit(
-      Overloaded{
-          [](const CausalConv1dParams& p) { return Units{p.batch, p.dim, p.dim, "channels"}; },
-          [](const CausalConv1dUpdateParams& p) { return Units{p.batch, p.dim, p.dim, "channels"}; },
-          [](const SelectiveScanParams& p) {
-            return Units{p.batch, p.dim, p.dim / p.ngroups, "channels"};
-          },
-          [](const SelectiveStateUpdateParams& p) {
-            return p.nheads == 1 ? Units{p.batch, p.headdim, p.headdim, "channels"}
-                                 : Units{p.batch, p.nheads, p.nheads / p.ngroups, "heads"};
-          },
-          [](const ChunkScanParams& p) { return Units{p.batch, p.nheads, p.nheads / p.ngroups, "heads"}; },
-          [](const GatedRmsNormParams& p) { return Units{1, p.rows, p.rows, "rows"}; },
-          [](const LightningAttentionParams& p) { return Units{p.batch, p.nheads, p.nheads, "heads"}; },
-          [](const PagedKvWriteParams&) { return Units{}; },
-          [](const PagedKvGatherParams&) { return Units{}; },
-          [](const MemoryCopyParams&) { return Units{}; },
-      },
-      op);
+NamedTensors cut_outputs(const NamedTensors& outputs, const std::vector<Range>& ranges) {
+  NamedTensors r;
+  for (const auto& [name, t] : outputs) r[name] = cut(t, ranges);
+  return r;
 }
 
-bool sliceable(const OpParams& op) {
-  if (const auto* p = std::get_if<SelectiveStateUpdateParams>(&op)) return p->state_batch_indices.empty();
-  if (const auto* p = std::get_if<ChunkScanParams>(&op)) return p->seq_idx.empty() && p->cu_seqlens.empty();
-  // Paged KV ops are copies: the reference is cheap, so the whole result is compared.
-  return !std::holds_alternative<PagedKvWriteParams>(op) && !std::holds_alternative<PagedKvGatherParams>(op);
+namespace {
+
+CheckUnits units_of(const OpParams& op) {
+  return std::visit(
+      [](const auto& p) {
+        using P = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<P, MemoryCopyParams>) {
+          return CheckUnits{1, 1, 1, "bytes", false};
+        } else {
+          return OpDescriptor<P>::check_units(p);
+        }
+      },
+      op);
 }
 
 DType tolerance_dtype(const OpParams& op) {
@@ -90,11 +63,8 @@ DType tolerance_dtype(const OpParams& op) {
         using P = std::decay_t<decltype(p)>;
         if constexpr (std::is_same_v<P, MemoryCopyParams>) {
           return DType::float32;
-        } else if constexpr (std::is_same_v<P, SelectiveStateUpdateParams>) {
-          // A state kept in bfloat16 is rounded like a bfloat16 activation.
-          return p.state_dtype == DType::bfloat16 ? DType::bfloat16 : p.input_dtype;
         } else {
-          return p.input_dtype;
+          return OpDescriptor<P>::tolerance_dtype(p);
         }
       },
       op);
@@ -103,12 +73,11 @@ DType tolerance_dtype(const OpParams& op) {
 }  // namespace
 
 Slice choose_slice(const OpParams& op, double flop_budget) {
-  const Units u = units_of(op);
+  const CheckUnits u = units_of(op);
   Slice s;
   s.units = u.units;
   const double per_unit = traffic(op).flops / static_cast<double>(std::max<std::int64_t>(1, u.batch * u.units));
-  if (!sliceable(op) || std::holds_alternative<MemoryCopyParams>(op) ||
-      per_unit * static_cast<double>(u.batch * u.units) <= flop_budget) {
+  if (!u.sliceable || per_unit * static_cast<double>(u.batch * u.units) <= flop_budget) {
     s.whole = true;
     s.batch_row = 0, s.first = 0, s.count = u.units;
     return s;
@@ -122,97 +91,37 @@ Slice choose_slice(const OpParams& op, double flop_budget) {
 
 OpParams slice_params(const OpParams& op, const Slice& s) {
   if (s.whole) return op;
-  const Range b{s.batch_row, 1}, u{s.first, s.count}, all{};
   return std::visit(
-      Overloaded{
-          [&](CausalConv1dParams p) -> OpParams {
-            p.x = cut(p.x, {b, u}), p.weight = cut(p.weight, {u}), p.bias = cut(p.bias, {u});
-            p.initial_states = cut(p.initial_states, {b, u});
-            p.batch = 1, p.dim = s.count;
-            return p;
-          },
-          [&](CausalConv1dUpdateParams p) -> OpParams {
-            p.x = cut(p.x, {b, u}), p.conv_state = cut(p.conv_state, {b, u});
-            p.weight = cut(p.weight, {u}), p.bias = cut(p.bias, {u});
-            p.batch = 1, p.dim = s.count;
-            return p;
-          },
-          [&](SelectiveScanParams p) -> OpParams {
-            const Range g{p.ngroups - 1, 1};
-            p.u = cut(p.u, {b, u}), p.delta = cut(p.delta, {b, u}), p.z = cut(p.z, {b, u});
-            p.A = cut(p.A, {u}), p.D = cut(p.D, {u}), p.delta_bias = cut(p.delta_bias, {u});
-            p.B = cut(p.B, {b, g}), p.C = cut(p.C, {b, g});
-            p.batch = 1, p.dim = s.count, p.ngroups = 1;
-            return p;
-          },
-          [&](SelectiveStateUpdateParams p) -> OpParams {
-            const Range g{p.ngroups - 1, 1};
-            p.B = cut(p.B, {b, g}), p.C = cut(p.C, {b, g});
-            if (p.nheads == 1) {  // Mamba1: units are the channels of the single head
-              p.state = cut(p.state, {b, all, u}), p.x = cut(p.x, {b, all, u});
-              p.z = cut(p.z, {b, all, u}), p.dt = cut(p.dt, {b, all, u});
-              p.A = cut(p.A, {all, u}), p.D = cut(p.D, {all, u}), p.dt_bias = cut(p.dt_bias, {all, u});
-              p.headdim = s.count;
-            } else {
-              p.state = cut(p.state, {b, u}), p.x = cut(p.x, {b, u}), p.z = cut(p.z, {b, u});
-              p.dt = cut(p.dt, {b, u}), p.A = cut(p.A, {u}), p.D = cut(p.D, {u});
-              p.dt_bias = cut(p.dt_bias, {u});
-              p.nheads = s.count;
-            }
-            p.batch = 1, p.state_slots = 1, p.ngroups = 1;
-            return p;
-          },
-          [&](ChunkScanParams p) -> OpParams {
-            const Range g{p.ngroups - 1, 1};
-            p.x = cut(p.x, {b, all, u}), p.z = cut(p.z, {b, all, u}), p.dt = cut(p.dt, {b, all, u});
-            p.B = cut(p.B, {b, all, g}), p.C = cut(p.C, {b, all, g});
-            p.A = cut(p.A, {u}), p.D = cut(p.D, {u}), p.dt_bias = cut(p.dt_bias, {u});
-            p.initial_states = cut(p.initial_states, {b, u});
-            p.batch = 1, p.nheads = s.count, p.ngroups = 1;
-            return p;
-          },
-          [&](GatedRmsNormParams p) -> OpParams {
-            p.x = cut(p.x, {u}), p.z = cut(p.z, {u});
-            p.rows = s.count;
-            return p;
-          },
-          [&](LightningAttentionParams p) -> OpParams {
-            p.q = cut(p.q, {b, u}), p.k = cut(p.k, {b, u}), p.v = cut(p.v, {b, u});
-            p.slope = cut(p.slope, {u}), p.initial_state = cut(p.initial_state, {b, u});
-            p.batch = 1, p.nheads = s.count;
-            return p;
-          },
-          [&](MemoryCopyParams p) -> OpParams { return p; },
-          [&](auto p) -> OpParams { return p; },  // paged KV: never sliced
+      [&](const auto& p) -> OpParams {
+        using P = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<P, MemoryCopyParams>) {
+          return p;
+        } else {
+          return OpDescriptor<P>::slice(p, s);
+        }
       },
       op);
 }
 
 NamedTensors slice_outputs(const OpParams& op, const NamedTensors& outputs, const Slice& s) {
   if (s.whole) return outputs;
-  const Range b{s.batch_row, 1}, u{s.first, s.count}, all{};
-  std::vector<Range> ranges;
-  if (std::holds_alternative<GatedRmsNormParams>(op)) {
-    ranges = {u};
-  } else if (const auto* p = std::get_if<SelectiveStateUpdateParams>(&op); p && p->nheads == 1) {
-    ranges = {b, all, u};
-  } else {
-    ranges = {b, u};
-  }
-  NamedTensors r;
-  for (const auto& [name, t] : outputs) {
-    // Chunk scan's out is (B, L, H, P): heads are its third axis.
-    const bool time_major = std::holds_alternative<ChunkScanParams>(op) && name == "out";
-    r[name] = cut(t, time_major ? std::vector<Range>{b, all, u} : ranges);
-  }
-  return r;
+  return std::visit(
+      [&](const auto& p) -> NamedTensors {
+        using P = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<P, MemoryCopyParams>) {
+          return outputs;
+        } else {
+          return OpDescriptor<P>::slice_outputs(p, outputs, s);
+        }
+      },
+      op);
 }
 
 CheckResult check_outputs(const OpParams& op, const NamedTensors& outputs, Backend& reference,
                           double flop_budget) {
   CheckResult result;
   const Slice s = choose_slice(op, flop_budget);
-  const Units units = units_of(op);
+  const CheckUnits units = units_of(op);
   result.slice = s.whole ? "all outputs"
                          : "batch row " + std::to_string(s.batch_row) + " of " +
                                std::to_string(units.batch) + ", " + units.name + " " +

@@ -80,10 +80,5 @@ ShapePreset shape_preset_for(const ModelSpec& model, std::int64_t page_size) {
   return p;
 }
 
-std::vector<std::string> bench_op_names() {
-  return {"causal_conv1d",          "causal_conv1d_update",      "selective_scan",
-          "selective_state_update", "mamba_chunk_scan_combined", "gated_rmsnorm",
-          "lightning_attention",    "paged_kv_write",            "paged_kv_gather"};
-}
 
 }  // namespace ssmkit::bench

@@ -78,7 +78,7 @@ class ReplayRecorder {
   Tensor conv_prefill(Backend& backend, Tensor x, const Tensor& weight, const Tensor& bias) {
     CausalConv1dParams p{x.dim(0), x.dim(1), x.dim(2), weight.dim(1), true, DType::float64,
                          std::move(x), weight, bias, {}};
-    auto r = backend.causal_conv1d(p);
+    auto r = backend.call(p);
     cache_.scatter_conv_windows(0, slots_, r.conv_state);
     return std::move(r.out);
   }
@@ -87,7 +87,7 @@ class ReplayRecorder {
     const auto W = weight.dim(1);
     CausalConv1dUpdateParams p{x.dim(0), x.dim(1), 1, W, W, true, DType::float64,
                                std::move(x), cache_.gather_conv_windows(0, slots_), weight, bias};
-    auto r = backend.causal_conv1d_update(p);
+    auto r = backend.call(p);
     cache_.scatter_conv_windows(0, slots_, r.conv_state);
     return std::move(r.out);
   }
@@ -162,7 +162,7 @@ class Mamba2ReplayCase : public OpCase {
     scan.A = A_;
     scan.dt_bias = dt_bias_;
     scan.initial_states = replay.ssm_states();
-    replay.set_ssm_states(backend.mamba_chunk_scan_combined(scan).final_states);
+    replay.set_ssm_states(backend.call(scan).final_states);
     replay.finish_step(L_);
 
     for (std::int64_t k = 0; k < K_; ++k) {
@@ -178,7 +178,7 @@ class Mamba2ReplayCase : public OpCase {
       su.dt = detail::repeat_last(step_of(dt_decode_, k), P_);
       su.A = detail::repeat_last(detail::repeat_last(A_, P_), N_);
       su.dt_bias = detail::repeat_last(dt_bias_, P_);
-      replay.set_ssm_states(backend.selective_state_update(su).state);
+      replay.set_ssm_states(backend.call(su).state);
       replay.finish_step(1);
     }
     return replay.outputs();
@@ -227,7 +227,7 @@ class MambaReplayCase : public OpCase {
     project(scan.u, L_, scan.delta, scan.B, scan.C);
     scan.A = A_;
     scan.delta_bias = dt_bias_;
-    replay.set_ssm_states(backend.selective_scan(scan).last_state);
+    replay.set_ssm_states(backend.call(scan).last_state);
     replay.finish_step(L_);
 
     for (std::int64_t k = 0; k < K_; ++k) {
@@ -245,7 +245,7 @@ class MambaReplayCase : public OpCase {
       su.B = Bm.reshaped({B_, 1, N_});
       su.C = Cm.reshaped({B_, 1, N_});
       su.dt_bias = dt_bias_.reshaped({1, I_});
-      replay.set_ssm_states(backend.selective_state_update(su).state.reshaped({B_, I_, N_}));
+      replay.set_ssm_states(backend.call(su).state.reshaped({B_, I_, N_}));
       replay.finish_step(1);
     }
     return replay.outputs();

@@ -1,8 +1,14 @@
 #pragma once
-// Helpers shared by the golden -> params translations in core/ops/.
+// Helpers shared by the op descriptors in core/ops/ (golden binding, bench inputs and shapes,
+// traffic, check slices).
 #include <string>
 #include <vector>
 
+#include "ssmkit/backend.hpp"
+#include "ssmkit/bench/bench_case.hpp"
+#include "ssmkit/bench/check.hpp"
+#include "ssmkit/bench/random_inputs.hpp"
+#include "ssmkit/bench/traffic_terms.hpp"
 #include "ssmkit/golden.hpp"
 #include "ssmkit/op_case.hpp"
 #include "ssmkit/shape_binder.hpp"

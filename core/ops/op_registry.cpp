@@ -1,4 +1,3 @@
-#include <functional>
 #include <utility>
 
 #include "ssmkit/error.hpp"
@@ -6,37 +5,26 @@
 
 namespace ssmkit {
 
-// Each op's translation lives in its own file beside this one.
-std::unique_ptr<OpCase> make_causal_conv1d_case(const GoldenCase&);
-std::unique_ptr<OpCase> make_causal_conv1d_update_case(const GoldenCase&);
-std::unique_ptr<OpCase> make_selective_scan_case(const GoldenCase&);
-std::unique_ptr<OpCase> make_selective_state_update_case(const GoldenCase&);
-std::unique_ptr<OpCase> make_chunk_scan_case(const GoldenCase&);
-std::unique_ptr<OpCase> make_gated_rmsnorm_case(const GoldenCase&);
-std::unique_ptr<OpCase> make_lightning_attention_case(const GoldenCase&);
+// Goldens that are not one op call: a model's cache replayed through several ops
+// (cache_replay_case.cpp).
 std::unique_ptr<OpCase> make_mamba_cache_replay_case(const GoldenCase&);
 std::unique_ptr<OpCase> make_mamba2_cache_replay_case(const GoldenCase&);
-std::unique_ptr<OpCase> make_paged_kv_write_case(const GoldenCase&);
-std::unique_ptr<OpCase> make_paged_kv_gather_case(const GoldenCase&);
 
 namespace {
+
 using Factory = std::unique_ptr<OpCase> (*)(const GoldenCase&);
+
 const std::vector<std::pair<std::string, Factory>>& registry() {
-  static const std::vector<std::pair<std::string, Factory>> ops = {
-      {"causal_conv1d", make_causal_conv1d_case},
-      {"causal_conv1d_update", make_causal_conv1d_update_case},
-      {"selective_scan", make_selective_scan_case},
-      {"selective_state_update", make_selective_state_update_case},
-      {"mamba_chunk_scan_combined", make_chunk_scan_case},
-      {"gated_rmsnorm", make_gated_rmsnorm_case},
-      {"lightning_attention", make_lightning_attention_case},
-      {"mamba_cache_replay", make_mamba_cache_replay_case},
-      {"mamba2_cache_replay", make_mamba2_cache_replay_case},
-      {"paged_kv_write", make_paged_kv_write_case},
-      {"paged_kv_gather", make_paged_kv_gather_case},
-  };
-  return ops;
+  static const std::vector<std::pair<std::string, Factory>> cases = [] {
+    std::vector<std::pair<std::string, Factory>> list;
+    for_each_op([&]<class P>() { list.emplace_back(OpTraits<P>::name, &OpDescriptor<P>::golden_case); });
+    list.emplace_back("mamba_cache_replay", make_mamba_cache_replay_case);
+    list.emplace_back("mamba2_cache_replay", make_mamba2_cache_replay_case);
+    return list;
+  }();
+  return cases;
 }
+
 }  // namespace
 
 std::vector<std::string> known_ops() {

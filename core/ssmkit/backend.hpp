@@ -4,12 +4,7 @@
 
 #include "ssmkit/bench/prepared_op.hpp"
 #include "ssmkit/cache/cache_storage.hpp"
-#include "ssmkit/ops/causal_conv1d.hpp"
-#include "ssmkit/ops/chunk_scan.hpp"
-#include "ssmkit/ops/gated_rmsnorm.hpp"
-#include "ssmkit/ops/lightning_attention.hpp"
-#include "ssmkit/ops/paged_kv.hpp"
-#include "ssmkit/ops/selective_scan.hpp"
+#include "ssmkit/ops/op_list.hpp"
 
 namespace ssmkit {
 
@@ -27,16 +22,15 @@ class Backend {
   // What a report should say about the machine ("CPU float64 reference", a GPU's name).
   virtual std::string device_description() const = 0;
 
-  virtual CausalConv1dResult causal_conv1d(const CausalConv1dParams& p) = 0;
-  virtual CausalConv1dUpdateResult causal_conv1d_update(const CausalConv1dUpdateParams& p) = 0;
-  virtual SelectiveScanResult selective_scan(const SelectiveScanParams& p) = 0;
-  virtual SelectiveStateUpdateResult selective_state_update(
-      const SelectiveStateUpdateParams& p) = 0;
-  virtual ChunkScanResult mamba_chunk_scan_combined(const ChunkScanParams& p) = 0;
-  virtual GatedRmsNormResult gated_rmsnorm(const GatedRmsNormParams& p) = 0;
-  virtual LightningAttentionResult lightning_attention(const LightningAttentionParams& p) = 0;
-  virtual PagedKvWriteResult paged_kv_write(const PagedKvWriteParams& p) = 0;
-  virtual PagedKvGatherResult paged_kv_gather(const PagedKvGatherParams& p) = 0;
+  // Every op through one entry point: the kernel table of the backend (one implementation
+  // per op of the list in ssmkit/ops/op_list.hpp). Host tensors in and out.
+  virtual OpResult run(const OpParams& op) = 0;
+
+  // The same, typed: backend.call(params) returns that op's result struct.
+  template <class P>
+  ResultOf<P> call(const P& params) {
+    return std::get<ResultOf<P>>(run(OpParams(params)));
+  }
 
   // `bench`: the op made resident for repeated timed runs. The default runs the ordinary
   // op call above on the host; device backends override it to keep data on the device.

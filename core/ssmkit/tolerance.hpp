@@ -4,8 +4,12 @@
 
 #include "ssmkit/compare.hpp"
 #include "ssmkit/dtype.hpp"
+#include "ssmkit/ops/op_list.hpp"
 
 namespace ssmkit {
+
+// The tolerance of a class of op (ssmkit/ops/op_list.hpp) for inputs of `input_dtype`.
+Tolerance tolerance_for(ToleranceClass kind, DType input_dtype);
 
 // The default tolerance for an operation whose inputs hold values of `input_dtype`.
 // The table and the reasons for each number are in tolerance.cpp and README.md.

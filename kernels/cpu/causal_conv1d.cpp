@@ -5,7 +5,8 @@
 
 namespace ssmkit {
 
-CausalConv1dResult CpuBackend::causal_conv1d(const CausalConv1dParams& p) {
+template <>
+CausalConv1dResult cpu_kernel(const CausalConv1dParams& p) {
   const auto B = p.batch, D = p.dim, L = p.seqlen, W = p.width;
   CausalConv1dResult r{Tensor(DType::float64, {B, D, L}), Tensor(DType::float64, {B, D, W - 1}),
                        Tensor(DType::float64, {B, D, W})};
@@ -38,7 +39,8 @@ CausalConv1dResult CpuBackend::causal_conv1d(const CausalConv1dParams& p) {
   return r;
 }
 
-CausalConv1dUpdateResult CpuBackend::causal_conv1d_update(const CausalConv1dUpdateParams& p) {
+template <>
+CausalConv1dUpdateResult cpu_kernel(const CausalConv1dUpdateParams& p) {
   const auto B = p.batch, D = p.dim, L = p.seqlen, W = p.width, S = p.state_len;
   CausalConv1dUpdateResult r{Tensor(DType::float64, {B, D, L}),
                              Tensor(DType::float64, {B, D, S})};

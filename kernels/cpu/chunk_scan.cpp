@@ -121,7 +121,8 @@ class ChunkedHeadScan {
 
 }  // namespace
 
-ChunkScanResult CpuBackend::mamba_chunk_scan_combined(const ChunkScanParams& p) {
+template <>
+ChunkScanResult cpu_kernel(const ChunkScanParams& p) {
   const auto Bsz = p.batch, L = p.seqlen, H = p.nheads, P = p.headdim, N = p.dstate;
   ChunkScanResult r{Tensor(DType::float64, {Bsz, L, H, P}), Tensor(DType::float64, {Bsz, H, P, N}),
                     {}};

@@ -3,6 +3,13 @@
 
 namespace ssmkit {
 
+// The CPU kernel of every op of the list, one definition per op in kernels/cpu/<family>.cpp.
+template <class P>
+ResultOf<P> cpu_kernel(const P& params);
+#define SSMKIT_DECLARE_CPU_KERNEL(P, R, NAME) template <> R cpu_kernel<P>(const P&);
+SSMKIT_FOR_EACH_OP(SSMKIT_DECLARE_CPU_KERNEL)
+#undef SSMKIT_DECLARE_CPU_KERNEL
+
 // The reference: plain loops over float64, whatever `input_dtype` says. Every other
 // backend is validated against goldens made independently of this code, and compared to
 // it on random inputs where no golden exists.
@@ -10,16 +17,7 @@ class CpuBackend final : public Backend {
  public:
   std::string name() const override { return "cpu"; }
   std::string device_description() const override { return "CPU float64 reference"; }
-
-  CausalConv1dResult causal_conv1d(const CausalConv1dParams& p) override;
-  CausalConv1dUpdateResult causal_conv1d_update(const CausalConv1dUpdateParams& p) override;
-  SelectiveScanResult selective_scan(const SelectiveScanParams& p) override;
-  SelectiveStateUpdateResult selective_state_update(const SelectiveStateUpdateParams& p) override;
-  ChunkScanResult mamba_chunk_scan_combined(const ChunkScanParams& p) override;
-  GatedRmsNormResult gated_rmsnorm(const GatedRmsNormParams& p) override;
-  LightningAttentionResult lightning_attention(const LightningAttentionParams& p) override;
-  PagedKvWriteResult paged_kv_write(const PagedKvWriteParams& p) override;
-  PagedKvGatherResult paged_kv_gather(const PagedKvGatherParams& p) override;
+  OpResult run(const OpParams& op) override;
 };
 
 }  // namespace ssmkit

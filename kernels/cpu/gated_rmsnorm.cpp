@@ -6,7 +6,8 @@
 
 namespace ssmkit {
 
-GatedRmsNormResult CpuBackend::gated_rmsnorm(const GatedRmsNormParams& p) {
+template <>
+GatedRmsNormResult cpu_kernel(const GatedRmsNormParams& p) {
   const auto R = p.rows, D = p.dim, GS = p.group_size;
   GatedRmsNormResult r{Tensor(DType::float64, {R, D})};
   const double* x = p.x.span<double>().data();

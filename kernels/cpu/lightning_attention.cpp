@@ -6,7 +6,8 @@
 
 namespace ssmkit {
 
-LightningAttentionResult CpuBackend::lightning_attention(const LightningAttentionParams& p) {
+template <>
+LightningAttentionResult cpu_kernel(const LightningAttentionParams& p) {
   const auto Bsz = p.batch, H = p.nheads, L = p.seqlen, K = p.key_dim, V = p.value_dim;
   LightningAttentionResult r{Tensor(DType::float64, {Bsz, H, L, V}),
                              Tensor(DType::float64, {Bsz, H, K, V})};

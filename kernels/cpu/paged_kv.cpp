@@ -4,7 +4,8 @@
 
 namespace ssmkit {
 
-PagedKvWriteResult CpuBackend::paged_kv_write(const PagedKvWriteParams& p) {
+template <>
+PagedKvWriteResult cpu_kernel(const PagedKvWriteParams& p) {
   check_paged_kv_write(p, "paged_kv_write");
   const std::int64_t row = p.kv_heads * p.head_dim;
   PagedKvWriteResult r{p.key_cache.to(DType::float64), p.value_cache.to(DType::float64)};
@@ -20,7 +21,8 @@ PagedKvWriteResult CpuBackend::paged_kv_write(const PagedKvWriteParams& p) {
   return r;
 }
 
-PagedKvGatherResult CpuBackend::paged_kv_gather(const PagedKvGatherParams& p) {
+template <>
+PagedKvGatherResult cpu_kernel(const PagedKvGatherParams& p) {
   check_paged_kv_gather(p, "paged_kv_gather");
   const std::int64_t row = p.kv_heads * p.head_dim;
   const Shape shape{p.batch, p.max_len, p.kv_heads, p.head_dim};

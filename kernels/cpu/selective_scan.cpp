@@ -5,7 +5,8 @@
 
 namespace ssmkit {
 
-SelectiveScanResult CpuBackend::selective_scan(const SelectiveScanParams& p) {
+template <>
+SelectiveScanResult cpu_kernel(const SelectiveScanParams& p) {
   const auto Bsz = p.batch, D = p.dim, L = p.seqlen, N = p.dstate, G = p.ngroups;
   const auto channels_per_group = D / G;
   SelectiveScanResult r{Tensor(DType::float64, {Bsz, D, L}), Tensor(DType::float64, {Bsz, D, N})};
@@ -44,8 +45,8 @@ SelectiveScanResult CpuBackend::selective_scan(const SelectiveScanParams& p) {
   return r;
 }
 
-SelectiveStateUpdateResult CpuBackend::selective_state_update(
-    const SelectiveStateUpdateParams& p) {
+template <>
+SelectiveStateUpdateResult cpu_kernel(const SelectiveStateUpdateParams& p) {
   const auto Bsz = p.batch, H = p.nheads, P = p.headdim, N = p.dstate, G = p.ngroups;
   const auto heads_per_group = H / G;
   SelectiveStateUpdateResult r{Tensor(DType::float64, {Bsz, H, P}), p.state};

@@ -5,6 +5,7 @@
 #include "cuda_check.hpp"
 #include "dispatch.cuh"
 #include "element.cuh"
+#include "op_bindings.hpp"
 
 namespace ssmkit::cuda {
 namespace {
@@ -277,6 +278,78 @@ void launch_causal_conv1d_update(const UpdateArgs& a, cudaStream_t stream) {
     }
     SSMKIT_CHECK_LAUNCH("causal_conv1d_update");
   });
+}
+
+// ---- binds: the ops' tensors on the device -------------------------------------------------
+namespace {
+
+class CausalConv1dBinding final
+    : public Binding<CausalConv1dBinding, CausalConv1dDeviceArgs, CausalConv1dResult, launch_causal_conv1d> {
+ public:
+  explicit CausalConv1dBinding(const CausalConv1dParams& p) {
+    const DType act = activation_dtype(p.input_dtype);
+    x_ = b_.input(p.x, act);
+    weight_ = b_.input(p.weight, DType::float32);
+    bias_ = b_.input(p.bias, DType::float32);
+    init_ = b_.input(p.initial_states, act);
+    out_ = b_.output(act, {p.batch, p.dim, p.seqlen});
+    final_ = b_.output(act, {p.batch, p.dim, p.width - 1});
+    conv_ = b_.output(act, {p.batch, p.dim, p.width});
+    proto_.batch = p.batch, proto_.dim = p.dim, proto_.seqlen = p.seqlen, proto_.width = p.width;
+    proto_.silu = p.silu;
+    proto_.act_dtype = act;
+  }
+  CausalConv1dDeviceArgs args() const {
+    auto a = proto_;
+    a.x = b_.ptr(x_), a.weight = b_.ptr<float>(weight_), a.bias = b_.ptr<float>(bias_);
+    a.initial_states = b_.ptr(init_), a.out = b_.ptr(out_);
+    a.final_states = b_.ptr(final_), a.conv_state = b_.ptr(conv_);
+    return a;
+  }
+  CausalConv1dResult read() const {
+    return {b_[out_].download(), b_[final_].download(), b_[conv_].download()};
+  }
+
+ private:
+  int x_ = -1, weight_ = -1, bias_ = -1, init_ = -1, out_ = -1, final_ = -1, conv_ = -1;
+};
+
+// The window is updated in place, as engines keep it.
+class CausalConv1dUpdateBinding final
+    : public Binding<CausalConv1dUpdateBinding, CausalConv1dUpdateDeviceArgs,
+                     CausalConv1dUpdateResult, launch_causal_conv1d_update> {
+ public:
+  explicit CausalConv1dUpdateBinding(const CausalConv1dUpdateParams& p) {
+    const DType act = activation_dtype(p.input_dtype);
+    x_ = b_.input(p.x, act);
+    state_ = b_.input(p.conv_state, act);
+    weight_ = b_.input(p.weight, DType::float32);
+    bias_ = b_.input(p.bias, DType::float32);
+    out_ = b_.output(act, {p.batch, p.dim, p.seqlen});
+    proto_.batch = p.batch, proto_.dim = p.dim, proto_.seqlen = p.seqlen, proto_.width = p.width;
+    proto_.state_len = p.state_len, proto_.silu = p.silu, proto_.act_dtype = act;
+  }
+  CausalConv1dUpdateDeviceArgs args() const {
+    auto a = proto_;
+    a.x = b_.ptr(x_), a.conv_state = b_.ptr(state_), a.new_state = b_.ptr(state_);
+    a.weight = b_.ptr<float>(weight_), a.bias = b_.ptr<float>(bias_), a.out = b_.ptr(out_);
+    return a;
+  }
+  CausalConv1dUpdateResult read() const { return {b_[out_].download(), b_[state_].download()}; }
+
+ private:
+  int x_ = -1, state_ = -1, weight_ = -1, bias_ = -1, out_ = -1;
+};
+
+}  // namespace
+
+template <>
+std::unique_ptr<BoundOp> bind_op(const CausalConv1dParams& p) {
+  return std::make_unique<CausalConv1dBinding>(p);
+}
+template <>
+std::unique_ptr<BoundOp> bind_op(const CausalConv1dUpdateParams& p) {
+  return std::make_unique<CausalConv1dUpdateBinding>(p);
 }
 
 }  // namespace ssmkit::cuda

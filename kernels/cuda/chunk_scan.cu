@@ -2,6 +2,7 @@
 #include <string>
 
 #include "chunk_scan_internal.hpp"
+#include "op_bindings.hpp"
 
 namespace ssmkit::cuda {
 namespace {
@@ -48,6 +49,73 @@ void launch_chunk_scan(const ChunkScanDeviceArgs& a, cudaStream_t stream) {
   } else {
     launch_chunk_scan_recurrent(a, stream);
   }
+}
+
+// ---- bind: the op's tensors on the device --------------------------------------------------
+namespace {
+
+class ChunkScanBinding final
+    : public Binding<ChunkScanBinding, ChunkScanDeviceArgs, ChunkScanResult, launch_chunk_scan> {
+ public:
+  explicit ChunkScanBinding(const ChunkScanParams& p) {
+    const DType act = activation_dtype(p.input_dtype);
+    x_ = b_.input(p.x, act);
+    dt_ = b_.input(p.dt, act);
+    A_ = b_.input(p.A, DType::float32);
+    B_ = b_.input(p.B, act);
+    C_ = b_.input(p.C, act);
+    D_ = b_.input(p.D, DType::float32);
+    z_ = b_.input(p.z, act);
+    bias_ = b_.input(p.dt_bias, DType::float32);
+    init_ = b_.input(p.initial_states, DType::float32);
+    const auto nseq = static_cast<std::int64_t>(p.cu_seqlens.size()) - 1;
+    if (!p.seq_idx.empty()) {
+      seq_idx_ = b_.input(Tensor::from_vector<std::int64_t>({p.batch, p.seqlen}, p.seq_idx), DType::int64);
+    }
+    if (nseq > 0) {
+      cu_ = b_.input(index_tensor(p.cu_seqlens), DType::int64);
+      varlen_ = b_.output(DType::float32, {nseq, p.nheads, p.headdim, p.dstate});
+    }
+    out_ = b_.output(act, {p.batch, p.seqlen, p.nheads, p.headdim});
+    final_ = b_.output(DType::float32, {p.batch, p.nheads, p.headdim, p.dstate});
+    proto_.dtype = act;
+    proto_.batch = static_cast<int>(p.batch), proto_.seqlen = p.seqlen;
+    proto_.nheads = static_cast<int>(p.nheads), proto_.headdim = static_cast<int>(p.headdim);
+    proto_.ngroups = static_cast<int>(p.ngroups), proto_.dstate = static_cast<int>(p.dstate);
+    proto_.dt_softplus = p.dt_softplus;
+    proto_.dt_min = static_cast<float>(p.dt_min), proto_.dt_max = static_cast<float>(p.dt_max);
+    proto_.nseq = nseq > 0 ? nseq : 0;
+    // The workspace lets long sequences be split between blocks; its size depends only on
+    // the shape, so the args here (pointers still null) are enough to ask.
+    const auto ws_floats = static_cast<std::int64_t>((chunk_scan_workspace_bytes(proto_) + 3) / 4);
+    if (ws_floats > 0) workspace_ = b_.output(DType::float32, {ws_floats});
+  }
+  ChunkScanDeviceArgs args() const {
+    auto a = proto_;
+    a.x = b_.ptr(x_), a.dt = b_.ptr(dt_), a.A = b_.ptr<float>(A_), a.B = b_.ptr(B_), a.C = b_.ptr(C_);
+    a.D = b_.ptr<float>(D_), a.z = b_.ptr(z_), a.dt_bias = b_.ptr<float>(bias_);
+    a.initial_states = b_.ptr<float>(init_);
+    a.seq_idx = b_.ptr<std::int64_t>(seq_idx_), a.cu_seqlens = b_.ptr<std::int64_t>(cu_);
+    a.out = b_.ptr(out_), a.final_states = b_.ptr<float>(final_);
+    a.varlen_states = b_.ptr<float>(varlen_), a.workspace = b_.ptr(workspace_);
+    return a;
+  }
+  ChunkScanResult read() const {
+    ChunkScanResult r{b_[out_].download(), b_[final_].download(), {}};
+    if (varlen_ >= 0) r.varlen_states = b_[varlen_].download();
+    return r;
+  }
+
+ private:
+  int x_ = -1, dt_ = -1, A_ = -1, B_ = -1, C_ = -1, D_ = -1, z_ = -1, bias_ = -1, init_ = -1,
+      seq_idx_ = -1, cu_ = -1, out_ = -1, final_ = -1, varlen_ = -1, workspace_ = -1;
+};
+
+}  // namespace
+
+template <>
+std::unique_ptr<BoundOp> bind_op(const ChunkScanParams& p) {
+  return std::make_unique<ChunkScanBinding>(p);
 }
 
 }  // namespace ssmkit::cuda

@@ -17,15 +17,8 @@ class CudaBackend final : public Backend {
   std::string name() const override { return "cuda"; }
   std::string device_description() const override { return description_; }
 
-  CausalConv1dResult causal_conv1d(const CausalConv1dParams& p) override;
-  CausalConv1dUpdateResult causal_conv1d_update(const CausalConv1dUpdateParams& p) override;
-  SelectiveScanResult selective_scan(const SelectiveScanParams& p) override;
-  SelectiveStateUpdateResult selective_state_update(const SelectiveStateUpdateParams& p) override;
-  ChunkScanResult mamba_chunk_scan_combined(const ChunkScanParams& p) override;
-  GatedRmsNormResult gated_rmsnorm(const GatedRmsNormParams& p) override;
-  LightningAttentionResult lightning_attention(const LightningAttentionParams& p) override;
-  PagedKvWriteResult paged_kv_write(const PagedKvWriteParams& p) override;
-  PagedKvGatherResult paged_kv_gather(const PagedKvGatherParams& p) override;
+  // Any op: bound (uploaded), launched on the default stream, read back.
+  OpResult run(const OpParams& op) override;
   std::unique_ptr<PreparedOp> prepare(const OpParams& op, const PrepareOptions& options) override;
   // The device's memory: caches built on it keep their states and pages on the GPU.
   StorageAllocator& storage_allocator() override { return *storage_; }

@@ -13,15 +13,13 @@
 namespace ssmkit {
 namespace {
 
-template <class Binding>
 class CudaPreparedOp final : public PreparedOp {
  public:
-  template <class Params>
-  CudaPreparedOp(const Params& p, const PrepareOptions& options) {
+  CudaPreparedOp(const OpParams& op, const PrepareOptions& options) {
     const int copies = options.copies < 1 ? 1 : options.copies;
     sets_.reserve(static_cast<std::size_t>(copies));
-    sets_.emplace_back(p);
-    for (int i = 1; i < copies; ++i) sets_.push_back(sets_.front());  // device-side copies
+    sets_.push_back(cuda::bind(op));
+    for (int i = 1; i < copies; ++i) sets_.push_back(sets_.front()->clone());  // device-side copies
     SSMKIT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     SSMKIT_CUDA_CHECK(cudaEventCreate(&start_));
     SSMKIT_CUDA_CHECK(cudaEventCreate(&stop_));
@@ -43,7 +41,7 @@ class CudaPreparedOp final : public PreparedOp {
 
   int copies() const override { return static_cast<int>(sets_.size()); }
   void run(int copy) override {
-    sets_.at(static_cast<std::size_t>(copy)).launch(stream_);
+    sets_.at(static_cast<std::size_t>(copy))->launch(stream_);
     SSMKIT_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
   double time_pass() override {
@@ -73,7 +71,7 @@ class CudaPreparedOp final : public PreparedOp {
   }
   NamedTensors outputs(int copy) override {
     SSMKIT_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    return sets_.at(static_cast<std::size_t>(copy)).outputs();
+    return named_outputs(sets_.at(static_cast<std::size_t>(copy))->result());
   }
   std::string timer() const override {
     std::string t = exec_ ? "cuda graph replay" : "cuda events";
@@ -94,7 +92,7 @@ class CudaPreparedOp final : public PreparedOp {
     if (exec_) {
       SSMKIT_CUDA_CHECK(cudaGraphLaunch(exec_, stream_));
     } else {
-      for (const auto& set : sets_) set.launch(stream_);
+      for (const auto& set : sets_) set->launch(stream_);
     }
   }
   bool gateable() const { return gate_.active() && (exec_ || sets_.size() <= kMaxGatedLaunches); }
@@ -104,7 +102,7 @@ class CudaPreparedOp final : public PreparedOp {
     SSMKIT_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     cuda::graph_capture_active() = true;
     try {
-      for (const auto& set : sets_) set.launch(stream_);
+      for (const auto& set : sets_) set->launch(stream_);
     } catch (...) {
       cuda::graph_capture_active() = false;
       cudaGraph_t broken = nullptr;
@@ -117,7 +115,7 @@ class CudaPreparedOp final : public PreparedOp {
     SSMKIT_CUDA_CHECK(cudaGraphInstantiate(&exec_, graph_, 0));
   }
 
-  std::vector<Binding> sets_;
+  std::vector<std::unique_ptr<cuda::BoundOp>> sets_;
   cudaStream_t stream_ = nullptr;
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
   cudaGraph_t graph_ = nullptr;
@@ -126,49 +124,11 @@ class CudaPreparedOp final : public PreparedOp {
   bool loaded_ = false;
 };
 
-template <class Binding, class Params>
-std::unique_ptr<PreparedOp> make(const Params& p, const PrepareOptions& options) {
-  return std::make_unique<CudaPreparedOp<Binding>>(p, options);
-}
-
 }  // namespace
 
 std::unique_ptr<PreparedOp> CudaBackend::prepare(const OpParams& op,
                                                  const PrepareOptions& options) {
-  struct Visitor {
-    const PrepareOptions& o;
-    std::unique_ptr<PreparedOp> operator()(const CausalConv1dParams& p) const {
-      return make<cuda::CausalConv1dBinding>(p, o);
-    }
-    std::unique_ptr<PreparedOp> operator()(const CausalConv1dUpdateParams& p) const {
-      return make<cuda::CausalConv1dUpdateBinding>(p, o);
-    }
-    std::unique_ptr<PreparedOp> operator()(const SelectiveScanParams& p) const {
-      return make<cuda::SelectiveScanBinding>(p, o);
-    }
-    std::unique_ptr<PreparedOp> operator()(const SelectiveStateUpdateParams& p) const {
-      return make<cuda::SelectiveStateUpdateBinding>(p, o);
-    }
-    std::unique_ptr<PreparedOp> operator()(const ChunkScanParams& p) const {
-      return make<cuda::ChunkScanBinding>(p, o);
-    }
-    std::unique_ptr<PreparedOp> operator()(const PagedKvWriteParams& p) const {
-      return make<cuda::PagedKvWriteBinding>(p, o);
-    }
-    std::unique_ptr<PreparedOp> operator()(const PagedKvGatherParams& p) const {
-      return make<cuda::PagedKvGatherBinding>(p, o);
-    }
-    std::unique_ptr<PreparedOp> operator()(const GatedRmsNormParams& p) const {
-      return make<cuda::GatedRmsNormBinding>(p, o);
-    }
-    std::unique_ptr<PreparedOp> operator()(const LightningAttentionParams& p) const {
-      return make<cuda::LightningAttentionBinding>(p, o);
-    }
-    std::unique_ptr<PreparedOp> operator()(const MemoryCopyParams& p) const {
-      return make<cuda::MemoryCopyBinding>(p, o);
-    }
-  };
-  return std::visit(Visitor{options}, op);
+  return std::make_unique<CudaPreparedOp>(op, options);
 }
 
 }  // namespace ssmkit

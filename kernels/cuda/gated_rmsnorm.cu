@@ -4,6 +4,7 @@
 #include "dispatch.cuh"
 #include "element.cuh"
 #include "gated_rmsnorm_device.hpp"
+#include "op_bindings.hpp"
 
 namespace ssmkit::cuda {
 namespace {
@@ -181,6 +182,42 @@ void launch_gated_rmsnorm(const Args& a, cudaStream_t stream) {
     }
     SSMKIT_CHECK_LAUNCH("gated_rmsnorm");
   });
+}
+
+// ---- bind: the op's tensors on the device --------------------------------------------------
+namespace {
+
+class GatedRmsNormBinding final
+    : public Binding<GatedRmsNormBinding, GatedRmsNormDeviceArgs, GatedRmsNormResult, launch_gated_rmsnorm> {
+ public:
+  explicit GatedRmsNormBinding(const GatedRmsNormParams& p) {
+    const DType act = activation_dtype(p.input_dtype);
+    x_ = b_.input(p.x, act);
+    z_ = b_.input(p.z, act);
+    weight_ = b_.input(p.weight, DType::float32);
+    bias_ = b_.input(p.bias, DType::float32);
+    out_ = b_.output(act, {p.rows, p.dim});
+    proto_.rows = p.rows, proto_.dim = p.dim, proto_.group_size = p.group_size;
+    proto_.eps = static_cast<float>(p.eps), proto_.norm_before_gate = p.norm_before_gate;
+    proto_.act_dtype = act;
+  }
+  GatedRmsNormDeviceArgs args() const {
+    auto a = proto_;
+    a.x = b_.ptr(x_), a.z = b_.ptr(z_), a.weight = b_.ptr<float>(weight_);
+    a.bias = b_.ptr<float>(bias_), a.out = b_.ptr(out_);
+    return a;
+  }
+  GatedRmsNormResult read() const { return {b_[out_].download()}; }
+
+ private:
+  int x_ = -1, z_ = -1, weight_ = -1, bias_ = -1, out_ = -1;
+};
+
+}  // namespace
+
+template <>
+std::unique_ptr<BoundOp> bind_op(const GatedRmsNormParams& p) {
+  return std::make_unique<GatedRmsNormBinding>(p);
 }
 
 }  // namespace ssmkit::cuda

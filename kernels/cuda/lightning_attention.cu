@@ -2,6 +2,7 @@
 #include "dispatch.cuh"
 #include "element.cuh"
 #include "lightning_attention_device.hpp"
+#include "op_bindings.hpp"
 
 namespace ssmkit::cuda {
 namespace {
@@ -63,6 +64,45 @@ void launch_lightning_attention(const Args& a, cudaStream_t stream) {
                        stream>>>(a);
     SSMKIT_CHECK_LAUNCH("lightning_attention");
   });
+}
+
+// ---- bind: the op's tensors on the device --------------------------------------------------
+namespace {
+
+class LightningAttentionBinding final
+    : public Binding<LightningAttentionBinding, LightningAttentionDeviceArgs,
+                     LightningAttentionResult, launch_lightning_attention> {
+ public:
+  explicit LightningAttentionBinding(const LightningAttentionParams& p) {
+    const DType act = activation_dtype(p.input_dtype);
+    q_ = b_.input(p.q, act);
+    k_ = b_.input(p.k, act);
+    v_ = b_.input(p.v, act);
+    slope_ = b_.input(p.slope, DType::float32);
+    init_ = b_.input(p.initial_state, DType::float32);
+    out_ = b_.output(act, {p.batch, p.nheads, p.seqlen, p.value_dim});
+    final_ = b_.output(DType::float32, {p.batch, p.nheads, p.key_dim, p.value_dim});
+    proto_.batch = p.batch, proto_.nheads = p.nheads, proto_.seqlen = p.seqlen;
+    proto_.key_dim = p.key_dim, proto_.value_dim = p.value_dim, proto_.act_dtype = act;
+  }
+  LightningAttentionDeviceArgs args() const {
+    auto a = proto_;
+    a.q = b_.ptr(q_), a.k = b_.ptr(k_), a.v = b_.ptr(v_), a.slope = b_.ptr<float>(slope_);
+    a.initial_state = b_.ptr<float>(init_), a.out = b_.ptr(out_);
+    a.final_state = b_.ptr<float>(final_);
+    return a;
+  }
+  LightningAttentionResult read() const { return {b_[out_].download(), b_[final_].download()}; }
+
+ private:
+  int q_ = -1, k_ = -1, v_ = -1, slope_ = -1, init_ = -1, out_ = -1, final_ = -1;
+};
+
+}  // namespace
+
+template <>
+std::unique_ptr<BoundOp> bind_op(const LightningAttentionParams& p) {
+  return std::make_unique<LightningAttentionBinding>(p);
 }
 
 }  // namespace ssmkit::cuda

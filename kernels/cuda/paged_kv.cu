@@ -2,8 +2,7 @@
 #include <initializer_list>
 #include <limits>
 
-#include "cuda_backend.hpp"
-#include "device_buffer.hpp"
+#include "op_bindings.hpp"
 #include "dispatch.cuh"
 #include "paged_kv_device.hpp"
 #include "ssmkit/error.hpp"
@@ -129,84 +128,89 @@ void launch_paged_kv_gather(const PagedKvGatherDeviceArgs& a, cudaStream_t strea
   check_launch("paged_kv_gather launch");
 }
 
-}  // namespace cuda
-
+// ---- binds: the ops' tensors on the device; the cache is written in place -----------------
 namespace {
-
-using cuda::DeviceTensor;
 
 // The device takes vLLM's int32 block tables and sequence lengths.
 void require_int32(const std::string& where, const std::string& field, std::int64_t v) {
   if (v > std::numeric_limits<std::int32_t>::max()) {
-    throw InputError(where, field, "at most 2^31 - 1 on the CUDA backend, got " +
-                                       std::to_string(v));
+    throw InputError(where, field, "at most 2^31 - 1 on the CUDA backend, got " + std::to_string(v));
   }
 }
 
-DeviceTensor upload_indices(const std::vector<std::int64_t>& values, DType dtype) {
-  const auto n = static_cast<std::int64_t>(values.size());
-  return DeviceTensor::upload(Tensor::from_vector<std::int64_t>({n}, values), dtype);
-}
+class PagedKvWriteBinding final
+    : public Binding<PagedKvWriteBinding, PagedKvWriteDeviceArgs, PagedKvWriteResult, launch_paged_kv_write> {
+ public:
+  explicit PagedKvWriteBinding(const PagedKvWriteParams& p) {
+    check_paged_kv_write(p, "paged_kv_write");
+    const DType act = activation_dtype(p.input_dtype);
+    key_ = b_.input(p.key, act);
+    value_ = b_.input(p.value, act);
+    key_cache_ = b_.input(p.key_cache, act);
+    value_cache_ = b_.input(p.value_cache, act);
+    slots_ = b_.input(index_tensor(p.slot_mapping), DType::int64);
+    proto_.num_tokens = p.num_tokens, proto_.num_slots = p.num_pages * p.page_size;
+    proto_.row_elements = p.kv_heads * p.head_dim, proto_.dtype = act;
+  }
+  PagedKvWriteDeviceArgs args() const {
+    auto a = proto_;
+    a.key = b_.ptr(key_), a.value = b_.ptr(value_), a.key_cache = b_.ptr(key_cache_);
+    a.value_cache = b_.ptr(value_cache_), a.slot_mapping = b_.ptr<std::int64_t>(slots_);
+    return a;
+  }
+  PagedKvWriteResult read() const { return {b_[key_cache_].download(), b_[value_cache_].download()}; }
+
+ private:
+  int key_ = -1, value_ = -1, key_cache_ = -1, value_cache_ = -1, slots_ = -1;
+};
+
+class PagedKvGatherBinding final
+    : public Binding<PagedKvGatherBinding, PagedKvGatherDeviceArgs, PagedKvGatherResult, launch_paged_kv_gather> {
+ public:
+  explicit PagedKvGatherBinding(const PagedKvGatherParams& p) {
+    const std::string where = "paged_kv_gather";
+    check_paged_kv_gather(p, where);
+    require_int32(where, "num_pages", p.num_pages);
+    require_int32(where, "max_len", p.max_len);
+    const DType act = activation_dtype(p.input_dtype);
+    key_cache_ = b_.input(p.key_cache, act);
+    value_cache_ = b_.input(p.value_cache, act);
+    // Entries past a sequence's pages are never read: clamped to -1 so any padding fits int32.
+    std::vector<std::int64_t> tables = p.block_tables;
+    for (auto& page : tables) {
+      if (page < 0 || page >= p.num_pages) page = -1;
+    }
+    tables_ = b_.input(index_tensor(tables), DType::int32);
+    lens_ = b_.input(index_tensor(p.seq_lens), DType::int32);
+    key_ = b_.output(act, {p.batch, p.max_len, p.kv_heads, p.head_dim});
+    value_ = b_.output(act, {p.batch, p.max_len, p.kv_heads, p.head_dim});
+    proto_.batch = p.batch, proto_.max_len = p.max_len, proto_.max_pages_per_seq = p.max_pages_per_seq;
+    proto_.num_pages = p.num_pages, proto_.page_size = p.page_size;
+    proto_.row_elements = p.kv_heads * p.head_dim, proto_.dtype = act;
+  }
+  PagedKvGatherDeviceArgs args() const {
+    auto a = proto_;
+    a.key_cache = b_.ptr(key_cache_), a.value_cache = b_.ptr(value_cache_);
+    a.block_tables = b_.ptr<std::int32_t>(tables_), a.seq_lens = b_.ptr<std::int32_t>(lens_);
+    a.key = b_.ptr(key_), a.value = b_.ptr(value_);
+    return a;
+  }
+  PagedKvGatherResult read() const { return {b_[key_].download(), b_[value_].download()}; }
+
+ private:
+  int key_cache_ = -1, value_cache_ = -1, tables_ = -1, lens_ = -1, key_ = -1, value_ = -1;
+};
 
 }  // namespace
 
-PagedKvWriteResult CudaBackend::paged_kv_write(const PagedKvWriteParams& p) {
-  check_paged_kv_write(p, "paged_kv_write");
-  const DType act = cuda::activation_dtype(p.input_dtype);
-  auto key = DeviceTensor::upload(p.key, act);
-  auto value = DeviceTensor::upload(p.value, act);
-  auto key_cache = DeviceTensor::upload(p.key_cache, act);
-  auto value_cache = DeviceTensor::upload(p.value_cache, act);
-  auto slots = upload_indices(p.slot_mapping, DType::int64);
-  cuda::PagedKvWriteDeviceArgs args;
-  args.key = key.data<void>();
-  args.value = value.data<void>();
-  args.key_cache = key_cache.data<void>();
-  args.value_cache = value_cache.data<void>();
-  args.slot_mapping = slots.data<std::int64_t>();
-  args.num_tokens = p.num_tokens;
-  args.num_slots = p.num_pages * p.page_size;
-  args.row_elements = p.kv_heads * p.head_dim;
-  args.dtype = act;
-  cuda::launch_paged_kv_write(args, nullptr);
-  SSMKIT_CHECK_LAUNCH("paged_kv_write");
-  return {key_cache.download(), value_cache.download()};
+template <>
+std::unique_ptr<BoundOp> bind_op(const PagedKvWriteParams& p) {
+  return std::make_unique<PagedKvWriteBinding>(p);
+}
+template <>
+std::unique_ptr<BoundOp> bind_op(const PagedKvGatherParams& p) {
+  return std::make_unique<PagedKvGatherBinding>(p);
 }
 
-PagedKvGatherResult CudaBackend::paged_kv_gather(const PagedKvGatherParams& p) {
-  const std::string where = "paged_kv_gather";
-  check_paged_kv_gather(p, where);
-  require_int32(where, "num_pages", p.num_pages);
-  require_int32(where, "max_len", p.max_len);
-  const DType act = cuda::activation_dtype(p.input_dtype);
-  auto key_cache = DeviceTensor::upload(p.key_cache, act);
-  auto value_cache = DeviceTensor::upload(p.value_cache, act);
-  // Entries past a sequence's pages are never read; clamp them so any padding fits int32.
-  std::vector<std::int64_t> tables = p.block_tables;
-  for (auto& page : tables) {
-    if (page < 0 || page >= p.num_pages) page = -1;
-  }
-  auto block_tables = upload_indices(tables, DType::int32);
-  auto seq_lens = upload_indices(p.seq_lens, DType::int32);
-  const Shape shape{p.batch, p.max_len, p.kv_heads, p.head_dim};
-  DeviceTensor key(act, shape), value(act, shape);
-  cuda::PagedKvGatherDeviceArgs args;
-  args.key_cache = key_cache.data<void>();
-  args.value_cache = value_cache.data<void>();
-  args.key = key.data<void>();
-  args.value = value.data<void>();
-  args.block_tables = block_tables.data<std::int32_t>();
-  args.seq_lens = seq_lens.data<std::int32_t>();
-  args.batch = p.batch;
-  args.max_len = p.max_len;
-  args.max_pages_per_seq = p.max_pages_per_seq;
-  args.num_pages = p.num_pages;
-  args.page_size = p.page_size;
-  args.row_elements = p.kv_heads * p.head_dim;
-  args.dtype = act;
-  cuda::launch_paged_kv_gather(args, nullptr);
-  SSMKIT_CHECK_LAUNCH("paged_kv_gather");
-  return {key.download(), value.download()};
-}
-
+}  // namespace cuda
 }  // namespace ssmkit

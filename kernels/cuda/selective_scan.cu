@@ -3,6 +3,7 @@
 #include "dispatch.cuh"
 #include "element.cuh"
 #include "selective_scan_device.hpp"
+#include "op_bindings.hpp"
 
 namespace ssmkit::cuda {
 namespace {
@@ -269,6 +270,48 @@ void launch_selective_scan(const Args& a, cudaStream_t stream) {
     }
   });
   SSMKIT_CHECK_LAUNCH("selective_scan");
+}
+
+// ---- bind: the op's tensors on the device --------------------------------------------------
+namespace {
+
+class SelectiveScanBinding final
+    : public Binding<SelectiveScanBinding, SelectiveScanDeviceArgs, SelectiveScanResult, launch_selective_scan> {
+ public:
+  explicit SelectiveScanBinding(const SelectiveScanParams& p) {
+    const DType act = activation_dtype(p.input_dtype);
+    u_ = b_.input(p.u, act);
+    delta_ = b_.input(p.delta, act);
+    A_ = b_.input(p.A, DType::float32);
+    B_ = b_.input(p.B, act);
+    C_ = b_.input(p.C, act);
+    D_ = b_.input(p.D, DType::float32);
+    z_ = b_.input(p.z, act);
+    bias_ = b_.input(p.delta_bias, DType::float32);
+    out_ = b_.output(act, {p.batch, p.dim, p.seqlen});
+    last_ = b_.output(DType::float32, {p.batch, p.dim, p.dstate});
+    proto_.batch = p.batch, proto_.dim = p.dim, proto_.seqlen = p.seqlen, proto_.dstate = p.dstate;
+    proto_.ngroups = p.ngroups, proto_.delta_softplus = p.delta_softplus, proto_.act_dtype = act;
+  }
+  SelectiveScanDeviceArgs args() const {
+    auto a = proto_;
+    a.u = b_.ptr(u_), a.delta = b_.ptr(delta_), a.A = b_.ptr<float>(A_);
+    a.B = b_.ptr(B_), a.C = b_.ptr(C_), a.D = b_.ptr<float>(D_), a.z = b_.ptr(z_);
+    a.delta_bias = b_.ptr<float>(bias_), a.out = b_.ptr(out_), a.last_state = b_.ptr<float>(last_);
+    return a;
+  }
+  SelectiveScanResult read() const { return {b_[out_].download(), b_[last_].download()}; }
+
+ private:
+  int u_ = -1, delta_ = -1, A_ = -1, B_ = -1, C_ = -1, D_ = -1, z_ = -1, bias_ = -1, out_ = -1,
+      last_ = -1;
+};
+
+}  // namespace
+
+template <>
+std::unique_ptr<BoundOp> bind_op(const SelectiveScanParams& p) {
+  return std::make_unique<SelectiveScanBinding>(p);
 }
 
 }  // namespace ssmkit::cuda

@@ -6,6 +6,7 @@
 #include "dispatch.cuh"
 #include "element.cuh"
 #include "selective_state_update_device.hpp"
+#include "op_bindings.hpp"
 
 namespace ssmkit::cuda {
 namespace {
@@ -305,6 +306,56 @@ void launch_selective_state_update(const Args& a, cudaStream_t stream) {
     }
   });
   SSMKIT_CHECK_LAUNCH("selective_state_update");
+}
+
+// ---- bind: the op's tensors on the device; the state is updated in place -------------------
+namespace {
+
+class SelectiveStateUpdateBinding final
+    : public Binding<SelectiveStateUpdateBinding, SelectiveStateUpdateDeviceArgs,
+                     SelectiveStateUpdateResult, launch_selective_state_update> {
+ public:
+  explicit SelectiveStateUpdateBinding(const SelectiveStateUpdateParams& p) {
+    const DType act = activation_dtype(p.input_dtype);
+    state_ = b_.input(p.state, p.state_dtype);
+    x_ = b_.input(p.x, act);
+    dt_ = b_.input(p.dt, act);
+    A_ = b_.input(p.A, DType::float32);
+    B_ = b_.input(p.B, act);
+    C_ = b_.input(p.C, act);
+    D_ = b_.input(p.D, DType::float32);
+    z_ = b_.input(p.z, act);
+    bias_ = b_.input(p.dt_bias, DType::float32);
+    if (!p.state_batch_indices.empty()) slots_ = b_.input(index_tensor(p.state_batch_indices), DType::int64);
+    out_ = b_.output(act, {p.batch, p.nheads, p.headdim});
+    proto_.batch = p.batch, proto_.nheads = p.nheads, proto_.headdim = p.headdim;
+    proto_.dstate = p.dstate, proto_.ngroups = p.ngroups, proto_.pad_slot_id = p.pad_slot_id;
+    proto_.dt_per_head = p.dt.rank() == 2;
+    proto_.a_per_head = p.A.rank() == 1;
+    proto_.d_per_head = p.D.defined() && p.D.rank() == 1;
+    proto_.dt_bias_per_head = p.dt_bias.defined() && p.dt_bias.rank() == 1;
+    proto_.dt_softplus = p.dt_softplus, proto_.act_dtype = act, proto_.state_dtype = p.state_dtype;
+  }
+  SelectiveStateUpdateDeviceArgs args() const {
+    auto a = proto_;
+    a.state = b_.ptr(state_), a.x = b_.ptr(x_), a.dt = b_.ptr(dt_), a.A = b_.ptr<float>(A_);
+    a.B = b_.ptr(B_), a.C = b_.ptr(C_), a.D = b_.ptr<float>(D_), a.z = b_.ptr(z_);
+    a.dt_bias = b_.ptr<float>(bias_), a.out = b_.ptr(out_);
+    a.state_batch_indices = b_.ptr<std::int64_t>(slots_);
+    return a;
+  }
+  SelectiveStateUpdateResult read() const { return {b_[out_].download(), b_[state_].download()}; }
+
+ private:
+  int state_ = -1, x_ = -1, dt_ = -1, A_ = -1, B_ = -1, C_ = -1, D_ = -1, z_ = -1, bias_ = -1,
+      slots_ = -1, out_ = -1;
+};
+
+}  // namespace
+
+template <>
+std::unique_ptr<BoundOp> bind_op(const SelectiveStateUpdateParams& p) {
+  return std::make_unique<SelectiveStateUpdateBinding>(p);
 }
 
 }  // namespace ssmkit::cuda

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ssmkit/bench/op_params.hpp"
@@ -89,6 +90,23 @@ struct BenchCase {
   OpParams make_params() const;
 };
 
+// The cases of one preset as ops add them: named "op/preset/shape/dtype[/state=..]", each
+// once, with a seed from its name.
+class CaseList {
+ public:
+  explicit CaseList(std::string preset) : preset_(std::move(preset)) {}
+  void add(std::string_view op, std::map<std::string, std::int64_t> dims, const std::string& shape,
+           DType dtype, std::optional<DType> state_dtype, bool decode);
+  // "B=8": one term of a shape string.
+  static std::string term(const char* symbol, std::int64_t value);
+  std::vector<BenchCase> take() { return std::move(cases_); }
+
+ private:
+  std::string preset_;
+  std::vector<BenchCase> cases_;
+};
+
+// Every op's cases for the preset (those in sweep.ops, or all), per activation dtype.
 std::vector<BenchCase> make_cases(const ShapePreset& preset, const SweepOptions& sweep);
 
 }  // namespace ssmkit::bench

@@ -19,6 +19,16 @@ struct Slice {
   bool whole = false;          // the slice is the entire call
 };
 
+// A range of one axis: `count` indices from `start` (count -1: the whole axis).
+struct Range {
+  std::int64_t start = 0, count = -1;
+};
+// A float64 tensor cut along its leading axes (the remaining axes stay whole); an undefined
+// tensor stays undefined.
+Tensor cut(const Tensor& t, const std::vector<Range>& ranges);
+// Every output cut the same way.
+NamedTensors cut_outputs(const NamedTensors& outputs, const std::vector<Range>& ranges);
+
 // The last batch row and the last units, as many as `flop_budget` allows (at least one),
 // inside one group of heads/channels.
 Slice choose_slice(const OpParams& op, double flop_budget);
