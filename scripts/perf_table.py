@@ -1,26 +1,33 @@
 #!/usr/bin/env python3
 """Markdown tables, one per device, from `ssmkit bench --json` files.
 
-    python3 scripts/perf_table.py [--anchor VS_MAMBA_SSM.json ...] BENCH.json [BENCH.json ...]
+    python3 scripts/perf_table.py BENCH.json [BENCH.json ...]
 
 Each row of each file becomes one table row under the device its backend ran on (the name
 inside `backends`, e.g. "cuda (NVIDIA H100 80GB HBM3, sm_90, ...)" -> "NVIDIA H100 80GB HBM3").
-A row measured in several files is shown once, from the file given last. Columns:
+A row measured in several files is shown once, from the file given last. Under each
+device's heading: the command of every file its rows come from and the copy bandwidth.
+Columns:
 
   op, preset, shape, dtype, state dtype, timer   what was timed (as `ssmkit bench` names it)
-  median us     median time per call over the timed passes, microseconds
+  median us     median time per call over the timed passes, microseconds; "(check FAILED)"
+                where the row's result disagreed with the CPU reference
   GB/s          the op's bytes floor (`bytes`) over the median
   % copy BW     that rate over the run's 1 GiB device copy (`fraction_of_copy_bandwidth`)
-  vs anchor     anchor time / ssmkit time (> 1: ssmkit faster), only with --anchor files:
-                the vs_mamba_ssm.json that scripts/bench_vs_mamba_ssm.py writes, matched by
-                row name
+  vs anchor     anchor time / ssmkit time (> 1: ssmkit faster), shown where a
+                vs_mamba_ssm.json lies beside the bench file: scripts/bench_vs_mamba_ssm.py
+                --out DIR writes DIR/ssmkit_bench.json and DIR/vs_mamba_ssm.json from one
+                run, and its mamba_ssm times apply to that file's rows (matched by name)
 
 Standard library only. Exit status 0; 2 when a file cannot be read or is not what it should
 be (the file and the field named).
 """
 import argparse
 import json
+import os
 import sys
+
+ANCHOR_FILE = "vs_mamba_ssm.json"
 
 
 class InputError(Exception):
@@ -46,7 +53,8 @@ def field(obj, key, kind, where):
     else:
         ok = isinstance(value, kind)
     if not ok:
-        raise InputError(f"{where}: field '{key}' is not a {kind.__name__}")
+        name = {float: "number", str: "string", list: "list"}[kind]
+        raise InputError(f"{where}: field '{key}' is not a {name}")
     return value
 
 
@@ -67,6 +75,8 @@ def bench_rows(path):
     where = f"{path}: not `ssmkit bench --json` output"
     rows = field(report, "rows", list, where)
     devices = device_names(report, path)
+    command = field(report, "command", str, where)
+    bandwidth = report.get("copy_bandwidth_bytes_per_s", {})
     out = []
     for i, row in enumerate(rows):
         at = f"{path}: rows[{i}]"
@@ -75,6 +85,10 @@ def bench_rows(path):
             raise InputError(f"{at}: backend '{backend}' is not among the file's 'backends'")
         entry = {key: field(row, key, str, at) for key in ("name", "op", "preset", "shape", "dtype")}
         entry["device"] = devices[backend]
+        entry["command"] = command
+        entry["copy_bandwidth"] = bandwidth.get(backend) if isinstance(bandwidth, dict) else None
+        if entry["op"] == "memory_copy":
+            entry["dtype"] = "-"
         entry["state_dtype"] = row.get("state_dtype", "-")
         if "skip" in row:
             entry["skip"] = str(row["skip"])
@@ -85,6 +99,8 @@ def bench_rows(path):
                 raise InputError(f"{at}: field 'median_s' must be positive, got {entry['median_s']}")
             entry["bytes"] = field(row, "bytes", float, at)
             entry["fraction"] = row.get("fraction_of_copy_bandwidth")
+            check = row.get("check")
+            entry["check_failed"] = isinstance(check, dict) and check.get("passed") is False
         out.append(entry)
     return out
 
@@ -101,7 +117,8 @@ def anchor_times(path):
     return out
 
 
-def table(rows, anchors):
+def table(rows):
+    anchors = any("anchor_s" in r for r in rows)
     header = ["op", "preset", "shape", "dtype", "state dtype", "timer", "median us", "GB/s",
               "% copy BW"] + (["vs anchor"] if anchors else [])
     lines = ["| " + " | ".join(header) + " |",
@@ -112,10 +129,10 @@ def table(rows, anchors):
             cells += ["skip: " + r["skip"], "-", "-", "-"] + (["-"] if anchors else [])
         else:
             med = r["median_s"]
-            cells += [r["timer"], f"{med * 1e6:.2f}", f"{r['bytes'] / med / 1e9:.0f}",
+            cells += [r["timer"], f"{med * 1e6:.2f}" + (" (check FAILED)" if r["check_failed"] else ""), f"{r['bytes'] / med / 1e9:.0f}",
                       f"{100 * r['fraction']:.0f}%" if r["fraction"] is not None else "-"]
             if anchors:
-                cells.append(f"{anchors[r['name']] / med:.2f}x" if r["name"] in anchors else "-")
+                cells.append(f"{r['anchor_s'] / med:.2f}x" if "anchor_s" in r else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -123,17 +140,16 @@ def table(rows, anchors):
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("bench_json", nargs="+", help="`ssmkit bench --json` files")
-    ap.add_argument("--anchor", action="append", default=[],
-                    help="vs_mamba_ssm.json of scripts/bench_vs_mamba_ssm.py (repeatable)")
     args = ap.parse_args(argv)
     try:
         by_device = {}  # device -> {row name -> row}, in order of first appearance
         for path in args.bench_json:
+            sibling = os.path.join(os.path.dirname(path), ANCHOR_FILE)
+            anchors = anchor_times(sibling) if os.path.isfile(sibling) else {}
             for r in bench_rows(path):
+                if "skip" not in r and r["name"] in anchors:
+                    r["anchor_s"] = anchors[r["name"]]
                 by_device.setdefault(r["device"], {})[r["name"]] = r
-        anchors = {}
-        for path in args.anchor:
-            anchors.update(anchor_times(path))
     except InputError as e:
         print(f"perf_table: {e}", file=sys.stderr)
         return 2
@@ -142,7 +158,13 @@ def main(argv):
         return 2
     parts = []
     for device, rows in by_device.items():
-        parts.append(f"### {device}\n\n{table(list(rows.values()), anchors)}\n")
+        rows = list(rows.values())
+        lines = [f"### {device}", ""]
+        for command in dict.fromkeys(r["command"] for r in rows):
+            lines.append(f"- command: `{command}`")
+        for bw in dict.fromkeys(r["copy_bandwidth"] for r in rows if r["copy_bandwidth"]):
+            lines.append(f"- copy bandwidth (the run's reference copy, read + write): {bw / 1e9:.0f} GB/s")
+        parts.append("\n".join(lines) + "\n\n" + table(rows) + "\n")
     print("\n".join(parts), end="")
     return 0
 
