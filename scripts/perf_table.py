@@ -117,6 +117,12 @@ def anchor_times(path):
     return out
 
 
+def gb_per_s(bytes_per_s):
+    """Whole GB/s where that keeps two digits or more (GPU rows), else two decimals."""
+    gbs = bytes_per_s / 1e9
+    return f"{gbs:.0f}" if gbs >= 10 else f"{gbs:.2f}"
+
+
 def table(rows):
     anchors = any("anchor_s" in r for r in rows)
     header = ["op", "preset", "shape", "dtype", "state dtype", "timer", "median us", "GB/s",
@@ -129,7 +135,7 @@ def table(rows):
             cells += ["skip: " + r["skip"], "-", "-", "-"] + (["-"] if anchors else [])
         else:
             med = r["median_s"]
-            cells += [r["timer"], f"{med * 1e6:.2f}" + (" (check FAILED)" if r["check_failed"] else ""), f"{r['bytes'] / med / 1e9:.0f}",
+            cells += [r["timer"], f"{med * 1e6:.2f}" + (" (check FAILED)" if r["check_failed"] else ""), gb_per_s(r['bytes'] / med),
                       f"{100 * r['fraction']:.0f}%" if r["fraction"] is not None else "-"]
             if anchors:
                 cells.append(f"{r['anchor_s'] / med:.2f}x" if "anchor_s" in r else "-")
