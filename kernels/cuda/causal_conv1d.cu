@@ -249,9 +249,9 @@ void launch_causal_conv1d_update(const UpdateArgs& a, cudaStream_t stream) {
                      a.batch <= 65535 && aligned16(a.x) && aligned16(a.out) &&
                      aligned16(a.conv_state) && aligned16(a.new_state) &&
                      aligned16(a.weight) && aligned16(a.bias);
-    // At small batch a grid of 128-thread blocks covers a few SMs (batch 1 at D = 5120: 5 of
-    // 132), and their load issue is the kernel's time; one-warp blocks spread it over four
-    // times the SMs (H200, batch 1: 2.2 -> 1.6 us as graph replays).
+    // When a grid of 128-thread blocks has fewer blocks than the device has SMs (batch 1 at
+    // D = 5120 gives 5), the busy SMs' load issue is the kernel's time while the rest idle;
+    // one-warp blocks spread the same loads over four times as many SMs.
     const bool few_blocks =
         static_cast<long long>(blocks_for(a.dim / kR, kBlock)) * a.batch < current_sm_count();
     const int block = few_blocks ? 32 : kBlock;

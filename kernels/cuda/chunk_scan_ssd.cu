@@ -360,8 +360,8 @@ __global__ void __launch_bounds__(kThreads, kN <= 128 ? 2 : 1)
       mma::cp_async_commit();
     }
     // The reset lets the predicated load write zr directly; keeping the old value where the
-    // load is off would join the two in a select that waits for the load (13-16% slower;
-    // docs/chunk-scan-notes.md, V9).
+    // load is off would join the two in a select that waits for the load, putting its latency
+    // back on the loop's path (docs/history/chunk-scan-notes.md, V9).
     zr = make_uint4(0, 0, 0, 0);
     if (z_bh && ei < len && ech_ok) {
       zr = __ldcs(reinterpret_cast<const uint4*>(z_bh + start * xstride + x_off));

@@ -154,7 +154,7 @@ void launch_gated_rmsnorm(const Args& a, cudaStream_t stream) {
     // Two vectors per thread: a warp for groups of up to 64 vectors (four to a block), else a
     // block of one thread per two vectors; four per thread only where two would need more
     // than kMaxGroupBlock threads. More, smaller threads keep more loads in flight per SM
-    // than fewer threads with more registers each (docs/optimisation-notes.md, step 5).
+    // than fewer threads with more registers each (docs/history/optimisation-notes.md, step 5).
     auto launch = [&](auto gate) {
       constexpr Gate kGate = decltype(gate)::value;
       if (nvec <= 32 * 2) {

@@ -32,9 +32,9 @@ __global__ __launch_bounds__(kChannels* kSplit) void scan_tiled(const Args a) {
   __shared__ float u_s[kChannels][kPad], dt_s[kChannels][kPad], gate_s[kChannels][kPad];
   __shared__ __align__(16) float B_s[kTile][kN], C_s[kTile][kN];
   // 16-bit inputs: the next tile's vectors are copied in as they are (cp.async) while this
-  // tile computes, so a block does not wait for global memory between tiles (H200: 747 ->
-  // 694 us at mamba-2.8b B=8 L=2048). float32 tiles would take 28 KB more per block and
-  // leave room for fewer blocks than the grid of that shape needs on each SM.
+  // tile computes, so a block does not wait for global memory between tiles. float32 tiles
+  // would take 28 KB more per block and leave room for fewer blocks per SM than a prefill
+  // grid (mamba-2.8b, B=8) needs.
   constexpr bool kRaw = kVecIO && sizeof(T) == 2;
   constexpr int kUdzVecs = kChannels * kRowVecs, kBcVecs = kN * kRowVecs;
   __shared__ Array<T, kVec> raw_udz[kRaw ? 3 : 1][kRaw ? kUdzVecs : 1];
@@ -261,8 +261,8 @@ void launch_selective_scan(const Args& a, cudaStream_t stream) {
     const bool tiled = a.dstate == 16 && a.seqlen > 0 && (a.dim / a.ngroups) % kChannels == 0 &&
                        a.batch <= 65535;
     if (tiled) {
-      // Two threads per channel measured 762 us against 938 us for one (mamba-2.8b, B=8,
-      // L=2048, bf16): twice the warps hide more latency than the per-step overhead costs.
+      // Two threads per channel (half the states each): twice the warps hide more latency than
+      // their per-step exchange costs (docs/history/optimisation-notes.md, selective_scan 2-3).
       launch_tiled<T, 2>(a, stream);
     } else {
       constexpr int kBlock = 128;

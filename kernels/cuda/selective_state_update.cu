@@ -33,9 +33,9 @@ __device__ __forceinline__ RowInputs row_inputs(const Args& a, long long b, int 
   return {dt, x, d * x, gate};
 }
 
-// Mamba1's state (kElementA) is loaded and stored evict-first: its A, per (channel, state)
-// and read by the blocks of every batch row, then probably stays in L2. H200: Mamba1 2-4%
-// faster; the same hint on Mamba2's state measured 1-9% slower (docs/optimisation-notes.md).
+// Mamba1's state (kElementA) is streamed evict-first, leaving L2 to its A (per (channel,
+// state), read by the blocks of every batch row). Every hint tried slowed Mamba2's state (not
+// yet explained; docs/history/optimisation-notes.md, state update step 12): default policy.
 template <bool kStream, int kVec, class S>
 __device__ __forceinline__ Array<S, kVec> load_state(const S* p) {
   if constexpr (kStream) return load_array_streaming<kVec>(p);
@@ -240,8 +240,8 @@ std::atomic<int> forced_rows_per_thread{0};
 // Four rows per thread spread a row's fixed work (B, C, the row scalars) over more bytes.
 // A grid of fewer than three such blocks per SM is bound by the latency of one block's serial
 // work instead, and one row per thread, four times the blocks with a quarter of the work
-// each, is faster there (H200: Mamba1 batch 1 3.6 -> 3.0 us as graph replays, bf16 state
-// 3.0 -> 2.1 us) and slower above it (docs/optimisation-notes.md).
+// each, is faster there and slower above it (docs/history/optimisation-notes.md, state
+// update step 7).
 template <class T, class S, int kN, int kRowsPerThread>
 void launch_rows(const Args& a, cudaStream_t stream) {
   using Tl = Tiling<T, S, kN, kRowsPerThread>;

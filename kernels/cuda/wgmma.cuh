@@ -1,8 +1,8 @@
 #pragma once
 // Hopper warpgroup matrix products (wgmma, sm_90a only) for 16-bit operands with float32
 // accumulators, on tiles stored as 128-byte-swizzled planes. The descriptor fields and step
-// offsets below were checked on an H200 with a stand-alone exact test (docs/chunk-scan-notes.md,
-// "wgmma layouts"); the accumulator and register-A layouts are the PTX ISA's for m64nNk16.
+// offsets below were checked on an H200 with a stand-alone exact test (docs/history/
+// chunk-scan-notes.md, "wgmma layouts"); accumulator and register-A layouts: PTX, m64nNk16.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
