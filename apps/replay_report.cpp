@@ -143,7 +143,11 @@ void print_replay(std::ostream& os, const ScenarioReplay& r) {
     os << std::left << std::setw(19) << "kernel time"
        << seconds(k->seconds) + " (prefill " + seconds(k->prefill_s) + ", decode " +
               seconds(k->decode_s) + ")"
-       << '\n' << std::setw(19) << "tokens/s (kernels)" << buf << '\n';
+       << '\n' << std::setw(19) << "tokens/s (kernels)" << buf << '\n'
+       << std::setw(19) << "device-only steps"
+       << std::to_string(k->gated_steps) + " of " + std::to_string(k->steps) +
+              " (behind the launch gate; the rest include host launch time)"
+       << '\n';
   }
   if (!r.checks.empty()) os << '\n';
   for (const CheckResult& c : r.checks) {
@@ -175,6 +179,8 @@ ordered_json total_counts(const ReplayTotals& t) {
     counts["kernel_s"] = k->seconds;
     counts["kernel_prefill_s"] = k->prefill_s;
     counts["kernel_decode_s"] = k->decode_s;
+    counts["kernel_steps"] = k->steps;
+    counts["kernel_gated_steps"] = k->gated_steps;
     counts["tokens_per_s"] = k->tokens_per_s;
     counts["prefill_tokens_per_s"] = k->prefill_tokens_per_s;
     counts["decode_tokens_per_s"] = k->decode_tokens_per_s;

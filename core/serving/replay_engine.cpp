@@ -151,6 +151,8 @@ double ReplayEngine::run_step(const std::vector<Scheduled>& scheduled, std::int6
   k.seconds += t.seconds;
   k.prefill_s += t.prefill_s;
   k.decode_s += t.decode_s;
+  ++k.steps;
+  if (t.gated) ++k.gated_steps;
   return t.seconds;
 }
 

@@ -13,6 +13,7 @@
 #include "cuda_check.hpp"
 #include "cuda_storage.hpp"
 #include "device_buffer.hpp"
+#include "launch_gate.hpp"
 #include "lightning_attention_device.hpp"
 #include "paged_kv_device.hpp"
 #include "positional_random_device.hpp"
@@ -23,8 +24,14 @@
 namespace ssmkit::cuda {
 namespace {
 
-// The legacy default stream: ordered with CudaStorage's memsets of freshly admitted slots.
+// Inputs are made on the legacy default stream, which is ordered with CudaStorage's memsets of
+// freshly admitted slots; the timed kernels run on the executor's own stream once it is done.
 constexpr cudaStream_t kStream = nullptr;
+// A step's kernels are enqueued behind the launch gate (as bench's passes are) when they are
+// few enough not to fill the launch queue while the gate holds it; `bench` uses the same
+// bound. Each launch_* call enqueues at most two kernels, each copy one operation.
+constexpr std::int64_t kMaxGatedLaunches = 256;
+constexpr std::int64_t kKernelsPerLaunch = 2;
 // Lightning layers keep float32 states; their q, k and v arrive in bfloat16.
 constexpr DType kLightningActivations = DType::bfloat16;
 
@@ -116,6 +123,25 @@ StepLayout layout_of(const StepWork& step) {
   return s;
 }
 
+// Operations the step enqueues (an upper bound: kernels and copies), for the launch gate.
+std::int64_t launches_of(const StepLayout& s, const HybridCache& cache) {
+  const auto chunks = static_cast<std::int64_t>(s.prefill.size());
+  const std::int64_t decode = s.decode_rows() > 0 ? 1 : 0, prefill = chunks > 0 ? 1 : 0;
+  std::int64_t n = 0;
+  for (std::int64_t l = 0; l < cache.num_layers(); ++l) {
+    switch (cache.layer_kind(l)) {
+      case LayerKind::attention: n += (prefill + decode) * kKernelsPerLaunch; break;
+      // conv window copy, conv, scan, state copy per chunk; conv update, state update
+      case LayerKind::mamba2: n += chunks * (2 + 2 * kKernelsPerLaunch) + decode * 2 * kKernelsPerLaunch; break;
+      // conv window copy, conv, scan per chunk; conv update, state update
+      case LayerKind::mamba: n += chunks * (1 + 2 * kKernelsPerLaunch) + decode * 2 * kKernelsPerLaunch; break;
+      // attention and state copy per chunk and per decode row
+      case LayerKind::linear_attention: n += (chunks + s.decode_rows()) * (1 + kKernelsPerLaunch); break;
+    }
+  }
+  return n;
+}
+
 }  // namespace
 
 struct CudaStepExecutor::Impl {
@@ -141,6 +167,8 @@ struct CudaStepExecutor::Impl {
   Scratch q, k, v, q_decode, k_decode, v_decode;
   Scratch conv_out, conv_initial, scan_out, scan_final, workspace;
   cudaEvent_t start = nullptr, mid = nullptr, stop = nullptr;
+  cudaStream_t stream = nullptr;  // the timed kernels'
+  LaunchGate gate;
 
   // Inputs of `rows` tokens laid out (outer, rows, inner), see PositionalRandomArgs.
   static void fill(void* out, DType dtype, std::int64_t outer, std::int64_t rows,
@@ -257,10 +285,14 @@ CudaStepExecutor::CudaStepExecutor(const HybridCache& cache) : impl_(std::make_u
   impl_->description =
       "CUDA kernels on the cache's GPU storage. " + runs +
       "not run: projections, attention scores, norms, MLPs. Inputs: seeded random "
-      "activations made before each step's timing; times: CUDA events per step";
+      "activations made before each step's timing; times: CUDA events per step on the "
+      "executor's own stream, enqueued behind bench's launch gate where a step has at most " +
+      std::to_string(kMaxGatedLaunches) + " launches (device time only; other steps include "
+      "the host's launch time)";
   SSMKIT_CUDA_CHECK(cudaEventCreate(&impl_->start));
   SSMKIT_CUDA_CHECK(cudaEventCreate(&impl_->mid));
   SSMKIT_CUDA_CHECK(cudaEventCreate(&impl_->stop));
+  SSMKIT_CUDA_CHECK(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking));
 }
 
 CudaStepExecutor::~CudaStepExecutor() {
@@ -268,6 +300,7 @@ CudaStepExecutor::~CudaStepExecutor() {
   for (cudaEvent_t e : {impl_->start, impl_->mid, impl_->stop}) {
     if (e) cudaEventDestroy(e);
   }
+  if (impl_->stream) cudaStreamDestroy(impl_->stream);
 }
 
 std::string CudaStepExecutor::description() const { return impl_->description; }
@@ -384,7 +417,7 @@ void CudaStepExecutor::Impl::write_kv(HybridCache& cache, std::int64_t layer,
   a.num_slots = c.num_pages() * c.page_size;
   a.row_elements = row;
   a.dtype = c.dtype;
-  launch_paged_kv_write(a, kStream);
+  launch_paged_kv_write(a, stream);
 }
 
 namespace {
@@ -393,23 +426,23 @@ namespace {
 // columns as its initial states and writes the whole new window back.
 void conv_prefill(ConvSsmStateCache& states, std::int64_t layer, std::int64_t slot, const char* x,
                   std::int64_t tokens, const DeviceTensor& weight, const DeviceTensor& bias,
-                  char* initial, char* out, DType t) {
+                  char* initial, char* out, DType t, cudaStream_t stream) {
   const std::int64_t ch = states.conv_channels(), w = states.conv_kernel();
   const std::size_t es = dtype_size(t);
   char* window = at(states.conv_storage(layer).data(), slot * ch * w, t);
   SSMKIT_CUDA_CHECK(cudaMemcpy2DAsync(initial, (w - 1) * es, window + es, w * es, (w - 1) * es,
                                       static_cast<std::size_t>(ch), cudaMemcpyDeviceToDevice,
-                                      kStream));
+                                      stream));
   CausalConv1dDeviceArgs a;
   a.x = x, a.weight = weight.data<float>(), a.bias = bias.data<float>();
   a.initial_states = initial, a.out = out, a.conv_state = window;
   a.batch = 1, a.dim = ch, a.seqlen = tokens, a.width = w, a.silu = true, a.act_dtype = t;
-  launch_causal_conv1d(a, kStream);
+  launch_causal_conv1d(a, stream);
 }
 
 void conv_decode(ConvSsmStateCache& states, std::int64_t layer, const char* x,
                  const std::int64_t* slots, std::int64_t batch, const DeviceTensor& weight,
-                 const DeviceTensor& bias, char* out, DType t) {
+                 const DeviceTensor& bias, char* out, DType t, cudaStream_t stream) {
   CausalConv1dUpdateDeviceArgs a;
   a.x = x, a.conv_state = states.conv_storage(layer).data();
   a.new_state = states.conv_storage(layer).data();
@@ -418,7 +451,7 @@ void conv_decode(ConvSsmStateCache& states, std::int64_t layer, const char* x,
   a.batch = batch, a.dim = states.conv_channels(), a.seqlen = 1;
   a.width = states.conv_kernel(), a.state_len = states.conv_kernel();
   a.silu = true, a.act_dtype = t;
-  launch_causal_conv1d_update(a, kStream);
+  launch_causal_conv1d_update(a, stream);
 }
 
 }  // namespace
@@ -434,7 +467,8 @@ void CudaStepExecutor::Impl::prefill_mamba2(HybridCache& cache, std::int64_t lay
     const ScheduledTokens& r = *s.prefill[i];
     const std::int64_t row = s.prefill_row[i];
     conv_prefill(states, layer, r.slot, at(m2_conv_x.data(), row * ch, t), r.tokens,
-                 mamba2->conv_weight, mamba2->conv_bias, conv_initial.data(), conv_out.data(), t);
+                 mamba2->conv_weight, mamba2->conv_bias, conv_initial.data(), conv_out.data(), t,
+                 stream);
     float* slot_state = reinterpret_cast<float*>(
         at(states.ssm_storage(layer).data(), r.slot * state, DType::float32));
     ChunkScanDeviceArgs a;
@@ -449,10 +483,10 @@ void CudaStepExecutor::Impl::prefill_mamba2(HybridCache& cache, std::int64_t lay
     a.initial_states = slot_state, a.out = scan_out.data();
     a.final_states = scan_final.data<float>();
     a.workspace = chunk_scan_workspace_bytes(a) > 0 ? workspace.data() : nullptr;
-    launch_chunk_scan(a, kStream);
+    launch_chunk_scan(a, stream);
     SSMKIT_CUDA_CHECK(cudaMemcpyAsync(slot_state, scan_final.data(),
                                       static_cast<std::size_t>(state) * sizeof(float),
-                                      cudaMemcpyDeviceToDevice, kStream));
+                                      cudaMemcpyDeviceToDevice, stream));
   }
 }
 
@@ -463,7 +497,7 @@ void CudaStepExecutor::Impl::decode_mamba2(HybridCache& cache, std::int64_t laye
   const DType t = c.conv_dtype;
   const std::int64_t nd = s.decode_rows(), first = s.prefill_rows;
   conv_decode(states, layer, m2_conv_x_decode.data(), decode_slots.data<const std::int64_t>(), nd,
-              mamba2->conv_weight, mamba2->conv_bias, conv_out.data(), t);
+              mamba2->conv_weight, mamba2->conv_bias, conv_out.data(), t, stream);
   SelectiveStateUpdateDeviceArgs a;
   const std::int64_t hp = c.num_heads * c.head_dim, gn = c.n_groups * c.d_state;
   a.state = states.ssm_storage(layer).data();
@@ -477,7 +511,7 @@ void CudaStepExecutor::Impl::decode_mamba2(HybridCache& cache, std::int64_t laye
   a.ngroups = c.n_groups;
   a.dt_per_head = a.a_per_head = a.d_per_head = a.dt_bias_per_head = true;
   a.dt_softplus = true, a.act_dtype = t, a.state_dtype = c.ssm_dtype;
-  launch_selective_state_update(a, kStream);
+  launch_selective_state_update(a, stream);
 }
 
 void CudaStepExecutor::Impl::prefill_mamba(HybridCache& cache, std::int64_t layer,
@@ -490,7 +524,8 @@ void CudaStepExecutor::Impl::prefill_mamba(HybridCache& cache, std::int64_t laye
     const ScheduledTokens& r = *s.prefill[i];
     const std::int64_t row = s.prefill_row[i];
     conv_prefill(states, layer, r.slot, at(m1_conv_x.data(), row * d, t), r.tokens,
-                 mamba->conv_weight, mamba->conv_bias, conv_initial.data(), conv_out.data(), t);
+                 mamba->conv_weight, mamba->conv_bias, conv_initial.data(), conv_out.data(), t,
+                 stream);
     float* slot_state = reinterpret_cast<float*>(
         at(states.ssm_storage(layer).data(), r.slot * d * n, DType::float32));
     SelectiveScanDeviceArgs a;
@@ -502,7 +537,7 @@ void CudaStepExecutor::Impl::prefill_mamba(HybridCache& cache, std::int64_t laye
     a.initial_state = slot_state, a.last_state = slot_state;  // continues in place
     a.batch = 1, a.dim = d, a.seqlen = r.tokens, a.dstate = n, a.ngroups = 1;
     a.delta_softplus = true, a.act_dtype = t;
-    launch_selective_scan(a, kStream);
+    launch_selective_scan(a, stream);
   }
 }
 
@@ -513,7 +548,7 @@ void CudaStepExecutor::Impl::decode_mamba(HybridCache& cache, std::int64_t layer
   const DType t = c.conv_dtype;
   const std::int64_t nd = s.decode_rows();
   conv_decode(states, layer, m1_conv_x_decode.data(), decode_slots.data<const std::int64_t>(), nd,
-              mamba->conv_weight, mamba->conv_bias, conv_out.data(), t);
+              mamba->conv_weight, mamba->conv_bias, conv_out.data(), t, stream);
   // Mamba1's (channels, d_state) state is the multi-head layout with one head.
   SelectiveStateUpdateDeviceArgs a;
   a.state = states.ssm_storage(layer).data();
@@ -525,7 +560,7 @@ void CudaStepExecutor::Impl::decode_mamba(HybridCache& cache, std::int64_t layer
   a.out = scan_out.data();
   a.batch = nd, a.nheads = 1, a.headdim = c.intermediate_size, a.dstate = c.d_state;
   a.ngroups = 1, a.dt_softplus = true, a.act_dtype = t, a.state_dtype = c.ssm_dtype;
-  launch_selective_state_update(a, kStream);
+  launch_selective_state_update(a, stream);
 }
 
 namespace {
@@ -533,7 +568,7 @@ namespace {
 // One sequence's lightning attention from and into its slot's state.
 void lightning_one(LinearAttentionStateCache& states, std::int64_t layer, std::int64_t slot,
                    const char* q, const char* k, const char* v, std::int64_t tokens,
-                   const DeviceTensor& slope, char* out, char* final_state) {
+                   const DeviceTensor& slope, char* out, char* final_state, cudaStream_t stream) {
   const LinearAttentionCacheConfig& c = states.config();
   const std::int64_t state = c.num_heads * c.key_dim * c.value_dim;
   float* slot_state = reinterpret_cast<float*>(
@@ -543,10 +578,10 @@ void lightning_one(LinearAttentionStateCache& states, std::int64_t layer, std::i
   a.initial_state = slot_state, a.out = out, a.final_state = reinterpret_cast<float*>(final_state);
   a.batch = 1, a.nheads = c.num_heads, a.seqlen = tokens, a.key_dim = c.key_dim;
   a.value_dim = c.value_dim, a.act_dtype = kLightningActivations;
-  launch_lightning_attention(a, kStream);
+  launch_lightning_attention(a, stream);
   SSMKIT_CUDA_CHECK(cudaMemcpyAsync(slot_state, final_state,
                                     static_cast<std::size_t>(state) * sizeof(float),
-                                    cudaMemcpyDeviceToDevice, kStream));
+                                    cudaMemcpyDeviceToDevice, stream));
 }
 
 }  // namespace
@@ -561,7 +596,7 @@ void CudaStepExecutor::Impl::prefill_lightning(HybridCache& cache, std::int64_t 
     const std::int64_t row = s.prefill_row[i];
     lightning_one(cache.linear_attention(), layer, r.slot, at(q.data(), row * hk, t),
                   at(k.data(), row * hk, t), at(v.data(), row * hv, t), r.tokens, slope,
-                  scan_out.data(), scan_final.data());
+                  scan_out.data(), scan_final.data(), stream);
   }
 }
 
@@ -574,7 +609,8 @@ void CudaStepExecutor::Impl::decode_lightning(HybridCache& cache, std::int64_t l
     const std::int64_t row = static_cast<std::int64_t>(i);
     lightning_one(cache.linear_attention(), layer, s.decode[i]->slot,
                   at(q_decode.data(), row * hk, t), at(k_decode.data(), row * hk, t),
-                  at(v_decode.data(), row * hv, t), 1, slope, scan_out.data(), scan_final.data());
+                  at(v_decode.data(), row * hv, t), 1, slope, scan_out.data(), scan_final.data(),
+                  stream);
   }
 }
 
@@ -606,29 +642,42 @@ StepTiming CudaStepExecutor::run(const StepWork& step, HybridCache& cache) {
   if (config.mamba) m.prepare_mamba(cache, s, pos);
   if (config.linear_attention) m.prepare_lightning(cache, s, pos);
 
-  SSMKIT_CUDA_CHECK(cudaEventRecord(m.start, kStream));
-  for (std::int64_t l = 0; l < cache.num_layers() && s.prefill_rows > 0; ++l) {
-    const std::int64_t cl = cache.cache_layer(l);
-    switch (cache.layer_kind(l)) {
-      case LayerKind::attention: m.write_kv(cache, cl, 0, s.prefill_rows); break;
-      case LayerKind::mamba2: m.prefill_mamba2(cache, cl, s); break;
-      case LayerKind::mamba: m.prefill_mamba(cache, cl, s); break;
-      case LayerKind::linear_attention: m.prefill_lightning(cache, cl, s); break;
+  // The inputs (and any slot the cache zeroed on admission) are ready before the timed
+  // kernels start on the executor's stream.
+  SSMKIT_CUDA_CHECK(cudaStreamSynchronize(kStream));
+  const bool gated = m.gate.active() && launches_of(s, cache) <= kMaxGatedLaunches;
+  if (gated) m.gate.hold(m.stream);
+  try {
+    SSMKIT_CUDA_CHECK(cudaEventRecord(m.start, m.stream));
+    for (std::int64_t l = 0; l < cache.num_layers() && s.prefill_rows > 0; ++l) {
+      const std::int64_t cl = cache.cache_layer(l);
+      switch (cache.layer_kind(l)) {
+        case LayerKind::attention: m.write_kv(cache, cl, 0, s.prefill_rows); break;
+        case LayerKind::mamba2: m.prefill_mamba2(cache, cl, s); break;
+        case LayerKind::mamba: m.prefill_mamba(cache, cl, s); break;
+        case LayerKind::linear_attention: m.prefill_lightning(cache, cl, s); break;
+      }
     }
-  }
-  SSMKIT_CUDA_CHECK(cudaEventRecord(m.mid, kStream));
-  const std::int64_t nd = s.decode_rows();
-  for (std::int64_t l = 0; l < cache.num_layers() && nd > 0; ++l) {
-    const std::int64_t cl = cache.cache_layer(l);
-    switch (cache.layer_kind(l)) {
-      case LayerKind::attention: m.write_kv(cache, cl, s.prefill_rows, nd); break;
-      case LayerKind::mamba2: m.decode_mamba2(cache, cl, s); break;
-      case LayerKind::mamba: m.decode_mamba(cache, cl, s); break;
-      case LayerKind::linear_attention: m.decode_lightning(cache, cl, s); break;
+    SSMKIT_CUDA_CHECK(cudaEventRecord(m.mid, m.stream));
+    const std::int64_t nd = s.decode_rows();
+    for (std::int64_t l = 0; l < cache.num_layers() && nd > 0; ++l) {
+      const std::int64_t cl = cache.cache_layer(l);
+      switch (cache.layer_kind(l)) {
+        case LayerKind::attention: m.write_kv(cache, cl, s.prefill_rows, nd); break;
+        case LayerKind::mamba2: m.decode_mamba2(cache, cl, s); break;
+        case LayerKind::mamba: m.decode_mamba(cache, cl, s); break;
+        case LayerKind::linear_attention: m.decode_lightning(cache, cl, s); break;
+      }
     }
+    SSMKIT_CUDA_CHECK(cudaEventRecord(m.stop, m.stream));
+  } catch (...) {
+    m.gate.release();
+    throw;
   }
-  SSMKIT_CUDA_CHECK(cudaEventRecord(m.stop, kStream));
+  m.gate.release();
   SSMKIT_CUDA_CHECK(cudaEventSynchronize(m.stop));
+  // A gate that opened by itself timed the host's wait too (and is off from now on).
+  timing.gated = gated && !m.gate.timed_out();
   float prefill_ms = 0.f, decode_ms = 0.f;
   SSMKIT_CUDA_CHECK(cudaEventElapsedTime(&prefill_ms, m.start, m.mid));
   SSMKIT_CUDA_CHECK(cudaEventElapsedTime(&decode_ms, m.mid, m.stop));

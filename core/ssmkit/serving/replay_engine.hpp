@@ -64,6 +64,7 @@ struct DelaySummary {
 struct KernelTotals {
   std::string executor;  // StepExecutor::description()
   double seconds = 0.0, prefill_s = 0.0, decode_s = 0.0;
+  std::int64_t steps = 0, gated_steps = 0;  // steps timed; of them, timed behind the launch gate
   double tokens_per_s = 0.0;          // (prefill + decode tokens) / seconds
   double prefill_tokens_per_s = 0.0;  // prefill tokens (recomputed ones included) / prefill_s
   double decode_tokens_per_s = 0.0;   // decode tokens / decode_s

@@ -38,6 +38,9 @@ struct StepTiming {
   double seconds = 0.0;    // the whole step
   double prefill_s = 0.0;  // of which the prefill chunks' kernels
   double decode_s = 0.0;   // and the decode tokens' kernels
+  // Whether the times are the device's alone: the kernels were enqueued behind a launch gate
+  // before the clock started (as bench's passes); otherwise they include the host's launches.
+  bool gated = false;
 };
 
 // Runs a step's kernels on a HybridCache's storage: a replay with an executor takes each
