@@ -18,7 +18,6 @@ namespace {
 constexpr std::int64_t kDefaultBlockSize = 16;  // vllm/config/cache.py CacheConfig.DEFAULT_BLOCK_SIZE
 
 std::int64_t cdiv(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
-std::size_t cdiv(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
 
 std::size_t saturating_mul(std::size_t a, std::size_t b) {
   std::size_t out = 0;
