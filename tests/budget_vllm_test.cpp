@@ -456,6 +456,13 @@ TEST(VllmModel, FalconH1AndJambaKeepTheirConvWindowUnderSpeculation) {
   EXPECT_EQ(p.state.tensors[0].shape, (std::vector<std::int64_t>{3, 2048}));
   EXPECT_EQ(p.state.bytes(), 3u * 2048 * 2 + 12u * 128 * 256 * 2);
   EXPECT_EQ(p.attention_bytes_per_token, 2u * 1 * 128 * 2);
+  // Jamba (Mamba1): conv (3, 8192) whatever the speculative tokens.
+  const ConfigFacts jamba = read_config_facts(model_preset_config("Jamba-v0.1"), "preset");
+  const PoolModel j = pool_model(model_preset("Jamba-v0.1"), jamba, resolve_dtypes(DTypeFlags{}, jamba, Era::latest),
+                                 1, 4, Era::latest);
+  EXPECT_EQ(j.state.tensors[0].shape, (std::vector<std::int64_t>{3, 8192}));
+  EXPECT_EQ(j.attention_layers, 4);
+  EXPECT_EQ(j.state_layers, 28);
 }
 
 // ---- the command line ---------------------------------------------------------------------------
@@ -486,7 +493,8 @@ TEST(BudgetVllmCli, NemotronHPresetReportsVllmsNumbersAndRefusal) {
   EXPECT_NE(r.output.find("GPU KV cache size: 368,640 tokens"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("Maximum concurrency for 8,192 tokens per request: 45.00x"), std::string::npos);
   EXPECT_NE(r.output.find("max_num_seqs (2000) exceeds available Mamba cache blocks (630)."), std::string::npos);
-  const auto report = nlohmann::json::parse(slurp(dir / "v.json"));
+  // ordered_json keeps the file's key order, which is the CSV's column order.
+  const auto report = nlohmann::ordered_json::parse(slurp(dir / "v.json"));
   const auto& row = report.at("rows").at(0);
   EXPECT_EQ(row.at("vllm_version"), "latest");
   EXPECT_EQ(row.at("mamba_ssm_cache_dtype"), "float32");
