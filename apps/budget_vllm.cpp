@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "budget_vllm_report.hpp"
+#include "report_output.hpp"
 #include "ssmkit/error.hpp"
 #include "ssmkit/model/model_spec.hpp"
 #include "ssmkit/model/units.hpp"
@@ -88,7 +89,7 @@ void run_vllm_budget(const VllmBudgetRun& run) {
     report.available_source = "--kv-memory " + a.kv_memory;
   } else {
     report.available_bytes = run.device.budget_bytes;
-    report.available_source = "floor(" + std::to_string(run.device.utilization) + " x " +
+    report.available_source = "floor(" + format_number("%g", run.device.utilization) + " x " +
                               std::to_string(run.device.device_memory_bytes) + ") - reserve " +
                               std::to_string(run.device.reserve_bytes) + " (" + run.device.device_description + ")";
   }
