@@ -4,9 +4,11 @@
 #include <cmath>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "budget_report.hpp"
+#include "budget_vllm.hpp"
 #include "ssmkit/error.hpp"
 #include "ssmkit/model/gpu_table.hpp"
 #include "ssmkit/model/units.hpp"
@@ -27,6 +29,9 @@ struct BudgetArgs {
   std::int64_t page_size = 16;
   std::string contexts = "1k,8k,32k,128k,1M";
   std::string json_path, csv_path, svg_path;
+  std::string engine = "ssmkit";
+  VllmBudgetArgs vllm;
+  std::set<std::string> given;  // the flags on the command line
 };
 
 DType cache_dtype(const std::string& flag, const std::string& name) {
@@ -86,8 +91,24 @@ BudgetSource derive_budget(const BudgetArgs& args) {
   return b;
 }
 
+// Each engine's own flags are refused by the other, naming the flag.
+void check_engine_flags(const BudgetArgs& args) {
+  if (args.engine != "ssmkit" && args.engine != "vllm") {
+    throw InputError(kWhere, "--engine", "ssmkit or vllm, got \"" + args.engine + "\"");
+  }
+  const bool vllm = args.engine == "vllm";
+  for (const std::string& flag : vllm ? ssmkit_only_flags() : vllm_only_flags()) {
+    if (args.given.count(flag) > 0) {
+      throw InputError(kWhere, flag,
+                       vllm ? "a flag of --engine ssmkit; --engine vllm takes vLLM's own flags (see docs/budget-vllm.md)"
+                            : "a flag of --engine vllm (give --engine vllm to use it)");
+    }
+  }
+}
+
 int run_budget(const BudgetArgs& args) {
   try {
+    check_engine_flags(args);
     CacheSettings settings;
     // CLI11 saturates longer numbers to 2^63 - 1: the bound names them.
     if (args.tp < 1 || args.tp > kMaxTensorParallel) {
@@ -97,6 +118,12 @@ int run_budget(const BudgetArgs& args) {
     if (args.page_size < 1 || args.page_size > kMaxPageSize) {
       throw InputError(kWhere, "--page-size", "1 to " + std::to_string(kMaxPageSize) + " tokens, got " +
                                                   std::to_string(args.page_size));
+    }
+    if (args.engine == "vllm") {
+      VllmBudgetRun run{args.models, args.vllm, derive_budget(args), args.tp, args.json_path, args.csv_path,
+                        args.given};
+      run_vllm_budget(run);
+      return 0;
     }
     settings.tensor_parallel = args.tp;
     settings.page_size = args.page_size;
@@ -156,7 +183,17 @@ void add_budget_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--json", args->json_path, "write every number and setting as JSON to FILE");
   cmd->add_option("--csv", args->csv_path, "write one row per model and context to FILE");
   cmd->add_option("--svg", args->svg_path, "write a chart of memory per sequence to FILE");
-  cmd->callback([args, exit_code] { *exit_code = run_budget(*args); });
+  cmd->add_option("--engine", args->engine,
+                  "whose cache layout and arithmetic: ssmkit, or vllm (vLLM v1's pool, its own flag names; "
+                  "docs/budget-vllm.md)")
+      ->capture_default_str();
+  add_vllm_budget_options(cmd, args->vllm);
+  cmd->callback([args, exit_code, cmd] {
+    for (const CLI::Option* opt : cmd->get_options()) {
+      if (opt->count() > 0) args->given.insert(opt->get_name());
+    }
+    *exit_code = run_budget(*args);
+  });
 }
 
 }  // namespace ssmkit::app

@@ -56,14 +56,14 @@ std::string derivation(const BudgetSource& b) {
   return o.str();
 }
 
+}  // namespace
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string out = "\"";
   for (const char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
 }
-
-}  // namespace
 
 BudgetReport compute_budget(const std::vector<ModelSpec>& models, const BudgetSource& budget,
                             const CacheSettings& settings, const std::vector<std::int64_t>& contexts) {

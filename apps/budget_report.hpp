@@ -41,6 +41,9 @@ extern const char* const kBudgetSplitNote;
 BudgetReport compute_budget(const std::vector<ModelSpec>& models, const BudgetSource& budget,
                             const CacheSettings& settings, const std::vector<std::int64_t>& contexts);
 
+// A CSV cell: quoted, with quotes doubled, when it holds a comma, a quote or a newline.
+std::string csv_field(const std::string& s);
+
 void print_budget_table(std::ostream& os, const BudgetReport& report);
 // Each throws InputError naming the flag when the file cannot be written.
 void write_budget_json(const std::filesystem::path& path, const BudgetReport& report);

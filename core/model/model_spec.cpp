@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
 
 #include "ssmkit/error.hpp"
 
@@ -246,19 +249,33 @@ HybridCacheConfig make_hybrid_cache_config(const ModelSpec& model, const CacheSe
   return config;
 }
 
-ModelSpec resolve_model(std::string_view preset_or_path) {
+namespace {
+// The config.json a --model argument names; none for a preset (or for something that is
+// neither, where the preset list is the likelier help).
+std::optional<std::filesystem::path> config_file_of(std::string_view preset_or_path) {
   const auto names = model_preset_names();
-  if (std::find(names.begin(), names.end(), preset_or_path) != names.end()) {
-    return model_preset(preset_or_path);
-  }
+  if (std::find(names.begin(), names.end(), preset_or_path) != names.end()) return std::nullopt;
   const std::filesystem::path path(preset_or_path);
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return load_hf_config(path / "config.json");
-  if (path.extension() != ".json" && !std::filesystem::exists(path, ec)) {
-    // Neither a preset nor a file: the preset list is the likelier help.
-    return model_preset(preset_or_path);
-  }
-  return load_hf_config(path);
+  if (std::filesystem::is_directory(path, ec)) return path / "config.json";
+  if (path.extension() != ".json" && !std::filesystem::exists(path, ec)) return std::nullopt;
+  return path;
+}
+}  // namespace
+
+ModelSpec resolve_model(std::string_view preset_or_path) {
+  const auto file = config_file_of(preset_or_path);
+  return file ? load_hf_config(*file) : model_preset(preset_or_path);
+}
+
+std::string model_config_text(std::string_view preset_or_path) {
+  const auto file = config_file_of(preset_or_path);
+  if (!file) return model_preset_config(preset_or_path);
+  std::ifstream in(*file, std::ios::binary);
+  if (!in) throw InputError(file->string(), "", "a readable config.json file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace ssmkit

@@ -138,7 +138,8 @@ std::vector<std::string> model_preset_names() {
   return names;
 }
 
-ModelSpec model_preset(std::string_view name) {
+namespace {
+const Preset& find_preset(std::string_view name) {
   const auto it = std::find_if(kPresets.begin(), kPresets.end(),
                                [&](const Preset& p) { return name == p.name; });
   if (it == kPresets.end()) {
@@ -147,6 +148,14 @@ ModelSpec model_preset(std::string_view name) {
     throw InputError("model", std::string(name),
                      "a preset (" + known + ") or the path of a config.json");
   }
+  return *it;
+}
+}  // namespace
+
+std::string model_preset_config(std::string_view name) { return find_preset(name).config; }
+
+ModelSpec model_preset(std::string_view name) {
+  const Preset* it = &find_preset(name);
   ModelSpec m = parse_hf_config(it->config, "preset " + std::string(it->name));
   m.name = it->name;
   m.source = it->source;

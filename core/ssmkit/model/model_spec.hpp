@@ -96,6 +96,11 @@ ModelSpec load_hf_config(const std::filesystem::path& config_json);
 ModelSpec parse_hf_config(std::string_view json_text, const std::string& where);
 // A preset name, or else a path to a config.json (or to the directory holding it).
 ModelSpec resolve_model(std::string_view preset_or_path);
+// The config.json text resolve_model reads for the same argument (a preset's keys, or the
+// file), for engines that read keys beyond ModelSpec's; InputError as resolve_model.
+std::string model_config_text(std::string_view preset_or_path);
+// A preset's config.json keys; InputError as model_preset for an unknown name.
+std::string model_preset_config(std::string_view name);
 
 // The HybridCache configuration of one tensor-parallel rank of `model` under `settings`.
 // Heads, KV heads, intermediate sizes and Mamba2 groups are divided by the tensor-parallel
