@@ -28,14 +28,7 @@ std::string read_text(const std::filesystem::path& p) {
   return s.str();
 }
 
-InputError error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e;
-  }
-  return InputError("(none)", "(none)", "no InputError was thrown");
-}
+using test::error_of;
 
 // The fixture with one key's value replaced (the key must be there).
 std::string patched(const std::string& file, const std::string& key, const nlohmann::json& value,
