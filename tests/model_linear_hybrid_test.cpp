@@ -149,6 +149,18 @@ TEST(LinearHybridConfig, RefusalsNameTheKey) {
        "kda_layers", "layer 27 is in neither"},
       {patched("kimi-linear-48b-a3b.json", "kda_layers", nullptr, "linear_attn_config"), "kda_layers",
        "missing"},
+      // Sizes: KDA heads, MLA's latent parts, the length limit.
+      {patched("kimi-linear-48b-a3b.json", "num_heads", 0, "linear_attn_config"), "num_heads",
+       "positive"},
+      {patched("kimi-linear-48b-a3b.json", "short_conv_kernel_size", "4", "linear_attn_config"),
+       "short_conv_kernel_size", "integer"},
+      {patched("kimi-linear-48b-a3b.json", "kv_lora_rank", nullptr), "kv_lora_rank", "missing"},
+      {patched("kimi-linear-48b-a3b.json", "qk_rope_head_dim", -64), "qk_rope_head_dim", "0 or"},
+      {patched("kimi-linear-48b-a3b.json", "model_max_length", 0), "model_max_length", "positive"},
+      {patched("kimi-linear-48b-a3b.json", "linear_attn_config", "none"), "linear_attn_config",
+       "an object"},
+      // Qwen3.5's text_config must be an object.
+      {patched("qwen3.5-27b.json", "text_config", 5), "text_config", "an object"},
   };
   for (const Case& c : cases) {
     const InputError e = error_of([&] { parse_hf_config(c.text, "config.json"); });

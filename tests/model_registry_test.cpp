@@ -2,6 +2,7 @@
 // people type (presets, --gpu, dtypes) match whatever their case.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -12,6 +13,8 @@
 #include "ssmkit/error.hpp"
 #include "ssmkit/model/gpu_table.hpp"
 #include "ssmkit/model/model_spec.hpp"
+#include "ssmkit/scenario/scenario.hpp"
+#include "test_util.hpp"
 
 namespace ssmkit {
 namespace {
@@ -113,6 +116,22 @@ TEST(ModelRegistry, CliTakesEitherSpelling) {
   const test::CliRun dtype =
       test::run_ssmkit("budget --model Jamba-v0.1 --gpu h100 --kv-dtype FP16 --context 4k");
   EXPECT_EQ(dtype.exit_code, 0) << dtype.output;
+}
+
+// A scenario names its model and bench preset the same way.
+TEST(ModelRegistry, ScenariosTakeEitherSpelling) {
+  const test::TempDir dir;
+  const std::string synthetic =
+      "workload: {synthetic: {requests: 1, arrival_rate: 1, prompt: 8, output: 2}}\n";
+  std::ofstream(dir / "s.yaml") << "model: jamba-v0.1\ncache: {memory: 1GiB}\n" << synthetic
+                                << "bench: {preset: NEMOTRON-H-8B}\n";
+  const Scenario s = load_scenario(dir / "s.yaml");
+  EXPECT_EQ(resolve_model(s.model).name, "Jamba-v0.1");
+  EXPECT_EQ(bench::shape_preset(s.bench.preset).name, "Nemotron-H-8B");
+  std::ofstream(dir / "bad.yaml") << "model: jamba-v0.1\ncache: {memory: 1GiB}\n" << synthetic
+                                  << "bench: {preset: nemotron-h-9b}\n";
+  const InputError e = test::error_of([&] { load_scenario(dir / "bad.yaml"); });
+  EXPECT_EQ(e.field(), "bench.preset") << e.what();
 }
 
 // Jamba's layers are Mamba1 and attention: its bench preset runs exactly their ops.
