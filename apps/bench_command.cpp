@@ -240,7 +240,9 @@ int run_bench(const BenchArgs& args, const std::vector<std::string>& passthrough
     auto presets = args.presets.empty() ? default_presets(bname) : args.presets;
     drop_repeats(presets);
     for (const auto& preset_name : presets) {
-      for (const auto& c : bench::make_cases(bench::shape_preset(preset_name), sweep)) {
+      const bench::ShapePreset shapes = bench::shape_preset(preset_name);
+      for (const auto& why : shapes.skipped) report.skipped.push_back({bname + " " + shapes.name, why});
+      for (const auto& c : bench::make_cases(shapes, sweep)) {
         BenchRow row;
         row.backend = bname;
         row.bench_case = c;
@@ -318,8 +320,9 @@ void add_bench_command(CLI::App& app, int* exit_code) {
       ->check(CLI::IsMember({"cpu", "cuda", "all"}))
       ->capture_default_str();
   cmd->add_option("--preset", args->presets,
-                  "shape presets (mamba-2.8b, mamba2-2.7b, nemotron-h-8b, minimax-text-01, tiny); "
-                  "default: all but tiny on cuda, tiny on cpu")
+                  "shape presets: any model preset (as budget --model; any case) or tiny; "
+                  "default: mamba-2.8b, mamba2-2.7b, nemotron-h-8b, minimax-text-01 on cuda, "
+                  "tiny on cpu")
       ->delimiter(',');
   cmd->add_option("--op", args->ops, "only these ops")->delimiter(',');
   cmd->add_option("--batch", args->batches, "prefill batch sizes (default 1,8)")->delimiter(',');

@@ -14,7 +14,8 @@ namespace ssmkit::app {
 
 const char* const kConvWindowNote =
     "W = conv_kernel columns per channel (HF transformers' and EasyDeL's conv_state, what "
-    "ssmkit's caches allocate); vLLM and causal-conv1d keep W-1 columns";
+    "ssmkit's caches allocate); vLLM and causal-conv1d keep W-1 columns (vLLM's "
+    "mamba_utils.py state shapes), given as the W-1 figures";
 const char* const kBudgetSplitNote =
     "N sequences of C tokens fit when N * state_bytes_per_sequence + (N * ceil(C / page_size) "
     "+ 1) * kv_bytes_per_page <= budget: every state cache has N slots, the paged KV pool takes "
@@ -31,7 +32,8 @@ std::string layer_summary(const ModelSpec& m) {
   o << m.decoder_layers() << " decoder layers:";
   const char* sep = " ";
   for (const LayerKind k : {LayerKind::mamba, LayerKind::mamba2, LayerKind::linear_attention,
-                            LayerKind::attention}) {
+                            LayerKind::gated_delta_net, LayerKind::kda, LayerKind::attention,
+                            LayerKind::mla}) {
     if (m.count(k) > 0) {
       o << sep << m.count(k) << ' ' << layer_kind_name(k);
       sep = ", ";
@@ -86,11 +88,12 @@ void print_budget_table(std::ostream& os, const BudgetReport& r) {
   if (!b.device_memory_source.empty()) os << "; " << b.device_memory_source;
   os << '\n'
      << "parallel      tensor parallel " << s.tensor_parallel
-     << ": every number is one rank's share (heads, KV heads, Mamba heads and groups sharded "
-        "as vLLM does)\n"
-     << "dtypes        conv " << dtype_name(s.conv_dtype) << ", SSM state " << dtype_name(s.ssm_dtype)
-     << ", lightning state " << dtype_name(s.linear_attention_dtype) << ", KV "
-     << dtype_name(s.kv_dtype) << "; KV page " << s.page_size << " tokens\n"
+     << ": every number is one rank's share (heads, KV heads, Mamba heads and groups, GDN and "
+        "KDA heads sharded as vLLM does; MLA's latent rows are whole on every rank)\n"
+     << "dtypes        conv " << dtype_name(s.conv_dtype) << ", SSM / GDN / KDA state "
+     << dtype_name(s.ssm_dtype) << ", lightning state " << dtype_name(s.linear_attention_dtype)
+     << ", KV / MLA latent " << dtype_name(s.kv_dtype) << "; KV page " << s.page_size
+     << " tokens\n"
      << "conv window   " << kConvWindowNote << '\n'
      << "split         " << kBudgetSplitNote << '\n';
 
@@ -100,17 +103,23 @@ void print_budget_table(std::ostream& os, const BudgetReport& r) {
     os << "\n== " << m.name << ": " << layer_summary(m) << '\n'
        << "   source: " << m.source << '\n'
        << "   " << std::left << std::setw(18) << "kind" << std::right << std::setw(7) << "layers"
-       << "  " << std::left << std::setw(24) << "conv/seq (per layer)" << std::setw(36)
-       << "SSM/lightning state/seq (per layer)" << "KV/token (per layer)" << '\n';
+       << "  " << std::left << std::setw(24) << "conv/seq (per layer)" << std::setw(26)
+       << "conv W-1/seq (per layer)" << std::setw(33) << "recurrent state/seq (per layer)"
+       << "KV or latent/token (per layer)" << '\n';
     for (const LayerKindMemory& k : mem.kinds) {
       os << "   " << std::left << std::setw(18) << layer_kind_name(k.kind) << std::right
          << std::setw(7) << k.layers << "  " << std::left << std::setw(24)
-         << bytes_and_per_layer(k.conv_bytes_per_sequence, k.layers) << std::setw(36)
+         << bytes_and_per_layer(k.conv_bytes_per_sequence, k.layers) << std::setw(26)
+         << bytes_and_per_layer(k.conv_bytes_per_sequence_w_minus_1, k.layers) << std::setw(33)
          << bytes_and_per_layer(k.state_bytes_per_sequence, k.layers)
          << bytes_and_per_layer(k.kv_bytes_per_token, k.layers) << std::right << '\n';
     }
     os << "   state per sequence " << format_bytes(mem.state_bytes_per_sequence) << " ("
        << mem.state_bytes_per_sequence << " B)";
+    if (mem.state_bytes_per_sequence_w_minus_1 != mem.state_bytes_per_sequence) {
+      os << ", with W-1 conv columns " << format_bytes(mem.state_bytes_per_sequence_w_minus_1)
+         << " (" << mem.state_bytes_per_sequence_w_minus_1 << " B)";
+    }
     if (mem.has_attention()) {
       os << "; KV per token " << format_bytes(mem.kv_bytes_per_token) << " ("
          << mem.kv_bytes_per_token << " B), per page " << format_bytes(mem.kv_bytes_per_page);
@@ -160,6 +169,9 @@ void write_budget_json(const std::filesystem::path& path, const BudgetReport& r)
          {{"conv", dtype_name(s.conv_dtype)},
           {"ssm_state", dtype_name(s.ssm_dtype)},
           {"linear_attention_state", dtype_name(s.linear_attention_dtype)},
+          {"gated_delta_net_state", dtype_name(s.ssm_dtype)},
+          {"kda_state", dtype_name(s.ssm_dtype)},
+          {"mla_latent", dtype_name(s.kv_dtype)},
           {"kv", dtype_name(s.kv_dtype)}}},
         {"conv_window", kConvWindowNote},
         {"split", kBudgetSplitNote},
@@ -176,6 +188,7 @@ void write_budget_json(const std::filesystem::path& path, const BudgetReport& r)
       kinds.push_back({{"kind", name},
                        {"layers", k.layers},
                        {"conv_bytes_per_sequence", k.conv_bytes_per_sequence},
+                       {"conv_bytes_per_sequence_w_minus_1", k.conv_bytes_per_sequence_w_minus_1},
                        {"recurrent_state_bytes_per_sequence", k.state_bytes_per_sequence},
                        {"state_bytes_per_sequence", k.conv_bytes_per_sequence + k.state_bytes_per_sequence},
                        {"kv_bytes_per_token", k.kv_bytes_per_token},
@@ -197,6 +210,8 @@ void write_budget_json(const std::filesystem::path& path, const BudgetReport& r)
                              {"layers", layers},
                              {"max_position_embeddings", m.max_position_embeddings},
                              {"state_bytes_per_sequence", mb.memory.state_bytes_per_sequence},
+                             {"state_bytes_per_sequence_w_minus_1",
+                              mb.memory.state_bytes_per_sequence_w_minus_1},
                              {"kv_bytes_per_token", mb.memory.kv_bytes_per_token},
                              {"kv_bytes_per_page", mb.memory.kv_bytes_per_page},
                              {"kinds", kinds},

@@ -50,8 +50,7 @@ std::string workload_text(const Scenario& s) {
 
 std::string layers_text(const ModelSpec& m) {
   std::string text;
-  for (const LayerKind kind : {LayerKind::attention, LayerKind::mamba, LayerKind::mamba2,
-                               LayerKind::linear_attention}) {
+  for (const LayerKind kind : kLayerKinds) {
     if (const auto n = m.count(kind); n > 0) {
       text += (text.empty() ? "" : " + ") + std::to_string(n) + " " + std::string(layer_kind_name(kind));
     }
@@ -67,7 +66,7 @@ std::string cache_text(const ReplayCacheGeometry& g) {
             " tokens x " + format_bytes(g.bytes_per_page) + ", max_seq_len " +
             std::to_string(g.max_seq_len);
   } else {
-    text += "; no attention layers (no KV pages)";
+    text += "; no attention or MLA layers (no KV pages)";
   }
   return text + "; " + format_bytes(g.bytes_allocated) + " in all";
 }

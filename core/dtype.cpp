@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "ssmkit/names.hpp"
+
 namespace ssmkit {
 
 std::string_view dtype_name(DType dtype) {
@@ -21,11 +23,11 @@ std::string_view dtype_name(DType dtype) {
 std::optional<DType> parse_dtype(std::string_view name) {
   for (DType d : {DType::float32, DType::float64, DType::bfloat16, DType::float16, DType::int32,
                   DType::int64}) {
-    if (dtype_name(d) == name) return d;
+    if (equals_ignoring_case(dtype_name(d), name)) return d;
   }
-  if (name == "fp32") return DType::float32;
-  if (name == "bf16") return DType::bfloat16;
-  if (name == "fp16" || name == "half") return DType::float16;
+  if (equals_ignoring_case(name, "fp32")) return DType::float32;
+  if (equals_ignoring_case(name, "bf16")) return DType::bfloat16;
+  if (equals_ignoring_case(name, "fp16") || equals_ignoring_case(name, "half")) return DType::float16;
   return std::nullopt;
 }
 

@@ -169,5 +169,30 @@ TEST(CudaStepExecutorInput, HostCachesAndBfloat16StatesAreRefusedNamingTheField)
   }
 }
 
+// Kinds without CUDA kernels yet are an input error naming the kind, not a crash or a
+// silently shorter step.
+TEST(CudaStepExecutorInput, LayerKindsWithoutKernelsAreRefusedByName) {
+  std::unique_ptr<Backend> gpu;
+  try {
+    gpu = make_backend("cuda");
+  } catch (const BackendUnavailable& e) {
+    GTEST_SKIP() << "GPU test skipped: " << e.what();
+  }
+  HybridCacheConfig config = every_kind(DType::bfloat16);
+  config.layers.push_back(LayerKind::gated_delta_net);
+  DeltaNetCacheConfig d;
+  d.num_layers = 1, d.max_batch = 4, d.num_k_heads = 2, d.num_v_heads = 4, d.head_k_dim = 16;
+  d.head_v_dim = 16, d.conv_kernel = 4, d.conv_dtype = DType::bfloat16;
+  config.gated_delta_net = d;
+  HybridCache cache(config, gpu->storage_allocator());
+  try {
+    (void)gpu->step_executor(cache, ModelSpec{});
+    ADD_FAILURE() << "a Gated DeltaNet layer was accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.field(), "model");
+    EXPECT_NE(std::string(e.what()).find("gated_delta_net"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace ssmkit

@@ -19,14 +19,7 @@ std::filesystem::path write(const test::TempDir& dir, const std::string& name,
   return path;
 }
 
-InputError error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e;
-  }
-  return InputError("(none)", "(none)", "no InputError was thrown");
-}
+using test::error_of;
 
 void expect_same_layout(const ModelSpec& a, const ModelSpec& b) {
   EXPECT_EQ(a.layers, b.layers);

@@ -3,16 +3,29 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
 #include <unistd.h>
 
+#include "ssmkit/error.hpp"
 #include "ssmkit/golden.hpp"
 #include "ssmkit/hdf5_file.hpp"
 #include "ssmkit/tensor.hpp"
 
 namespace ssmkit::test {
+
+// The InputError `f` throws; one naming "(none)" when it throws none, so that a check of
+// its field fails visibly.
+inline InputError error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e;
+  }
+  return InputError("(none)", "(none)", "no InputError was thrown");
+}
 
 inline Tensor random_tensor(Shape shape, std::mt19937& rng, double lo = -1.0, double hi = 1.0) {
   Tensor t(DType::float64, std::move(shape));

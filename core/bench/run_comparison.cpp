@@ -8,6 +8,7 @@
 #include <set>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/names.hpp"
 
 namespace ssmkit::bench {
 namespace {
@@ -121,17 +122,19 @@ const char* verdict_name(Verdict v) {
 
 RunComparison compare_runs(const BenchRun& base, const BenchRun& next, double min_change) {
   RunComparison out;
+  // Rows match whatever the case of their names: preset names are case-insensitive
+  // ("causal_conv1d/nemotron-h-8b/..." of older runs is "causal_conv1d/Nemotron-H-8B/...").
   std::map<std::string, const RunRow*> by_name;
-  for (const auto& r : base.rows) by_name[r.name] = &r;
+  for (const auto& r : base.rows) by_name[lowercase(r.name)] = &r;
   std::set<std::string> matched;
   for (const auto& n : next.rows) {
-    const auto it = by_name.find(n.name);
+    const auto it = by_name.find(lowercase(n.name));
     if (it == by_name.end()) {
       out.only_new.push_back(n.name);
       continue;
     }
     const RunRow& b = *it->second;
-    matched.insert(n.name);
+    matched.insert(lowercase(n.name));
     RowChange c;
     c.name = n.name;
     c.timer = n.timer;
@@ -154,8 +157,10 @@ RunComparison compare_runs(const BenchRun& base, const BenchRun& next, double mi
     out.rows.push_back(c);
   }
   for (const auto& r : base.rows) {
-    if (matched.count(r.name)) continue;
-    if (const auto s = next.skipped.find(r.name); s != next.skipped.end()) {
+    if (matched.count(lowercase(r.name))) continue;
+    const auto s = std::find_if(next.skipped.begin(), next.skipped.end(),
+                                [&](const auto& skip) { return equals_ignoring_case(skip.first, r.name); });
+    if (s != next.skipped.end()) {
       out.newly_skipped.emplace_back(r.name, s->second);
     } else {
       out.only_base.push_back(r.name);

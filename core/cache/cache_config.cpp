@@ -86,6 +86,10 @@ void PagedKVCacheConfig::validate() const {
   require_positive(where, "page_size", page_size);
   require_positive(where, "max_seq_len", max_seq_len);
   require_cache_dtype(where, "dtype", dtype);
+  if (latent && kv_heads != 1) {
+    throw InputError(where, "kv_heads",
+                     "1 for a latent (MLA) cache, got " + std::to_string(kv_heads));
+  }
   const std::size_t budget = memory.resolve();
   const auto pages = static_cast<std::int64_t>(budget / bytes_per_page());
   if (pages < 2) {
@@ -97,7 +101,8 @@ void PagedKVCacheConfig::validate() const {
 }
 
 std::size_t PagedKVCacheConfig::bytes_per_token() const {
-  return 2 * static_cast<std::size_t>(num_layers) * bytes(kv_heads * head_dim, dtype);
+  return static_cast<std::size_t>(tensors_per_layer() * num_layers) *
+         bytes(kv_heads * head_dim, dtype);
 }
 
 std::size_t PagedKVCacheConfig::bytes_per_page() const {
@@ -113,7 +118,7 @@ std::int64_t PagedKVCacheConfig::max_pages_per_sequence() const {
 }
 
 CacheMetadata PagedKVCacheConfig::metadata() const {
-  return {{"cache_kind", std::string("paged_kv_cache")},
+  return {{"cache_kind", std::string(latent ? "paged_latent_cache" : "paged_kv_cache")},
           {"num_layers", number(num_layers)},
           {"kv_heads", number(kv_heads)},
           {"head_dim", number(head_dim)},
@@ -217,6 +222,44 @@ CacheMetadata LinearAttentionCacheConfig::metadata() const {
           {"key_dim", number(key_dim)},
           {"value_dim", number(value_dim)},
           {"dtype", text(dtype)}};
+}
+
+void DeltaNetCacheConfig::validate() const {
+  const std::string where = "DeltaNetCacheConfig";
+  require_positive(where, "num_layers", num_layers);
+  require_positive(where, "max_batch", max_batch);
+  require_positive(where, "num_k_heads", num_k_heads);
+  require_positive(where, "num_v_heads", num_v_heads);
+  require_positive(where, "head_k_dim", head_k_dim);
+  require_positive(where, "head_v_dim", head_v_dim);
+  require_positive(where, "conv_kernel", conv_kernel);
+  require_cache_dtype(where, "conv_dtype", conv_dtype);
+  require_cache_dtype(where, "state_dtype", state_dtype);
+  // Each q/k head serves num_v_heads / num_k_heads value heads (grouped value heads).
+  if (num_v_heads % num_k_heads != 0) {
+    throw InputError(where, "num_v_heads",
+                     "a multiple of num_k_heads (" + std::to_string(num_k_heads) + "), got " +
+                         std::to_string(num_v_heads));
+  }
+}
+
+std::size_t DeltaNetCacheConfig::bytes_per_sequence() const {
+  return static_cast<std::size_t>(num_layers) *
+         (bytes(conv_channels() * conv_kernel, conv_dtype) +
+          bytes(num_v_heads * head_k_dim * head_v_dim, state_dtype));
+}
+
+CacheMetadata DeltaNetCacheConfig::metadata() const {
+  return {{"cache_kind", std::string("delta_net_state_cache")},
+          {"num_layers", number(num_layers)},
+          {"max_batch", number(max_batch)},
+          {"num_k_heads", number(num_k_heads)},
+          {"num_v_heads", number(num_v_heads)},
+          {"head_k_dim", number(head_k_dim)},
+          {"head_v_dim", number(head_v_dim)},
+          {"conv_kernel", number(conv_kernel)},
+          {"conv_dtype", text(conv_dtype)},
+          {"state_dtype", text(state_dtype)}};
 }
 
 }  // namespace ssmkit

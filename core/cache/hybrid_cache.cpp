@@ -10,9 +10,6 @@
 namespace ssmkit {
 namespace {
 
-constexpr LayerKind kKinds[] = {LayerKind::attention, LayerKind::mamba, LayerKind::mamba2,
-                                LayerKind::linear_attention};
-
 std::int64_t count_of(const std::vector<LayerKind>& layers, LayerKind kind) {
   return std::count(layers.begin(), layers.end(), kind);
 }
@@ -77,12 +74,15 @@ std::string_view layer_kind_name(LayerKind kind) {
     case LayerKind::mamba: return "mamba";
     case LayerKind::mamba2: return "mamba2";
     case LayerKind::linear_attention: return "linear_attention";
+    case LayerKind::gated_delta_net: return "gated_delta_net";
+    case LayerKind::kda: return "kda";
+    case LayerKind::mla: return "mla";
   }
   return "unknown";
 }
 
 std::optional<LayerKind> parse_layer_kind(std::string_view name) {
-  for (const LayerKind kind : kKinds) {
+  for (const LayerKind kind : kLayerKinds) {
     if (layer_kind_name(kind) == name) return kind;
   }
   return std::nullopt;
@@ -95,6 +95,27 @@ void HybridCacheConfig::validate() const {
   check_part(*this, LayerKind::mamba, mamba);
   check_part(*this, LayerKind::mamba2, mamba2);
   check_part(*this, LayerKind::linear_attention, linear_attention);
+  check_part(*this, LayerKind::gated_delta_net, gated_delta_net);
+  check_part(*this, LayerKind::kda, kda);
+  check_part(*this, LayerKind::mla, mla);
+  if (attention && attention->latent) {
+    throw InputError("HybridCacheConfig", "attention.latent", "false: attention keeps K and V");
+  }
+  if (mla && !mla->latent) {
+    throw InputError("HybridCacheConfig", "mla.latent", "true: MLA keeps one latent row per token");
+  }
+  if (attention && mla) {
+    throw InputError("HybridCacheConfig", "mla",
+                     "a layout with attention or MLA layers, not both (one paged pool per cache)");
+  }
+}
+
+const PagedKVCacheConfig* HybridCacheConfig::kv_pool() const {
+  return attention ? &*attention : mla ? &*mla : nullptr;
+}
+
+PagedKVCacheConfig* HybridCacheConfig::kv_pool() {
+  return attention ? &*attention : mla ? &*mla : nullptr;
 }
 
 CacheMetadata HybridCacheConfig::metadata() const {
@@ -115,6 +136,9 @@ HybridCache::HybridCache(HybridCacheConfig config, StorageAllocator& allocator)
   if (config_.mamba) mamba_.emplace(*config_.mamba, allocator);
   if (config_.mamba2) mamba2_.emplace(*config_.mamba2, allocator);
   if (config_.linear_attention) linear_attention_.emplace(*config_.linear_attention, allocator);
+  if (config_.gated_delta_net) gated_delta_net_.emplace(*config_.gated_delta_net, allocator);
+  if (config_.kda) kda_.emplace(*config_.kda, allocator);
+  if (config_.mla) mla_.emplace(*config_.mla, allocator);
   std::map<LayerKind, std::int64_t> seen;
   for (const LayerKind kind : config_.layers) cache_layer_.push_back(seen[kind]++);
 }
@@ -131,6 +155,16 @@ void HybridCache::reset_states(std::int64_t slot) {
   if (mamba_) mamba_->reset_slot(slot);
   if (mamba2_) mamba2_->reset_slot(slot);
   if (linear_attention_) linear_attention_->reset_slot(slot);
+  if (gated_delta_net_) gated_delta_net_->reset_slot(slot);
+  if (kda_) kda_->reset_slot(slot);
+}
+
+PagedKVCache* HybridCache::pool() {
+  return attention_ ? &*attention_ : mla_ ? &*mla_ : nullptr;
+}
+
+const PagedKVCache* HybridCache::pool() const {
+  return attention_ ? &*attention_ : mla_ ? &*mla_ : nullptr;
 }
 
 void HybridCache::advance_states(std::int64_t slot, std::int64_t tokens) {
@@ -138,6 +172,8 @@ void HybridCache::advance_states(std::int64_t slot, std::int64_t tokens) {
   if (mamba_) mamba_->advance_positions(slots, tokens);
   if (mamba2_) mamba2_->advance_positions(slots, tokens);
   if (linear_attention_) linear_attention_->advance_positions(slots, tokens);
+  if (gated_delta_net_) gated_delta_net_->advance_positions(slots, tokens);
+  if (kda_) kda_->advance_positions(slots, tokens);
 }
 
 HybridCache::Admission HybridCache::admit(RequestId request, std::int64_t prompt_tokens) {
@@ -151,8 +187,8 @@ HybridCache::Admission HybridCache::admit(RequestId request, std::int64_t prompt
   }
   const auto slot = slots_.admit(request);
   if (!slot) return {CacheStatus::out_of_slots};
-  if (attention_) {
-    if (const CacheStatus status = attention_->extend(request, prompt_tokens);
+  if (PagedKVCache* kv = pool()) {
+    if (const CacheStatus status = kv->extend(request, prompt_tokens);
         status != CacheStatus::ok) {
       slots_.release(request);
       return {status};
@@ -168,8 +204,8 @@ CacheStatus HybridCache::extend(RequestId request, std::int64_t tokens) {
   const std::string where = "HybridCache::extend";
   const std::int64_t current = length(request);
   if (tokens < 0) throw InputError(where, "tokens", "non-negative, got " + std::to_string(tokens));
-  if (attention_) {
-    if (const CacheStatus status = attention_->extend(request, tokens); status != CacheStatus::ok) {
+  if (PagedKVCache* kv = pool()) {
+    if (const CacheStatus status = kv->extend(request, tokens); status != CacheStatus::ok) {
       return status;
     }
   }
@@ -180,7 +216,7 @@ CacheStatus HybridCache::extend(RequestId request, std::int64_t tokens) {
 
 void HybridCache::release(RequestId request) {
   length(request);  // unknown requests are an InputError before anything changes
-  if (attention_) attention_->release(request);
+  if (PagedKVCache* kv = pool()) kv->release(request);
   slots_.release(request);
   lengths_.erase(request);
 }
@@ -236,6 +272,30 @@ const LinearAttentionStateCache& HybridCache::linear_attention() const {
   require_storage("linear_attention");
   return require_part(linear_attention_, LayerKind::linear_attention);
 }
+DeltaNetStateCache& HybridCache::gated_delta_net() {
+  require_storage("gated_delta_net");
+  return require_part(gated_delta_net_, LayerKind::gated_delta_net);
+}
+const DeltaNetStateCache& HybridCache::gated_delta_net() const {
+  require_storage("gated_delta_net");
+  return require_part(gated_delta_net_, LayerKind::gated_delta_net);
+}
+DeltaNetStateCache& HybridCache::kda() {
+  require_storage("kda");
+  return require_part(kda_, LayerKind::kda);
+}
+const DeltaNetStateCache& HybridCache::kda() const {
+  require_storage("kda");
+  return require_part(kda_, LayerKind::kda);
+}
+PagedKVCache& HybridCache::mla() {
+  require_storage("mla");
+  return require_part(mla_, LayerKind::mla);
+}
+const PagedKVCache& HybridCache::mla() const {
+  require_storage("mla");
+  return require_part(mla_, LayerKind::mla);
+}
 
 CacheUsage HybridCache::usage() const {
   CacheUsage total;
@@ -243,6 +303,9 @@ CacheUsage HybridCache::usage() const {
   if (mamba_) add(total, mamba_->usage());
   if (mamba2_) add(total, mamba2_->usage());
   if (linear_attention_) add(total, linear_attention_->usage());
+  if (gated_delta_net_) add(total, gated_delta_net_->usage());
+  if (kda_) add(total, kda_->usage());
+  if (mla_) add(total, mla_->usage());
   return total;
 }
 
@@ -253,6 +316,9 @@ StorageTensors HybridCache::storage() const {
   if (mamba_) append_prefixed(all, "mamba", mamba_->storage());
   if (mamba2_) append_prefixed(all, "mamba2", mamba2_->storage());
   if (linear_attention_) append_prefixed(all, "linear_attention", linear_attention_->storage());
+  if (gated_delta_net_) append_prefixed(all, "gated_delta_net", gated_delta_net_->storage());
+  if (kda_) append_prefixed(all, "kda", kda_->storage());
+  if (mla_) append_prefixed(all, "mla", mla_->storage());
   return all;
 }
 
@@ -269,6 +335,9 @@ void HybridCache::save(SnapshotWriter& out) const {
   save_part(mamba_, LayerKind::mamba);
   save_part(mamba2_, LayerKind::mamba2);
   save_part(linear_attention_, LayerKind::linear_attention);
+  save_part(gated_delta_net_, LayerKind::gated_delta_net);
+  save_part(kda_, LayerKind::kda);
+  save_part(mla_, LayerKind::mla);
   std::vector<std::int64_t> requests, lengths;
   for (const auto& [request, length] : lengths_) {
     requests.push_back(static_cast<std::int64_t>(request));
@@ -291,6 +360,10 @@ void HybridCache::restore(const SnapshotReader& in) {
   restore_part(fresh.mamba_, LayerKind::mamba);
   restore_part(fresh.mamba2_, LayerKind::mamba2);
   restore_part(fresh.linear_attention_, LayerKind::linear_attention);
+  restore_part(fresh.gated_delta_net_, LayerKind::gated_delta_net);
+  restore_part(fresh.kda_, LayerKind::kda);
+  restore_part(fresh.mla_, LayerKind::mla);
+  const PagedKVCache* kv = fresh.pool();
   const auto requests = in.integers("requests");
   const auto lengths = in.integers("lengths");
   if (lengths.size() != requests.size()) in.fail("lengths", "one length per request");
@@ -298,8 +371,7 @@ void HybridCache::restore(const SnapshotReader& in) {
     const auto request = static_cast<RequestId>(requests[i]);
     const bool consistent =
         fresh.slots_.contains(request) &&
-        (!fresh.attention_ ||
-         (fresh.attention_->contains(request) && fresh.attention_->length(request) == lengths[i]));
+        (!kv || (kv->contains(request) && kv->length(request) == lengths[i]));
     if (!consistent) {
       in.fail("requests", "requests holding a slot and, with attention layers, pages for their "
                           "length; request " + std::to_string(request) + " does not");
@@ -307,7 +379,7 @@ void HybridCache::restore(const SnapshotReader& in) {
     fresh.lengths_.emplace(request, lengths[i]);
   }
   if (fresh.slots_.slots_in_use() != static_cast<std::int64_t>(fresh.lengths_.size()) ||
-      (fresh.attention_ && fresh.attention_->requests().size() != fresh.lengths_.size())) {
+      (kv && kv->requests().size() != fresh.lengths_.size())) {
     in.fail("requests", "the same requests in the slot pool, the page tables and the lengths");
   }
   *this = std::move(fresh);

@@ -29,6 +29,17 @@ ConvSsmStateCache::Layout layout_of(const Mamba2CacheConfig& c) {
           .ssm_dtype = c.ssm_dtype};
 }
 
+ConvSsmStateCache::Layout layout_of(const DeltaNetCacheConfig& c) {
+  return {.kind = "DeltaNetStateCache",
+          .num_layers = c.num_layers,
+          .max_batch = c.max_batch,
+          .conv_channels = c.conv_channels(),
+          .conv_kernel = c.conv_kernel,
+          .ssm_slot_shape = {c.num_v_heads, c.head_k_dim, c.head_v_dim},
+          .conv_dtype = c.conv_dtype,
+          .ssm_dtype = c.state_dtype};
+}
+
 CacheUsage state_usage(std::size_t bytes_per_sequence, std::int64_t max_batch) {
   CacheUsage usage;
   usage.bytes_per_sequence = bytes_per_sequence;
@@ -74,6 +85,26 @@ void Mamba2StateCache::save(SnapshotWriter& out) const {
 void Mamba2StateCache::restore(const SnapshotReader& in) {
   in.check_metadata(config_.metadata());
   Mamba2StateCache fresh(config_, allocator());
+  fresh.restore_state(in);
+  *this = std::move(fresh);
+}
+
+DeltaNetStateCache::DeltaNetStateCache(DeltaNetCacheConfig config, StorageAllocator& allocator)
+    : ConvSsmStateCache(layout_of(cache_util::validated(config)), allocator),
+      config_(std::move(config)) {}
+
+CacheUsage DeltaNetStateCache::usage() const {
+  return state_usage(config_.bytes_per_sequence(), config_.max_batch);
+}
+
+void DeltaNetStateCache::save(SnapshotWriter& out) const {
+  save_state(out);
+  out.metadata(config_.metadata());
+}
+
+void DeltaNetStateCache::restore(const SnapshotReader& in) {
+  in.check_metadata(config_.metadata());
+  DeltaNetStateCache fresh(config_, allocator());
   fresh.restore_state(in);
   *this = std::move(fresh);
 }

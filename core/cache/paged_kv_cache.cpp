@@ -10,12 +10,24 @@
 namespace ssmkit {
 namespace {
 
-// Tokens in a (tokens, kv_heads, head_dim) K/V pair, after checking both shapes.
+// Checks one layer's rows: K and V each (tokens, kv_heads, head_dim); a latent (MLA) cache
+// takes its rows in `key` and no `value`.
+void check_rows(const std::string& where, const std::string& field, const KeyValue& kv,
+                const PagedKVCacheConfig& c, std::int64_t tokens) {
+  cache_util::require_shape(where, field + ".key", kv.key, {tokens, c.kv_heads, c.head_dim});
+  if (!c.latent) {
+    cache_util::require_shape(where, field + ".value", kv.value, {tokens, c.kv_heads, c.head_dim});
+  } else if (kv.value.defined()) {
+    throw InputError(where, field + ".value",
+                     "no value rows: a latent (MLA) cache keeps one tensor, passed as key");
+  }
+}
+
+// Tokens in one layer's rows, after checking their shapes.
 std::int64_t token_count(const std::string& where, const std::string& field, const KeyValue& kv,
-                         std::int64_t heads, std::int64_t head_dim) {
+                         const PagedKVCacheConfig& c) {
   const std::int64_t n = kv.key.defined() && kv.key.rank() == 3 ? kv.key.dim(0) : 0;
-  cache_util::require_shape(where, field + ".key", kv.key, {n, heads, head_dim});
-  cache_util::require_shape(where, field + ".value", kv.value, {n, heads, head_dim});
+  check_rows(where, field, kv, c, n);
   return n;
 }
 
@@ -28,7 +40,7 @@ PagedKVCache::PagedKVCache(PagedKVCacheConfig config, StorageAllocator& allocato
   const Shape shape{config_.num_pages(), config_.page_size, config_.kv_heads, config_.head_dim};
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
     key_pages_.emplace_back(allocator, config_.dtype, shape);
-    value_pages_.emplace_back(allocator, config_.dtype, shape);
+    if (!config_.latent) value_pages_.emplace_back(allocator, config_.dtype, shape);
   }
 }
 
@@ -50,11 +62,7 @@ void PagedKVCache::check_layers(const std::string& where, std::span<const KeyVal
                          std::to_string(layers.size()));
   }
   for (std::size_t i = 0; i < layers.size(); ++i) {
-    const std::string field = "layers[" + std::to_string(i) + "]";
-    cache_util::require_shape(where, field + ".key", layers[i].key,
-                              {tokens, config_.kv_heads, config_.head_dim});
-    cache_util::require_shape(where, field + ".value", layers[i].value,
-                              {tokens, config_.kv_heads, config_.head_dim});
+    check_rows(where, "layers[" + std::to_string(i) + "]", layers[i], config_, tokens);
   }
 }
 
@@ -82,6 +90,7 @@ void PagedKVCache::write_token(std::int64_t layer, const Sequence& seq, std::int
   const std::int64_t offset =
       (page * config_.page_size + position % config_.page_size) * row_elements;
   cache_util::store_elements(kv.key, row * row_elements, key_pages_[layer], offset, row_elements);
+  if (config_.latent) return;
   cache_util::store_elements(kv.value, row * row_elements, value_pages_[layer], offset,
                              row_elements);
 }
@@ -91,7 +100,7 @@ void PagedKVCache::write(RequestId request, std::int64_t layer, std::int64_t fir
   const std::string where = "PagedKVCache::write";
   const Sequence& seq = sequence(where, request);
   cache_util::require_index(where, "layer", layer, config_.num_layers);
-  const std::int64_t n = token_count(where, "kv", kv, config_.kv_heads, config_.head_dim);
+  const std::int64_t n = token_count(where, "kv", kv, config_);
   if (first_position < 0 || first_position + n > seq.length) {
     throw InputError(where, "first_position",
                      "positions within the request's " + std::to_string(seq.length) +
@@ -109,8 +118,7 @@ CacheStatus PagedKVCache::prefill(RequestId request, std::span<const KeyValue> l
                          std::to_string(length(request)) + " tokens");
   }
   const std::int64_t n = layers.empty() ? 0
-                                        : token_count(where, "layers[0]", layers[0],
-                                                      config_.kv_heads, config_.head_dim);
+                                        : token_count(where, "layers[0]", layers[0], config_);
   check_layers(where, layers, n);
   if (const CacheStatus status = extend(request, n); status != CacheStatus::ok) return status;
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
@@ -123,8 +131,7 @@ CacheStatus PagedKVCache::append(RequestId request, std::span<const KeyValue> la
   const std::string where = "PagedKVCache::append";
   const std::int64_t start = sequence(where, request).length;
   const std::int64_t n = layers.empty() ? 0
-                                        : token_count(where, "layers[0]", layers[0],
-                                                      config_.kv_heads, config_.head_dim);
+                                        : token_count(where, "layers[0]", layers[0], config_);
   check_layers(where, layers, n);
   if (const CacheStatus status = extend(request, n); status != CacheStatus::ok) return status;
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
@@ -173,12 +180,13 @@ KeyValue PagedKVCache::gather(RequestId request, std::int64_t layer) const {
   cache_util::require_index(where, "layer", layer, config_.num_layers);
   const std::int64_t row_elements = config_.kv_heads * config_.head_dim;
   const Shape shape{seq.length, config_.kv_heads, config_.head_dim};
-  KeyValue out{Tensor(config_.dtype, shape), Tensor(config_.dtype, shape)};
+  KeyValue out{Tensor(config_.dtype, shape), config_.latent ? Tensor() : Tensor(config_.dtype, shape)};
   for (std::size_t i = 0; i < seq.pages.size(); ++i) {
     const auto first = static_cast<std::int64_t>(i) * config_.page_size;
     const std::int64_t tokens = std::min(config_.page_size, seq.length - first);
     const std::int64_t src = seq.pages[i] * config_.page_size * row_elements;
     key_pages_[layer].read_elements(src, tokens * row_elements, out.key, first * row_elements);
+    if (config_.latent) continue;
     value_pages_[layer].read_elements(src, tokens * row_elements, out.value,
                                       first * row_elements);
   }
@@ -226,10 +234,13 @@ CacheTensor& PagedKVCache::key_pages(std::int64_t layer) {
   return key_pages_[layer];
 }
 const CacheTensor& PagedKVCache::value_pages(std::int64_t layer) const {
-  cache_util::require_index("PagedKVCache::value_pages", "layer", layer, config_.num_layers);
-  return value_pages_[layer];
+  return const_cast<PagedKVCache*>(this)->value_pages(layer);
 }
 CacheTensor& PagedKVCache::value_pages(std::int64_t layer) {
+  if (config_.latent) {
+    throw InputError("PagedKVCache::value_pages", "latent",
+                     "a K/V cache; a latent (MLA) cache keeps its rows in key_pages only");
+  }
   cache_util::require_index("PagedKVCache::value_pages", "layer", layer, config_.num_layers);
   return value_pages_[layer];
 }
@@ -247,7 +258,9 @@ StorageTensors PagedKVCache::storage() const {
   StorageTensors named;
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
     named.emplace_back(cache_util::layer_name(layer) + "/key_pages", &key_pages_[layer]);
-    named.emplace_back(cache_util::layer_name(layer) + "/value_pages", &value_pages_[layer]);
+    if (!config_.latent) {
+      named.emplace_back(cache_util::layer_name(layer) + "/value_pages", &value_pages_[layer]);
+    }
   }
   return named;
 }
@@ -274,6 +287,7 @@ void PagedKVCache::restore(const SnapshotReader& in) {
   PagedKVCache fresh(config_, *allocator_);
   for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
     in.tensor_into(cache_util::layer_name(layer) + "/key_pages", fresh.key_pages_[layer]);
+    if (config_.latent) continue;
     in.tensor_into(cache_util::layer_name(layer) + "/value_pages", fresh.value_pages_[layer]);
   }
   const auto ids = in.integers("requests");

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/names.hpp"
 
 namespace ssmkit {
 namespace {
@@ -39,7 +40,7 @@ std::span<const GpuMemory> gpu_table() { return kGpus; }
 const GpuMemory& gpu_memory(std::string_view name, const std::string& where,
                             const std::string& field) {
   for (const GpuMemory& g : kGpus) {
-    if (g.name == name) return g;
+    if (equals_ignoring_case(g.name, name)) return g;
   }
   std::string known;
   for (const GpuMemory& g : kGpus) known += (known.empty() ? "" : ", ") + std::string(g.name);

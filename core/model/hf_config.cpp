@@ -2,8 +2,10 @@
 // transformers' configuration_<type>.py and modeling code derive the cache shapes from the
 // keys (derived sizes, defaults of optional keys, layout lists); a missing, null or
 // wrong-typed key the shape needs is an InputError naming the file and the key.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -515,6 +517,160 @@ ModelSpec from_attention(const ConfigReader& r, const std::string& model_type) {
   return m;
 }
 
+// ---- linear-attention hybrids: Qwen3-Next / Qwen3.5 (Gated DeltaNet), Kimi-Linear (KDA + MLA)
+
+// Reads layer_types as one kind per decoder layer: "linear_attention" is `linear` (the
+// family's linear mixer), "full_attention" is `full`.
+std::vector<LayerKind> layer_types_as(const ConfigReader& r, std::int64_t layers, LayerKind linear,
+                                      LayerKind full, const std::string& names) {
+  const auto types = r.strings("layer_types");
+  check_length(r, "layer_types", types.size(), layers);
+  std::vector<LayerKind> kinds;
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    if (types[i] == "linear_attention") {
+      kinds.push_back(linear);
+    } else if (types[i] == "full_attention") {
+      kinds.push_back(full);
+    } else {
+      r.fail("layer_types[" + std::to_string(i) + "]",
+             "\"linear_attention\" (" + names + ") or \"full_attention\", got \"" + types[i] + "\"");
+    }
+  }
+  return kinds;
+}
+
+void set_one_per_layer(ModelSpec& m, const std::vector<LayerKind>& kinds) {
+  std::vector<std::vector<LayerKind>> per_layer;
+  for (const LayerKind k : kinds) per_layer.push_back({k});
+  set_layout(m, static_cast<std::int64_t>(kinds.size()), per_layer);
+}
+
+// Qwen3-Next (model_type qwen3_next) and Qwen3.5 (qwen3_5_text / qwen3_5_moe_text, the
+// text_config of qwen3_5 / qwen3_5_moe): Gated DeltaNet layers with full attention every
+// full_attention_interval-th layer. transformers' Qwen3NextConfig.__init__ and
+// Qwen3_5TextConfig.__post_init__ (configuration_qwen3_next.py, configuration_qwen3_5.py;
+// configuration_qwen3_5_moe.py alike) build layer_types from the interval when absent: layer i
+// is full attention when (i + 1) % interval == 0. ssmkit takes layer_types when given and
+// needs the interval, when given too, to say the same; an interval that does not divide
+// num_hidden_layers is refused rather than placed.
+ModelSpec from_qwen3_next(const ConfigReader& r) {
+  ModelSpec m;
+  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
+  std::int64_t interval = 0;
+  if (r.has("full_attention_interval")) {
+    interval = r.positive("full_attention_interval");
+    if (layers % interval != 0) {
+      r.fail("full_attention_interval", "a divisor of num_hidden_layers (" +
+                                            std::to_string(layers) + "), got " +
+                                            std::to_string(interval));
+    }
+  }
+  std::vector<LayerKind> kinds;
+  if (r.has("layer_types")) {
+    kinds = layer_types_as(r, layers, LayerKind::gated_delta_net, LayerKind::attention,
+                           "Gated DeltaNet");
+  } else if (interval == 0) {
+    r.fail("layer_types", "a list of layer types (or full_attention_interval), the keys are missing");
+  }
+  for (std::int64_t i = 0; i < layers && interval != 0; ++i) {
+    const LayerKind kind = (i + 1) % interval == 0 ? LayerKind::attention : LayerKind::gated_delta_net;
+    if (kinds.size() < static_cast<std::size_t>(layers)) {
+      kinds.push_back(kind);
+    } else if (kinds[i] != kind) {
+      r.fail("full_attention_interval",
+             "the layout layer_types gives (full attention where (layer + 1) % interval == 0); "
+             "interval " + std::to_string(interval) + " disagrees at layer_types[" +
+                 std::to_string(i) + "]");
+    }
+  }
+  set_one_per_layer(m, kinds);
+  if (m.count(LayerKind::attention) > 0) m.attention = attention_from(r);
+  if (m.count(LayerKind::gated_delta_net) > 0) {
+    DeltaNetLayerSpec s;
+    s.num_k_heads = r.positive("linear_num_key_heads");
+    s.num_v_heads = r.positive("linear_num_value_heads");
+    s.head_k_dim = r.positive("linear_key_head_dim");
+    s.head_v_dim = r.positive("linear_value_head_dim");
+    s.conv_kernel = r.positive("linear_conv_kernel_dim");
+    if (s.num_v_heads % s.num_k_heads != 0) {
+      r.fail("linear_num_value_heads", "a multiple of linear_num_key_heads (" +
+                                           std::to_string(s.num_k_heads) + "), got " +
+                                           std::to_string(s.num_v_heads));
+    }
+    m.gated_delta_net = s;
+  }
+  m.max_position_embeddings = r.max_position_embeddings();
+  return m;
+}
+
+// Kimi-Linear (model_type kimi_linear): KDA layers and MLA layers. The published config.json
+// places them in linear_attn_config's kda_layers and full_attn_layers, 1-based (transformers'
+// KimiLinearConfig.__post_init__ sets layer_types[layer - 1]; vLLM's KimiLinearConfig.
+// is_kda_layer tests layer_idx + 1); a config saved by transformers may carry layer_types
+// instead. Every layer must be placed exactly once. KDA keeps linear_attn_config's num_heads
+// for q, k and v and head_dim for K and V; MLA keeps kv_lora_rank + qk_rope_head_dim per
+// token. transformers maps max_position_embeddings to model_max_length.
+ModelSpec from_kimi_linear(const ConfigReader& r) {
+  ModelSpec m;
+  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
+  const ConfigReader lin = r.object("linear_attn_config");
+  std::vector<LayerKind> kinds;
+  if (r.has("layer_types")) {
+    kinds = layer_types_as(r, layers, LayerKind::kda, LayerKind::mla, "KDA");
+  } else {
+    std::vector<std::optional<LayerKind>> placed(static_cast<std::size_t>(layers));
+    for (const auto& [key, kind] : {std::pair<std::string, LayerKind>{"kda_layers", LayerKind::kda},
+                                    {"full_attn_layers", LayerKind::mla}}) {
+      const auto list = lin.integers(key);
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        const std::int64_t layer = list[i];
+        if (layer < 1 || layer > layers || placed[layer - 1]) {
+          lin.fail(key + "[" + std::to_string(i) + "]",
+                   "a 1-based layer index in [1, " + std::to_string(layers) +
+                       "] that no other entry of kda_layers or full_attn_layers names, got " +
+                       std::to_string(layer));
+        }
+        placed[layer - 1] = kind;
+      }
+    }
+    for (std::size_t i = 0; i < placed.size(); ++i) {
+      if (!placed[i]) {
+        lin.fail("kda_layers", "every layer 1.." + std::to_string(layers) +
+                                   " in kda_layers or full_attn_layers; layer " +
+                                   std::to_string(i + 1) + " is in neither");
+      }
+      kinds.push_back(*placed[i]);
+    }
+  }
+  set_one_per_layer(m, kinds);
+  if (m.count(LayerKind::kda) > 0) {
+    const std::int64_t heads = lin.positive("num_heads");
+    const std::int64_t head_dim = lin.positive("head_dim");
+    m.kda = DeltaNetLayerSpec{heads, heads, head_dim, head_dim, lin.positive("short_conv_kernel_size")};
+  }
+  if (m.count(LayerKind::mla) > 0) {
+    MlaLayerSpec s;
+    s.num_heads = r.positive("num_attention_heads");
+    s.kv_lora_rank = r.positive("kv_lora_rank");
+    s.qk_rope_head_dim = r.integer("qk_rope_head_dim");
+    if (s.qk_rope_head_dim < 0 || s.qk_rope_head_dim > (1 << 20)) {
+      r.fail("qk_rope_head_dim", "0 or a positive integer, got " + std::to_string(s.qk_rope_head_dim));
+    }
+    m.mla = s;
+  }
+  m.max_position_embeddings = r.has("max_position_embeddings") || !r.has("model_max_length")
+                                  ? r.max_position_embeddings()
+                                  : r.positive("model_max_length", std::int64_t{1} << 32);
+  return m;
+}
+
+// model_types whose every layer is full softmax attention with a K/V cache (transformers'
+// configuration_<type>.py of each). Anything not here and not a family above is refused:
+// sizing an unknown architecture as attention-only would be a silent misread.
+constexpr const char* kAttentionOnlyTypes[] = {
+    "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe",
+    "gemma", "gemma2", "gemma3_text", "phi3", "olmo2", "granite", "granitemoe"};
+
 }  // namespace
 
 ModelSpec parse_hf_config(std::string_view json_text, const std::string& where) {
@@ -533,15 +689,36 @@ ModelSpec parse_hf_config(std::string_view json_text, const std::string& where) 
     m = from_mamba_ssm(r);
   } else {
     type = r.string("model_type");
-    if (type == "mamba" || type == "falcon_mamba") m = from_mamba(r);
-    else if (type == "mamba2") m = from_mamba2(r);
-    else if (type == "jamba") m = from_jamba(r);
-    else if (type == "zamba2") m = from_zamba2(r);
-    else if (type == "falcon_h1") m = from_falcon_h1(r);
-    else if (type == "nemotron_h") m = from_nemotron_h(r);
-    else if (type == "granitemoehybrid") m = from_granite_hybrid(r);
-    else if (type == "minimax" || type == "minimax_text_01" || type == "minimax_m1") m = from_minimax(r);
-    else m = from_attention(r, type);
+    // Multimodal wrappers (Qwen3.5's qwen3_5 / qwen3_5_moe) keep the language model's keys
+    // under text_config, with its own model_type (qwen3_5_text).
+    std::optional<ConfigReader> text;
+    if (r.has("text_config") && !r.has("num_hidden_layers")) {
+      text.emplace(r.object("text_config"));
+      if (text->has("model_type")) type = text->string("model_type");
+    }
+    const ConfigReader& c = text ? *text : r;
+    if (type == "mamba" || type == "falcon_mamba") m = from_mamba(c);
+    else if (type == "mamba2") m = from_mamba2(c);
+    else if (type == "jamba") m = from_jamba(c);
+    else if (type == "zamba2") m = from_zamba2(c);
+    else if (type == "falcon_h1") m = from_falcon_h1(c);
+    else if (type == "nemotron_h") m = from_nemotron_h(c);
+    else if (type == "granitemoehybrid") m = from_granite_hybrid(c);
+    else if (type == "minimax" || type == "minimax_text_01" || type == "minimax_m1") m = from_minimax(c);
+    else if (type == "qwen3_next" || type == "qwen3_5" || type == "qwen3_5_text" ||
+             type == "qwen3_5_moe" || type == "qwen3_5_moe_text") m = from_qwen3_next(c);
+    else if (type == "kimi_linear") m = from_kimi_linear(c);
+    else if (std::find(std::begin(kAttentionOnlyTypes), std::end(kAttentionOnlyTypes), type) !=
+             std::end(kAttentionOnlyTypes)) m = from_attention(c, type);
+    else {
+      std::string known;
+      for (const char* t : kAttentionOnlyTypes) known += std::string(", ") + t;
+      c.fail("model_type",
+             "a model type ssmkit knows (mamba, falcon_mamba, mamba2, jamba, zamba2, falcon_h1, "
+             "nemotron_h, granitemoehybrid, minimax, minimax_text_01, minimax_m1, qwen3_next, "
+             "qwen3_5, qwen3_5_text, qwen3_5_moe, qwen3_5_moe_text, kimi_linear" + known +
+                 "), got \"" + type + "\"");
+    }
   }
   m.name = where;
   m.source = where + " (model_type " + type + ")";

@@ -11,14 +11,47 @@ std::size_t bytes(std::int64_t elements, DType dtype) {
   return static_cast<std::size_t>(elements) * dtype_size(dtype);
 }
 
-// The config's bytes_per_sequence() is the total the cache allocates per slot; the split
-// into conv and SSM follows the shapes the state caches allocate, and must add up to it.
-void check_split(const LayerKindMemory& k, std::size_t total) {
+// A conv + recurrent state kind. The config's bytes_per_sequence() is the total the cache
+// allocates per slot; the split into conv and state follows the shapes the state caches
+// allocate, and must add up to it.
+struct ConvStateShape {
+  LayerKind kind;
+  std::int64_t layers, conv_channels, conv_kernel;
+  DType conv_dtype;
+  std::int64_t state_elements;  // per layer
+  DType state_dtype;
+};
+
+LayerKindMemory conv_state_memory(const ConvStateShape& s, std::size_t total) {
+  LayerKindMemory k{s.kind, s.layers};
+  const auto layers = static_cast<std::size_t>(s.layers);
+  k.conv_bytes_per_sequence = layers * bytes(s.conv_channels * s.conv_kernel, s.conv_dtype);
+  k.conv_bytes_per_sequence_w_minus_1 =
+      layers * bytes(s.conv_channels * (s.conv_kernel - 1), s.conv_dtype);
+  k.state_bytes_per_sequence = layers * bytes(s.state_elements, s.state_dtype);
   if (k.conv_bytes_per_sequence + k.state_bytes_per_sequence != total) {
     throw std::logic_error("memory_budget: conv + state bytes of " +
                            std::string(layer_kind_name(k.kind)) +
                            " differ from the cache config's bytes_per_sequence");
   }
+  return k;
+}
+
+void add_state_kind(ModelMemory& m, const LayerKindMemory& k) {
+  m.kinds.push_back(k);
+  m.state_bytes_per_sequence += k.conv_bytes_per_sequence + k.state_bytes_per_sequence;
+  m.state_bytes_per_sequence_w_minus_1 +=
+      k.conv_bytes_per_sequence_w_minus_1 + k.state_bytes_per_sequence;
+}
+
+std::size_t state_bytes(const HybridCacheConfig& c) {
+  std::size_t total = 0;
+  if (c.mamba) total += c.mamba->bytes_per_sequence();
+  if (c.mamba2) total += c.mamba2->bytes_per_sequence();
+  if (c.linear_attention) total += c.linear_attention->bytes_per_sequence();
+  if (c.gated_delta_net) total += c.gated_delta_net->bytes_per_sequence();
+  if (c.kda) total += c.kda->bytes_per_sequence();
+  return total;
 }
 
 }  // namespace
@@ -33,39 +66,43 @@ ModelMemory model_memory(const ModelSpec& model, const CacheSettings& settings) 
   ModelMemory m;
   m.config = make_hybrid_cache_config(model, one);
   const HybridCacheConfig& c = m.config;
-  if (c.attention) {
-    LayerKindMemory k{LayerKind::attention, c.attention->num_layers};
-    k.kv_bytes_per_token = c.attention->bytes_per_token();
+  if (const PagedKVCacheConfig* kv = c.kv_pool()) {
+    LayerKindMemory k{c.attention ? LayerKind::attention : LayerKind::mla, kv->num_layers};
+    k.kv_bytes_per_token = kv->bytes_per_token();
     m.kinds.push_back(k);
     m.kv_bytes_per_token = k.kv_bytes_per_token;
-    m.kv_bytes_per_page = c.attention->bytes_per_page();
-    m.page_size = c.attention->page_size;
+    m.kv_bytes_per_page = kv->bytes_per_page();
+    m.page_size = kv->page_size;
   }
-  if (c.mamba) {
-    const MambaCacheConfig& s = *c.mamba;
-    LayerKindMemory k{LayerKind::mamba, s.num_layers};
-    k.conv_bytes_per_sequence = s.num_layers * bytes(s.intermediate_size * s.conv_kernel, s.conv_dtype);
-    k.state_bytes_per_sequence = s.num_layers * bytes(s.intermediate_size * s.d_state, s.ssm_dtype);
-    check_split(k, s.bytes_per_sequence());
-    m.kinds.push_back(k);
-    m.state_bytes_per_sequence += s.bytes_per_sequence();
+  if (const auto& s = c.mamba) {
+    add_state_kind(m, conv_state_memory({LayerKind::mamba, s->num_layers, s->intermediate_size,
+                                         s->conv_kernel, s->conv_dtype,
+                                         s->intermediate_size * s->d_state, s->ssm_dtype},
+                                        s->bytes_per_sequence()));
   }
-  if (c.mamba2) {
-    const Mamba2CacheConfig& s = *c.mamba2;
-    LayerKindMemory k{LayerKind::mamba2, s.num_layers};
-    k.conv_bytes_per_sequence = s.num_layers * bytes(s.conv_channels() * s.conv_kernel, s.conv_dtype);
-    k.state_bytes_per_sequence =
-        s.num_layers * bytes(s.num_heads * s.head_dim * s.d_state, s.ssm_dtype);
-    check_split(k, s.bytes_per_sequence());
-    m.kinds.push_back(k);
-    m.state_bytes_per_sequence += s.bytes_per_sequence();
+  if (const auto& s = c.mamba2) {
+    add_state_kind(m, conv_state_memory({LayerKind::mamba2, s->num_layers, s->conv_channels(),
+                                         s->conv_kernel, s->conv_dtype,
+                                         s->num_heads * s->head_dim * s->d_state, s->ssm_dtype},
+                                        s->bytes_per_sequence()));
   }
   if (c.linear_attention) {
     const LinearAttentionCacheConfig& s = *c.linear_attention;
     LayerKindMemory k{LayerKind::linear_attention, s.num_layers};
     k.state_bytes_per_sequence = s.bytes_per_sequence();
-    m.kinds.push_back(k);
-    m.state_bytes_per_sequence += s.bytes_per_sequence();
+    add_state_kind(m, k);
+  }
+  for (const auto& [kind, part] : {std::pair{LayerKind::gated_delta_net, &c.gated_delta_net},
+                                   std::pair{LayerKind::kda, &c.kda}}) {
+    if (const auto& s = *part) {
+      add_state_kind(m, conv_state_memory({kind, s->num_layers, s->conv_channels(), s->conv_kernel,
+                                           s->conv_dtype, s->num_v_heads * s->head_k_dim * s->head_v_dim,
+                                           s->state_dtype},
+                                          s->bytes_per_sequence()));
+    }
+  }
+  if (m.state_bytes_per_sequence != state_bytes(c)) {
+    throw std::logic_error("memory_budget: the kinds' state bytes differ from the caches' total");
   }
   return m;
 }
@@ -112,15 +149,11 @@ HybridCacheConfig budget_cache_config(const ModelSpec& model, CacheSettings sett
   // Shapes first (no budget), then the pool gets what the states leave.
   settings.kv_memory = MemoryBudget{};
   HybridCacheConfig config = make_hybrid_cache_config(model, settings);
-  std::size_t state = 0;
-  if (config.mamba) state += config.mamba->bytes_per_sequence();
-  if (config.mamba2) state += config.mamba2->bytes_per_sequence();
-  if (config.linear_attention) state += config.linear_attention->bytes_per_sequence();
-  state *= static_cast<std::size_t>(sequences);
-  if (config.attention) {
+  const std::size_t state = state_bytes(config) * static_cast<std::size_t>(sequences);
+  if (PagedKVCacheConfig* kv = config.kv_pool()) {
     // A budget the states already exceed leaves the pool nothing; building it then fails
     // with the PagedKVCacheConfig's own "room for at least 2 pages" error.
-    config.attention->memory = MemoryBudget::fixed(budget_bytes > state ? budget_bytes - state : 1);
+    kv->memory = MemoryBudget::fixed(budget_bytes > state ? budget_bytes - state : 1);
   }
   return config;
 }

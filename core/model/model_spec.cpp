@@ -64,6 +64,29 @@ void validate_mamba2(const std::string& where, const Mamba2LayerSpec& s) {
   }
 }
 
+void validate_delta_net(const std::string& where, const std::string& kind,
+                        const DeltaNetLayerSpec& s) {
+  require_positive(where, kind + ".num_k_heads", s.num_k_heads);
+  require_positive(where, kind + ".num_v_heads", s.num_v_heads);
+  require_positive(where, kind + ".head_k_dim", s.head_k_dim);
+  require_positive(where, kind + ".head_v_dim", s.head_v_dim);
+  require_positive(where, kind + ".conv_kernel", s.conv_kernel);
+  if (s.num_v_heads % s.num_k_heads != 0) {
+    throw InputError(where, kind + ".num_v_heads",
+                     "a multiple of num_k_heads (" + std::to_string(s.num_k_heads) + "), got " +
+                         std::to_string(s.num_v_heads));
+  }
+}
+
+void validate_mla(const std::string& where, const MlaLayerSpec& s) {
+  require_positive(where, "mla.num_heads", s.num_heads);
+  require_positive(where, "mla.kv_lora_rank", s.kv_lora_rank);
+  if (s.qk_rope_head_dim < 0) {
+    throw InputError(where, "mla.qk_rope_head_dim",
+                     "0 or a positive number, got " + std::to_string(s.qk_rope_head_dim));
+  }
+}
+
 // One rank's share of `total`, which must divide evenly.
 std::int64_t shard(const std::string& where, const std::string& field, std::int64_t total,
                    std::int64_t tp) {
@@ -130,6 +153,15 @@ void ModelSpec::validate() const {
     require_positive(where, "linear_attention.key_dim", linear_attention->key_dim);
     require_positive(where, "linear_attention.value_dim", linear_attention->value_dim);
   }
+  if (check_presence(*this, LayerKind::gated_delta_net, gated_delta_net)) {
+    validate_delta_net(where, "gated_delta_net", *gated_delta_net);
+  }
+  if (check_presence(*this, LayerKind::kda, kda)) validate_delta_net(where, "kda", *kda);
+  if (check_presence(*this, LayerKind::mla, mla)) validate_mla(where, *mla);
+  if (attention && mla) {
+    throw InputError(where, "mla",
+                     "a model with attention or MLA layers, not both: ssmkit keeps one paged pool");
+  }
   if (max_position_embeddings < 0) {
     throw InputError(where, "max_position_embeddings",
                      "0 (no limit) or a positive length, got " +
@@ -182,7 +214,8 @@ HybridCacheConfig make_hybrid_cache_config(const ModelSpec& model, const CacheSe
   HybridCacheConfig config;
   config.layers = model.layers;
   config.max_requests = settings.max_requests;
-  if (model.attention) {
+  // The paged pool's shape apart from its heads: attention's K/V or MLA's latent rows.
+  auto pool = [&](LayerKind kind) {
     const std::int64_t max_seq_len =
         settings.max_seq_len != 0 ? settings.max_seq_len : model.max_position_embeddings;
     if (max_seq_len == 0) {
@@ -190,16 +223,48 @@ HybridCacheConfig make_hybrid_cache_config(const ModelSpec& model, const CacheSe
                        "a positive length: " + model.name + " sets no max_position_embeddings");
     }
     PagedKVCacheConfig kv;
-    kv.num_layers = model.count(LayerKind::attention);
-    shard(tp_where, "attention.num_heads", model.attention->num_heads, tp);
-    kv.kv_heads = kv_heads_per_rank(tp_where, model.attention->kv_heads, tp);
-    kv.head_dim = model.attention->head_dim;
+    kv.num_layers = model.count(kind);
     kv.page_size = settings.page_size;
     kv.max_seq_len = max_seq_len;
     kv.dtype = settings.kv_dtype;
     kv.memory = settings.kv_memory;
+    return kv;
+  };
+  if (model.attention) {
+    PagedKVCacheConfig kv = pool(LayerKind::attention);
+    shard(tp_where, "attention.num_heads", model.attention->num_heads, tp);
+    kv.kv_heads = kv_heads_per_rank(tp_where, model.attention->kv_heads, tp);
+    kv.head_dim = model.attention->head_dim;
     config.attention = kv;
   }
+  if (model.mla) {
+    PagedKVCacheConfig kv = pool(LayerKind::mla);
+    shard(tp_where, "mla.num_heads", model.mla->num_heads, tp);
+    kv.latent = true;
+    kv.kv_heads = 1;
+    kv.head_dim = model.mla->latent_dim();
+    config.mla = kv;
+  }
+  // vLLM's gated_delta_net_state_shape and kda_state_shape divide the conv channels and the
+  // state's heads by the tensor-parallel degree.
+  auto delta_net = [&](LayerKind kind, const DeltaNetLayerSpec& s) {
+    const std::string name(layer_kind_name(kind));
+    DeltaNetCacheConfig c;
+    c.num_layers = model.count(kind);
+    c.max_batch = settings.max_requests;
+    c.num_k_heads = shard(tp_where, name + ".num_k_heads", s.num_k_heads, tp);
+    c.num_v_heads = shard(tp_where, name + ".num_v_heads", s.num_v_heads, tp);
+    c.head_k_dim = s.head_k_dim;
+    c.head_v_dim = s.head_v_dim;
+    c.conv_kernel = s.conv_kernel;
+    c.conv_dtype = settings.conv_dtype;
+    c.state_dtype = settings.ssm_dtype;
+    return c;
+  };
+  if (model.gated_delta_net) {
+    config.gated_delta_net = delta_net(LayerKind::gated_delta_net, *model.gated_delta_net);
+  }
+  if (model.kda) config.kda = delta_net(LayerKind::kda, *model.kda);
   if (model.mamba) {
     MambaCacheConfig c;
     c.num_layers = model.count(LayerKind::mamba);
@@ -241,8 +306,8 @@ HybridCacheConfig make_hybrid_cache_config(const ModelSpec& model, const CacheSe
   } else {
     // Everything but the pool's size: a copy with a two-page budget stands in for it.
     HybridCacheConfig shape = config;
-    if (shape.attention) {
-      shape.attention->memory = MemoryBudget::fixed(2 * shape.attention->bytes_per_page());
+    if (PagedKVCacheConfig* kv = shape.kv_pool()) {
+      kv->memory = MemoryBudget::fixed(2 * kv->bytes_per_page());
     }
     shape.validate();
   }
@@ -250,11 +315,10 @@ HybridCacheConfig make_hybrid_cache_config(const ModelSpec& model, const CacheSe
 }
 
 namespace {
-// The config.json a --model argument names; none for a preset (or for something that is
-// neither, where the preset list is the likelier help).
+// The config.json a --model argument names; none for a preset, matched in any case (or for
+// something that is neither, where the preset list is the likelier help).
 std::optional<std::filesystem::path> config_file_of(std::string_view preset_or_path) {
-  const auto names = model_preset_names();
-  if (std::find(names.begin(), names.end(), preset_or_path) != names.end()) return std::nullopt;
+  if (find_model_preset(preset_or_path)) return std::nullopt;
   const std::filesystem::path path(preset_or_path);
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return path / "config.json";

@@ -6,6 +6,7 @@
 
 #include "ssmkit/error.hpp"
 #include "ssmkit/model/model_spec.hpp"
+#include "ssmkit/names.hpp"
 
 namespace ssmkit {
 namespace {
@@ -121,6 +122,40 @@ constexpr std::array kPresets{
                                   0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
                                   0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
                                   0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]})"},
+    // HF repo Qwen/Qwen3-Next-80B-A3B-Instruct
+    Preset{"Qwen3-Next-80B-A3B",
+           "Qwen/Qwen3-Next-80B-A3B-Instruct config.json: full_attention_interval 4, head_dim "
+           "256, hidden_size 2048, linear_num_key_heads 16, linear_num_value_heads 32, "
+           "linear_key_head_dim 128, linear_value_head_dim 128, linear_conv_kernel_dim 4, "
+           "max_position_embeddings 262144 as transcribed on a third-party model page; "
+           "num_hidden_layers 48, num_attention_heads 16, num_key_value_heads 2 from a "
+           "third-party transcription of the same architecture's release config (Qwen3-Coder-"
+           "Next, every key above equal) and a third-party spec page; transformers' "
+           "Qwen3NextConfig defaults are this model's. 36 Gated DeltaNet layers, full "
+           "attention at layers 3, 7, ..., 47",
+           R"({"model_type": "qwen3_next", "hidden_size": 2048, "num_hidden_layers": 48,
+               "full_attention_interval": 4, "num_attention_heads": 16,
+               "num_key_value_heads": 2, "head_dim": 256,
+               "linear_num_key_heads": 16, "linear_num_value_heads": 32,
+               "linear_key_head_dim": 128, "linear_value_head_dim": 128,
+               "linear_conv_kernel_dim": 4, "max_position_embeddings": 262144})"},
+    // HF repo moonshotai/Kimi-Linear-48B-A3B-Instruct
+    Preset{"Kimi-Linear-48B-A3B",
+           "moonshotai/Kimi-Linear-48B-A3B-Instruct config.json as pinned in two independent "
+           "third-party copies (27 layers, linear_attn_config {num_heads 32, head_dim 128, "
+           "short_conv_kernel_size 4, full_attn_layers [4, 8, 12, 16, 20, 24, 27], kda_layers "
+           "the other 20, 1-based}, kv_lora_rank 512, qk_rope_head_dim 64, 32 attention "
+           "heads); model_max_length 1048576 from a third copy and transformers' "
+           "KimiLinearConfig default. 20 KDA layers, 7 MLA layers with a latent row of "
+           "512 + 64 per token",
+           R"({"model_type": "kimi_linear", "hidden_size": 2304, "num_hidden_layers": 27,
+               "num_attention_heads": 32, "num_key_value_heads": 32,
+               "kv_lora_rank": 512, "q_lora_rank": null, "qk_nope_head_dim": 128,
+               "qk_rope_head_dim": 64, "v_head_dim": 128, "model_max_length": 1048576,
+               "linear_attn_config": {"num_heads": 32, "head_dim": 128,
+                 "short_conv_kernel_size": 4, "full_attn_layers": [4, 8, 12, 16, 20, 24, 27],
+                 "kda_layers": [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19, 21, 22,
+                                23, 25, 26]}})"},
     // HF repo meta-llama/Llama-3.1-8B: an attention-only model to compare against
     Preset{"Llama-3.1-8B",
            "meta-llama/Llama-3.1-8B config.json as quoted in a third-party benchmark "
@@ -138,10 +173,17 @@ std::vector<std::string> model_preset_names() {
   return names;
 }
 
+std::optional<std::string> find_model_preset(std::string_view name) {
+  for (const Preset& p : kPresets) {
+    if (equals_ignoring_case(p.name, name)) return std::string(p.name);
+  }
+  return std::nullopt;
+}
+
 namespace {
 const Preset& find_preset(std::string_view name) {
   const auto it = std::find_if(kPresets.begin(), kPresets.end(),
-                               [&](const Preset& p) { return name == p.name; });
+                               [&](const Preset& p) { return equals_ignoring_case(p.name, name); });
   if (it == kPresets.end()) {
     std::string known;
     for (const Preset& p : kPresets) known += (known.empty() ? "" : ", ") + std::string(p.name);

@@ -8,18 +8,12 @@
 #include <utility>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/names.hpp"
 
 namespace ssmkit {
 namespace {
 
 using u128 = unsigned __int128;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -43,7 +37,7 @@ Parsed parse_scaled(std::string_view text, const std::array<std::pair<const char
   std::size_t i = 0;
   while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
   const std::string_view number = text.substr(0, i);
-  const std::string unit = lower(trim(text.substr(i)));
+  const std::string unit = lowercase(trim(text.substr(i)));
   u128 multiplier = 0;
   for (const auto& [name, m] : units) {
     if (unit == name) multiplier = m;

@@ -284,10 +284,11 @@ ScenarioBench read_bench(const Doc& doc, const YAML::Node& node) {
   ScenarioBench b;
   if (const YAML::Node preset = node["preset"]) {
     b.preset = read_string(doc, preset, join(path, "preset"));
-    const auto names = bench::preset_names();
-    if (std::find(names.begin(), names.end(), b.preset) == names.end()) {
+    try {
+      bench::shape_preset(b.preset);  // any case, as --preset
+    } catch (const InputError&) {
       std::string list;
-      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      for (const auto& n : bench::preset_names()) list += (list.empty() ? "" : ", ") + n;
       fail(doc, preset, join(path, "preset"), "one of " + list + ", got " + describe(preset));
     }
   }
@@ -313,8 +314,7 @@ Scenario scenario_from_yaml(const YAML::Node& root, const std::string& file,
                         : std::filesystem::path(file).stem().string();
   s.model = read_string(doc, required(doc, root, "", "model"), "model");
   // A config.json (or its directory) is found relative to the scenario.
-  const auto presets = model_preset_names();
-  if (std::find(presets.begin(), presets.end(), s.model) == presets.end()) {
+  if (!find_model_preset(s.model)) {
     const std::filesystem::path local = base_dir / s.model;
     std::error_code ec;
     if (local.extension() == ".json" || std::filesystem::exists(local, ec)) s.model = local.string();

@@ -20,7 +20,7 @@ ReplayCacheGeometry geometry_of(const HybridCache& cache) {
   g.state_slots = cache.config().max_requests;
   g.state_bytes_per_sequence = usage.bytes_per_sequence;
   g.bytes_allocated = usage.bytes_allocated;
-  if (const auto& kv = cache.config().attention) {
+  if (const PagedKVCacheConfig* kv = cache.config().kv_pool()) {
     g.page_size = kv->page_size;
     g.usable_pages = kv->num_pages() - 1;  // page 0 is the dummy page
     g.bytes_per_page = kv->bytes_per_page();

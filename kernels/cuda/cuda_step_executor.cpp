@@ -137,6 +137,9 @@ std::int64_t launches_of(const StepLayout& s, const HybridCache& cache) {
       case LayerKind::mamba: n += chunks * (1 + 2 * kKernelsPerLaunch) + decode * 2 * kKernelsPerLaunch; break;
       // attention and state copy per chunk and per decode row
       case LayerKind::linear_attention: n += (chunks + s.decode_rows()) * (1 + kKernelsPerLaunch); break;
+      case LayerKind::gated_delta_net:
+      case LayerKind::kda:
+      case LayerKind::mla: break;  // refused when the executor is made
     }
   }
   return n;
@@ -223,6 +226,17 @@ CudaStepExecutor::CudaStepExecutor(const HybridCache& cache) : impl_(std::make_u
                      "in " + cache.storage_location());
   }
   const HybridCacheConfig& config = cache.config();
+  // Kinds without CUDA kernels yet are refused by name: a replay's step times must not
+  // leave a layer out silently.
+  for (const LayerKind kind : config.layers) {
+    if (kind == LayerKind::gated_delta_net || kind == LayerKind::kda || kind == LayerKind::mla) {
+      throw InputError(where, "model",
+                       "layers the CUDA step executor runs (attention, mamba, mamba2, "
+                       "linear_attention); the model has " + std::string(layer_kind_name(kind)) +
+                           " layers, which have no CUDA kernels in ssmkit yet (replay them with "
+                           "backend cpu, accounting only)");
+    }
+  }
   std::mt19937 rng(20261122);
   std::string runs;
   auto count = [&](LayerKind kind) {
@@ -656,6 +670,9 @@ StepTiming CudaStepExecutor::run(const StepWork& step, HybridCache& cache) {
         case LayerKind::mamba2: m.prefill_mamba2(cache, cl, s); break;
         case LayerKind::mamba: m.prefill_mamba(cache, cl, s); break;
         case LayerKind::linear_attention: m.prefill_lightning(cache, cl, s); break;
+        case LayerKind::gated_delta_net:
+        case LayerKind::kda:
+        case LayerKind::mla: break;  // refused when the executor is made
       }
     }
     SSMKIT_CUDA_CHECK(cudaEventRecord(m.mid, m.stream));
@@ -667,6 +684,9 @@ StepTiming CudaStepExecutor::run(const StepWork& step, HybridCache& cache) {
         case LayerKind::mamba2: m.decode_mamba2(cache, cl, s); break;
         case LayerKind::mamba: m.decode_mamba(cache, cl, s); break;
         case LayerKind::linear_attention: m.decode_lightning(cache, cl, s); break;
+        case LayerKind::gated_delta_net:
+        case LayerKind::kda:
+        case LayerKind::mla: break;  // refused when the executor is made
       }
     }
     SSMKIT_CUDA_CHECK(cudaEventRecord(m.stop, m.stream));

@@ -37,10 +37,17 @@ struct ShapePreset {
   std::optional<Mamba2Shape> mamba2;
   std::optional<LightningShape> lightning;
   std::optional<AttentionShape> attention;
+  // The model's layers no bench op runs yet (Gated DeltaNet, KDA, MLA), each as
+  // "gated_delta_net (36 layers): ...": shown as skips, never benchmarked as something else.
+  std::vector<std::string> skipped;
 };
 
+// Every model preset (model_preset_names(), in the same spelling) and "tiny".
 std::vector<std::string> preset_names();
-// InputError naming the known presets when `name` is none of them.
+// The preset `name` names, case-insensitively: a model preset's shapes through
+// shape_preset_for(model_preset(name), 16), so bench's old lowercase names
+// ("nemotron-h-8b", "minimax-text-01") are those of the model presets. InputError naming
+// the known presets when `name` is none of them.
 ShapePreset shape_preset(const std::string& name);
 // The mixer shapes of a model (every kind its layers have, one tensor-parallel rank of 1).
 // A config carries no Mamba2 chunk size, so it is 256, mamba_ssm's default; KV pages hold

@@ -40,6 +40,9 @@ struct MemoryBudget {
 
 // Paged KV cache: per layer K and V pages of (num_pages, page_size, kv_heads, head_dim),
 // page-major so that one page is one contiguous block, as vLLM lays out its blocks.
+// latent: MLA's compressed cache (DeepSeek-V2, Kimi-Linear): one tensor per layer instead of
+// K and V, of one "head" of head_dim = kv_lora_rank + qk_rope_head_dim per token, as vLLM's
+// MLA backends store it (kv_heads is then 1).
 struct PagedKVCacheConfig {
   std::int64_t num_layers = 0;
   std::int64_t kv_heads = 0;
@@ -48,6 +51,9 @@ struct PagedKVCacheConfig {
   std::int64_t max_seq_len = 0;  // longest sequence one request may grow to
   DType dtype = DType::float32;
   MemoryBudget memory;
+  bool latent = false;
+
+  std::int64_t tensors_per_layer() const { return latent ? 1 : 2; }
 
   void validate() const;
   std::size_t bytes_per_token() const;
@@ -106,6 +112,31 @@ struct LinearAttentionCacheConfig {
   DType dtype = DType::float32;
 
   void validate() const;
+  std::size_t bytes_per_sequence() const;
+  CacheMetadata metadata() const;
+};
+
+// Gated DeltaNet (Qwen3-Next, Qwen3.5) and KDA (Kimi-Linear) states: per layer a conv window
+// (max_batch, conv_channels, conv_kernel) over the concatenated q|k|v channels, 2 * H * K +
+// HV * V (vLLM's gated_delta_net_state_shape for GDN; KDA's three short convs over q, k and
+// v are kept side by side in the same window, the channels vLLM's kda_state_shape counts),
+// and a recurrent state (max_batch, num_v_heads, head_k_dim, head_v_dim), flash-linear-
+// attention's (N, HV, K, V) initial_state / final_state layout.
+struct DeltaNetCacheConfig {
+  std::int64_t num_layers = 0;
+  std::int64_t max_batch = 0;
+  std::int64_t num_k_heads = 0;  // H: heads of q and k
+  std::int64_t num_v_heads = 0;  // HV: heads of v and of the state, a multiple of H
+  std::int64_t head_k_dim = 0;   // K
+  std::int64_t head_v_dim = 0;   // V
+  std::int64_t conv_kernel = 0;
+  DType conv_dtype = DType::float32;
+  DType state_dtype = DType::float32;
+
+  void validate() const;
+  std::int64_t conv_channels() const {
+    return 2 * num_k_heads * head_k_dim + num_v_heads * head_v_dim;
+  }
   std::size_t bytes_per_sequence() const;
   CacheMetadata metadata() const;
 };

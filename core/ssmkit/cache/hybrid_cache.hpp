@@ -16,7 +16,15 @@
 
 namespace ssmkit {
 
-enum class LayerKind { attention, mamba, mamba2, linear_attention };
+// gated_delta_net: Gated DeltaNet (Qwen3-Next's and Qwen3.5's "linear_attention" layers);
+// kda: Kimi Delta Attention (Kimi-Linear); mla: multi-head latent attention (Kimi-Linear's
+// full-attention layers), whose paged cache holds one latent row per token.
+enum class LayerKind { attention, mamba, mamba2, linear_attention, gated_delta_net, kda, mla };
+
+// Every kind, in declaration order (the order reports list them in).
+inline constexpr LayerKind kLayerKinds[] = {
+    LayerKind::attention,       LayerKind::mamba, LayerKind::mamba2, LayerKind::linear_attention,
+    LayerKind::gated_delta_net, LayerKind::kda,   LayerKind::mla};
 
 std::string_view layer_kind_name(LayerKind kind);
 std::optional<LayerKind> parse_layer_kind(std::string_view name);
@@ -32,8 +40,16 @@ struct HybridCacheConfig {
   std::optional<MambaCacheConfig> mamba;
   std::optional<Mamba2CacheConfig> mamba2;
   std::optional<LinearAttentionCacheConfig> linear_attention;
+  std::optional<DeltaNetCacheConfig> gated_delta_net;
+  std::optional<DeltaNetCacheConfig> kda;
+  // MLA's latent pool (latent = true). A layout has attention or MLA layers, not both: the
+  // cache keeps one paged pool.
+  std::optional<PagedKVCacheConfig> mla;
 
   void validate() const;
+  // The paged pool, attention's or MLA's; nullptr for a layout without one.
+  const PagedKVCacheConfig* kv_pool() const;
+  PagedKVCacheConfig* kv_pool();
   CacheMetadata metadata() const;  // the layout; each part's config sits in its group
 };
 
@@ -88,6 +104,12 @@ class HybridCache {
   const Mamba2StateCache& mamba2() const;
   LinearAttentionStateCache& linear_attention();
   const LinearAttentionStateCache& linear_attention() const;
+  DeltaNetStateCache& gated_delta_net();
+  const DeltaNetStateCache& gated_delta_net() const;
+  DeltaNetStateCache& kda();
+  const DeltaNetStateCache& kda() const;
+  PagedKVCache& mla();
+  const PagedKVCache& mla() const;
   const StateSlotPool& slots() const { return slots_; }
 
   CacheUsage usage() const;      // sums over the parts
@@ -100,6 +122,8 @@ class HybridCache {
   void advance_states(std::int64_t slot, std::int64_t tokens);
 
   void require_storage(const char* what) const;
+  PagedKVCache* pool();  // attention_ or mla_, nullptr without either
+  const PagedKVCache* pool() const;
 
   HybridCacheConfig config_;
   StorageAllocator* allocator_;
@@ -108,6 +132,8 @@ class HybridCache {
   std::optional<MambaStateCache> mamba_;
   std::optional<Mamba2StateCache> mamba2_;
   std::optional<LinearAttentionStateCache> linear_attention_;
+  std::optional<DeltaNetStateCache> gated_delta_net_, kda_;
+  std::optional<PagedKVCache> mla_;
   std::map<RequestId, std::int64_t> lengths_;
   std::vector<std::int64_t> cache_layer_;
 };

@@ -38,4 +38,22 @@ class Mamba2StateCache : public ConvSsmStateCache {
   Mamba2CacheConfig config_;
 };
 
+// Gated DeltaNet / KDA states: per layer conv window (max_batch, 2 * H * K + HV * V,
+// conv_kernel) over q|k|v, and recurrent state (max_batch, HV, K, V), the layout of
+// flash-linear-attention's chunk_gated_delta_rule / chunk_kda final_state. The conv window
+// and the state are the same slot-addressed pair as Mamba's, so the base class holds them.
+class DeltaNetStateCache : public ConvSsmStateCache {
+ public:
+  explicit DeltaNetStateCache(DeltaNetCacheConfig config,
+                              StorageAllocator& allocator = host_storage());
+
+  const DeltaNetCacheConfig& config() const { return config_; }
+  CacheUsage usage() const;
+  void save(SnapshotWriter& out) const;
+  void restore(const SnapshotReader& in);
+
+ private:
+  DeltaNetCacheConfig config_;
+};
+
 }  // namespace ssmkit

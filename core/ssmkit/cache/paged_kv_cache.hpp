@@ -55,7 +55,8 @@ class PagedKVCache {
   Tensor page_table_tensor(std::span<const RequestId> requests) const;
 
   // One layer's pages, (num_pages, page_size, kv_heads, head_dim), for kernels that
-  // address them through page tables (page_table_tensor).
+  // address them through page tables (page_table_tensor). A latent (MLA) cache has key
+  // pages only, written and gathered through KeyValue::key; value_pages is an InputError.
   const CacheTensor& key_pages(std::int64_t layer) const;
   CacheTensor& key_pages(std::int64_t layer);
   const CacheTensor& value_pages(std::int64_t layer) const;

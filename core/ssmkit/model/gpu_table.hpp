@@ -17,7 +17,8 @@ struct GpuMemory {
 };
 
 std::span<const GpuMemory> gpu_table();
-// InputError(where, field) listing the known names when `name` is none of them.
+// `name` matches case-insensitively ("H100", "h100"); InputError(where, field) listing the
+// known names when it is none of them.
 const GpuMemory& gpu_memory(std::string_view name, const std::string& where,
                             const std::string& field);
 

@@ -20,24 +20,29 @@ namespace ssmkit {
 //   N*S + (N * ceil(C / page_size) + 1) * page_bytes <= B      (attention layers present)
 //   N*S <= B                                                   (no attention layers)
 // and max_sequences is the largest such N. Conv windows are W = conv_kernel columns wide
-// (HF transformers' and EasyDeL's layout); vLLM keeps W-1 and needs correspondingly less.
+// (HF transformers' and EasyDeL's layout); vLLM keeps W-1 and needs correspondingly less:
+// the *_w_minus_1 figures say how much. MLA layers fill the paged pool with one latent row
+// per token instead of K and V.
 // Host-side bookkeeping (slot maps, page tables) is not counted, as CacheUsage does not.
 
 struct LayerKindMemory {
   LayerKind kind = LayerKind::attention;
   std::int64_t layers = 0;
   // Per sequence, all layers of this kind together; divide by `layers` for one layer.
-  std::size_t conv_bytes_per_sequence = 0;   // Mamba / Mamba2 conv windows
-  std::size_t state_bytes_per_sequence = 0;  // Mamba / Mamba2 SSM states, lightning states
-  std::size_t kv_bytes_per_token = 0;        // attention: K and V
+  std::size_t conv_bytes_per_sequence = 0;  // Mamba / Mamba2 / GDN / KDA conv windows, W columns
+  std::size_t conv_bytes_per_sequence_w_minus_1 = 0;  // the same windows at W-1 columns (vLLM)
+  // Mamba / Mamba2 SSM states, lightning states, GDN / KDA recurrent states
+  std::size_t state_bytes_per_sequence = 0;
+  std::size_t kv_bytes_per_token = 0;  // attention: K and V; MLA: the latent row
 };
 
 struct ModelMemory {
   HybridCacheConfig config;  // one rank, max_requests 1, KV pool without a budget
   std::vector<LayerKindMemory> kinds;  // in LayerKind order, present kinds only
-  std::size_t state_bytes_per_sequence = 0;  // conv + SSM + lightning, every state layer
-  std::size_t kv_bytes_per_token = 0;        // 0 without attention layers
-  std::size_t kv_bytes_per_page = 0;         // 0 without attention layers
+  std::size_t state_bytes_per_sequence = 0;  // conv + recurrent states, every state layer
+  std::size_t state_bytes_per_sequence_w_minus_1 = 0;  // the same with W-1 conv columns
+  std::size_t kv_bytes_per_token = 0;        // 0 without attention or MLA layers
+  std::size_t kv_bytes_per_page = 0;         // 0 without attention or MLA layers
   std::int64_t page_size = 0;
 
   bool has_attention() const { return kv_bytes_per_page != 0; }
