@@ -238,7 +238,7 @@ TEST(DriftCli, ReportsEveryFormat) {
                             "--prefill 8 --json " + quoted(dir / "d.json") + " --csv " +
                             quoted(dir / "d.csv") + " --svg " + quoted(dir / "d.svg"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("1 of 80 heads"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("the 1 slowest-decaying of 80 heads"), std::string::npos) << r.output;
   const auto j = nlohmann::json::parse(read_text(dir / "d.json"));
   ASSERT_EQ(j.at("layers").size(), 1u);
   const auto& layer = j.at("layers")[0];
@@ -259,7 +259,7 @@ TEST(DriftCli, ReportsEveryFormat) {
 TEST(DriftCli, RunsMamba1AndLightningLayers) {
   const auto jamba = run_ssmkit("drift --model Jamba-v0.1 --steps 10,30 --channels 8 --batch 1 --prefill 0");
   ASSERT_EQ(jamba.exit_code, 0) << jamba.output;
-  EXPECT_NE(jamba.output.find("8 of 8192 channels"), std::string::npos) << jamba.output;
+  EXPECT_NE(jamba.output.find("the 8 slowest-decaying of 8192 channels"), std::string::npos) << jamba.output;
   const auto minimax = run_ssmkit("drift --model MiniMax-Text-01 --steps 10 --heads 1 --batch 1 "
                                   "--prefill 0 --state-dtypes bf16 --rounding stochastic");
   ASSERT_EQ(minimax.exit_code, 0) << minimax.output;

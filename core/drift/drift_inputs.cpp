@@ -48,19 +48,21 @@ Tensor normal_tensor(Shape shape, NormalStream& rng) {
 // mamba_ssm's dt initialisation (Mamba.dt_init in mamba_simple.py, Mamba2.__init__ in
 // mamba2.py): dt log-uniform in [dt_min, dt_max], clamped below at dt_init_floor, and the
 // bias set to softplus's inverse of it, dt + log(-expm1(-dt)), so that softplus(bias) = dt.
-struct DtDraw {
-  Tensor bias;
-  double smallest_dt = INFINITY;
-};
-DtDraw draw_dt_bias(Shape shape, const SyntheticInputOptions& o, NormalStream& rng) {
-  DtDraw d{Tensor(DType::float64, std::move(shape))};
-  for (auto& v : d.bias.span<double>()) {
-    const double log_dt = std::log(o.dt_min) + rng.uniform() * (std::log(o.dt_max) - std::log(o.dt_min));
-    const double dt = std::max(std::exp(log_dt), o.dt_init_floor);
-    v = drift::to_float32(dt + std::log(-std::expm1(-dt)));
-    d.smallest_dt = std::min(d.smallest_dt, drift::softplus(v));
-  }
-  return d;
+// Returns the float32 bias.
+double draw_dt_bias(const SyntheticInputOptions& o, NormalStream& rng) {
+  const double log_dt = std::log(o.dt_min) + rng.uniform() * (std::log(o.dt_max) - std::log(o.dt_min));
+  const double dt = std::max(std::exp(log_dt), o.dt_init_floor);
+  return drift::to_float32(dt + std::log(-std::expm1(-dt)));
+}
+
+// The `keep` entries of `decay` that decay slowest (largest first): errors live longest
+// there, and they dominate a whole layer's error, so a subset keeps them.
+std::vector<std::int64_t> slowest(const std::vector<double>& decay, std::int64_t keep) {
+  std::vector<std::int64_t> order(decay.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int64_t>(i);
+  std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return decay[a] > decay[b]; });
+  order.resize(static_cast<std::size_t>(keep));
+  return order;
 }
 
 std::int64_t subset(std::int64_t wanted, std::int64_t all, const char* flag, const std::string& what) {
@@ -95,16 +97,23 @@ DriftLayer mamba1_layer(const MambaLayerSpec& spec, const SyntheticInputOptions&
   const std::int64_t N = spec.d_state;
   l.batch = o.batch, l.nheads = 1, l.headdim = D, l.dstate = N, l.ngroups = 1;
   NormalStream params(o.seed, 0, kParams);
+  // Every channel of the layer is drawn; the run keeps the D whose dt is smallest.
+  std::vector<double> all_bias, all_decay;
+  for (std::int64_t c = 0; c < spec.intermediate_size; ++c) {
+    all_bias.push_back(draw_dt_bias(o, params));
+    all_decay.push_back(std::exp(-drift::softplus(all_bias.back())));  // n = 0: A = -1
+  }
+  const std::vector<std::int64_t> kept = slowest(all_decay, D);
   // S4D-real initialisation (Mamba.A_log_init in mamba_simple.py): A_log = log(1..d_state)
   // for every channel, A = -exp(A_log) = -(n + 1).
   l.A = Tensor(DType::float64, {1, D, N});
   auto A = l.A.span<double>();
   for (std::int64_t i = 0; i < D * N; ++i) A[i] = -static_cast<double>(i % N + 1);
-  const DtDraw dt = draw_dt_bias({1, D}, o, params);
-  l.dt_bias = dt.bias;
+  l.dt_bias = Tensor(DType::float64, {1, D});
+  for (std::int64_t i = 0; i < D; ++i) l.dt_bias.span<double>()[i] = all_bias[kept[i]];
   l.D = Tensor(DType::float64, {1, D});
   for (auto& v : l.D.span<double>()) v = 1.0;  // mamba_ssm's D init: ones
-  l.slowest_decay = std::exp(-dt.smallest_dt);
+  l.slowest_decay = all_decay[kept[0]];
   const std::int64_t batch = o.batch, seed = static_cast<std::int64_t>(o.seed);
   l.inputs = [batch, D, N, seed](std::int64_t step, DriftStepInputs& in) {
     const auto s = static_cast<std::uint64_t>(step), sd = static_cast<std::uint64_t>(seed);
@@ -115,7 +124,8 @@ DriftLayer mamba1_layer(const MambaLayerSpec& spec, const SyntheticInputOptions&
     in.C = normal_tensor({batch, 1, N}, c);
   };
   std::ostringstream d;
-  d << "Mamba1, " << D << " of " << spec.intermediate_size << " channels, d_state " << N
+  d << "Mamba1, the " << D << " slowest-decaying of " << spec.intermediate_size
+    << " channels drawn, d_state " << N
     << "; A = -(1..d_state) per channel; dt = softplus(dt_bias) in [" << o.dt_min << ", "
     << o.dt_max << "] log-uniform (floor " << o.dt_init_floor << "); D = 1; x, B, C ~ N(0, 1)";
   l.description = d.str();
@@ -131,24 +141,25 @@ DriftLayer mamba2_layer(const Mamba2LayerSpec& spec, const SyntheticInputOptions
   const std::int64_t G = H == spec.num_heads ? spec.n_groups : 1;
   l.batch = o.batch, l.nheads = H, l.headdim = P, l.dstate = N, l.ngroups = G;
   NormalStream params(o.seed, 0, kParams);
+  // Every head of the layer is drawn; the run keeps the H that decay slowest.
   // Mamba2.__init__ (mamba2.py): A = uniform(A_init_range = (1, 16)) per head,
   // A_log = log(A), and the layer uses -exp(A_log).
-  l.A = Tensor(DType::float64, {H});
-  double least_negative_a = -INFINITY;
-  for (auto& v : l.A.span<double>()) {
-    v = -drift::to_float32(1.0 + 15.0 * params.uniform());
-    least_negative_a = std::max(least_negative_a, v);
+  std::vector<double> all_a, all_bias, all_decay;
+  for (std::int64_t h = 0; h < spec.num_heads; ++h) all_a.push_back(-drift::to_float32(1.0 + 15.0 * params.uniform()));
+  for (std::int64_t h = 0; h < spec.num_heads; ++h) {
+    all_bias.push_back(draw_dt_bias(o, params));
+    all_decay.push_back(std::exp(drift::softplus(all_bias.back()) * all_a[h]));
   }
-  const DtDraw dt = draw_dt_bias({H}, o, params);
-  l.dt_bias = dt.bias;
+  const std::vector<std::int64_t> kept = slowest(all_decay, H);
+  l.A = Tensor(DType::float64, {H});
+  l.dt_bias = Tensor(DType::float64, {H});
+  for (std::int64_t i = 0; i < H; ++i) {
+    l.A.span<double>()[i] = all_a[kept[i]];
+    l.dt_bias.span<double>()[i] = all_bias[kept[i]];
+  }
   l.D = Tensor(DType::float64, {H});
   for (auto& v : l.D.span<double>()) v = 1.0;
-  // The slowest decay need not pair the smallest dt with the smallest |A|: take the pair.
-  double slowest = 0;
-  for (std::int64_t h = 0; h < H; ++h) {
-    slowest = std::max(slowest, std::exp(drift::softplus(l.dt_bias.span<double>()[h]) * l.A.span<double>()[h]));
-  }
-  l.slowest_decay = slowest;
+  l.slowest_decay = all_decay[kept[0]];
   const std::int64_t batch = o.batch;
   const std::uint64_t seed = o.seed;
   l.inputs = [batch, H, P, N, G, seed](std::int64_t step, DriftStepInputs& in) {
@@ -160,7 +171,8 @@ DriftLayer mamba2_layer(const Mamba2LayerSpec& spec, const SyntheticInputOptions
     in.C = normal_tensor({batch, G, N}, c);
   };
   std::ostringstream d;
-  d << "Mamba2, " << H << " of " << spec.num_heads << " heads of " << P << ", d_state " << N
+  d << "Mamba2, the " << H << " slowest-decaying of " << spec.num_heads << " heads drawn, head_dim "
+    << P << ", d_state " << N
     << ", " << G << " group(s); A = -uniform(1, 16) per head; dt = softplus(dt_bias) in ["
     << o.dt_min << ", " << o.dt_max << "] log-uniform (floor " << o.dt_init_floor
     << "); D = 1; x, B, C ~ N(0, 1)";
@@ -184,14 +196,13 @@ DriftLayer lightning_layer(const ModelSpec& model, const LinearAttentionLayerSpe
   const std::int64_t layers = model.decoder_layers();
   // transformers' MiniMaxLightningAttention.get_slope_rate (modeling_minimax.py): head h
   // of H decays by exp(-rate) per token, rate = (2^(-8/H))^(h+1) * (1 - layer_idx /
-  // (num_hidden_layers - 1 + 1e-5) + 1e-5). A subset takes heads spread evenly over all H,
-  // the slowest (last) head included.
+  // (num_hidden_layers - 1 + 1e-5) + 1e-5). A subset keeps the slowest: the last heads.
   const double factor =
       1.0 - static_cast<double>(layer_idx) / (static_cast<double>(layers) - 1.0 + 1e-5) + 1e-5;
   l.slope = Tensor(DType::float64, {H});
   double smallest = INFINITY;
   for (std::int64_t i = 0; i < H; ++i) {
-    const std::int64_t h = H == 1 ? spec.num_heads - 1 : i * (spec.num_heads - 1) / (H - 1);
+    const std::int64_t h = spec.num_heads - H + i;
     const double rate = std::pow(2.0, -8.0 * static_cast<double>(h + 1) /
                                            static_cast<double>(spec.num_heads)) * factor;
     l.slope.span<double>()[i] = drift::to_float32(rate);
@@ -209,8 +220,8 @@ DriftLayer lightning_layer(const ModelSpec& model, const LinearAttentionLayerSpe
   };
   std::ostringstream d;
   d << "lightning attention, decoder layer " << layer_idx << " of " << layers
-    << " (the last lightning layer: slowest decay), " << H << " of " << spec.num_heads
-    << " heads (spread evenly), key/value dim " << K << "/" << V
+    << " (the last lightning layer: slowest decay), the " << H << " slowest-decaying of "
+    << spec.num_heads << " heads, key/value dim " << K << "/" << V
     << "; slopes as MiniMax's get_slope_rate; q, k, v ~ N(0, 1)";
   l.description = d.str();
   return l;
