@@ -130,7 +130,9 @@ std::vector<std::int64_t> drift_sample_steps(const std::vector<std::int64_t>& ch
 
 // Runs `layer` for the last checkpoint's number of decode steps on `backend` with the
 // state stored in each dtype, and on `reference` (the CPU backend, float64) on the same
-// inputs. `progress(done, total)` is called as decode steps complete.
+// inputs. The reference's steps run on a second thread beside the backend's, so the two
+// may not share mutable state (CpuBackend has none). `progress(done, total)` is called as
+// decode steps complete.
 DriftLayerResult run_drift(Backend& backend, Backend& reference, const DriftLayer& layer,
                            const DriftOptions& options,
                            const std::function<void(std::int64_t, std::int64_t)>& progress = {});
