@@ -1,0 +1,338 @@
+// `drift`: the stored state's error against float64, stochastic rounding, and the command's
+// reports and input errors. Expected values come from the rounding error analysis written
+// out below and from an independent float64 recurrence in this file.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "backends.hpp"
+#include "cli_util.hpp"
+#include "ssmkit/drift/drift.hpp"
+#include "ssmkit/hdf5_file.hpp"
+#include "test_util.hpp"
+
+namespace ssmkit {
+namespace {
+
+using test::quoted;
+using test::run_ssmkit;
+
+std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// ---- stochastic rounding -----------------------------------------------------------------
+
+TEST(DriftRounding, BracketsAreTheNeighboursInTheFormat) {
+  // 1 + 0.3 * 2^-7 lies between bfloat16's 1 and 1 + 2^-7 (8 significand bits), and between
+  // float16's 1 + 2^-10 * k neighbours k = 2 and 3 (0.3 * 2^-7 = 2.4 * 2^-10).
+  const double v = 1.0 + 0.3 * std::ldexp(1.0, -7);
+  const Bracket bf = bracket_in_dtype(v, DType::bfloat16);
+  EXPECT_EQ(bf.lo, 1.0);
+  EXPECT_EQ(bf.hi, 1.0 + std::ldexp(1.0, -7));
+  const Bracket h = bracket_in_dtype(v, DType::float16);
+  EXPECT_EQ(h.lo, 1.0 + 2 * std::ldexp(1.0, -10));
+  EXPECT_EQ(h.hi, 1.0 + 3 * std::ldexp(1.0, -10));
+  // Negative values and float16's subnormals (spacing 2^-24 below 2^-14).
+  const Bracket n = bracket_in_dtype(-v, DType::bfloat16);
+  EXPECT_EQ(n.lo, -1.0 - std::ldexp(1.0, -7));
+  EXPECT_EQ(n.hi, -1.0);
+  const Bracket sub = bracket_in_dtype(2.5 * std::ldexp(1.0, -24), DType::float16);
+  EXPECT_EQ(sub.lo, 2 * std::ldexp(1.0, -24));
+  EXPECT_EQ(sub.hi, 3 * std::ldexp(1.0, -24));
+  EXPECT_EQ(bracket_in_dtype(0.75, DType::bfloat16).lo, 0.75);
+  EXPECT_EQ(bracket_in_dtype(0.75, DType::bfloat16).hi, 0.75);
+}
+
+TEST(DriftRounding, StochasticRoundingIsUnbiased) {
+  // v sits 0.3 of the way from lo to hi: it must round up with probability 0.3. With
+  // n = 200000 draws the count's standard deviation is sqrt(n * 0.3 * 0.7) = 205.
+  const double lo = 1.0, hi = 1.0 + std::ldexp(1.0, -7);
+  const double v = lo + 0.3 * (hi - lo);
+  UniformStream draws(7);
+  const int n = 200000;
+  int up = 0;
+  for (int i = 0; i < n; ++i) {
+    const double r = round_stochastic(v, DType::bfloat16, draws.next());
+    ASSERT_TRUE(r == lo || r == hi) << r;
+    up += r == hi;
+  }
+  EXPECT_NEAR(up, 0.3 * n, 5 * 205);
+  EXPECT_EQ(round_stochastic(0.75, DType::float16, 0.999), 0.75) << "representable stays put";
+  EXPECT_TRUE(std::isinf(round_stochastic(1e6, DType::float16, 0.0))) << "beyond 65504: overflow";
+}
+
+// ---- the acceptance test: float32's error bound and bfloat16's order ------------------------
+
+constexpr std::int64_t kBatch = 2, kHeads = 2, kHeadDim = 16, kDState = 16;
+constexpr std::int64_t kPrefill = 50, kSteps = 1000;
+constexpr double kDt[kHeads] = {0.01, 0.003};
+constexpr double kA[kHeads] = {-1.0, -2.0};
+
+double to_f32(double v) { return static_cast<double>(static_cast<float>(v)); }
+double inverse_softplus(double y) { return y + std::log(-std::expm1(-y)); }
+double softplus(double v) { return std::log1p(std::exp(v)); }
+
+// Inputs uniform in [-1, 1], float32 values, drawn once for every step.
+struct TestTrace {
+  std::vector<Tensor> x, B, C;
+};
+TestTrace make_trace(std::int64_t steps) {
+  std::mt19937 rng(1234);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  auto draw = [&](Shape s) {
+    Tensor t(DType::float64, std::move(s));
+    for (auto& v : t.span<double>()) v = to_f32(u(rng));
+    return t;
+  };
+  TestTrace t;
+  for (std::int64_t i = 0; i < steps; ++i) {
+    t.x.push_back(draw({kBatch, kHeads, kHeadDim}));
+    t.B.push_back(draw({kBatch, 1, kDState}));
+    t.C.push_back(draw({kBatch, 1, kDState}));
+  }
+  return t;
+}
+
+DriftLayer test_layer(const std::shared_ptr<TestTrace>& trace) {
+  DriftLayer l;
+  l.kind = LayerKind::mamba2;
+  l.description = "test layer";
+  l.batch = kBatch, l.nheads = kHeads, l.headdim = kHeadDim, l.dstate = kDState, l.ngroups = 1;
+  l.A = Tensor::from_vector<double>({kHeads}, {kA[0], kA[1]});
+  l.dt_bias = Tensor::from_vector<double>({kHeads}, {to_f32(inverse_softplus(kDt[0])),
+                                                     to_f32(inverse_softplus(kDt[1]))});
+  l.D = Tensor::from_vector<double>({kHeads}, {1.0, 1.0});
+  l.prefill_steps = kPrefill;
+  l.available_steps = static_cast<std::int64_t>(trace->x.size());
+  l.inputs = [trace](std::int64_t t, DriftStepInputs& in) {
+    in.x = trace->x[t], in.B = trace->B[t], in.C = trace->C[t];
+    in.dt = Tensor(DType::float64, {kBatch, kHeads});
+  };
+  return l;
+}
+
+// The largest |h| the exact recurrence reaches, h <- exp(dt A) h + dt B x, written here
+// independently of the code under test.
+double largest_state(const TestTrace& trace, const Tensor& dt_bias) {
+  std::vector<double> h(kBatch * kHeads * kHeadDim * kDState, 0.0);
+  double largest = 0;
+  for (std::size_t t = 0; t < trace.x.size(); ++t) {
+    const auto x = trace.x[t].span<double>(), B = trace.B[t].span<double>();
+    for (std::int64_t b = 0; b < kBatch; ++b) {
+      for (std::int64_t hd = 0; hd < kHeads; ++hd) {
+        const double dt = softplus(dt_bias.span<double>()[hd]);
+        const double decay = std::exp(dt * kA[hd]);
+        for (std::int64_t p = 0; p < kHeadDim; ++p) {
+          for (std::int64_t n = 0; n < kDState; ++n) {
+            double& s = h[((b * kHeads + hd) * kHeadDim + p) * kDState + n];
+            s = decay * s + dt * B[b * kDState + n] * x[(b * kHeads + hd) * kHeadDim + p];
+            largest = std::max(largest, std::fabs(s));
+          }
+        }
+      }
+    }
+  }
+  return largest;
+}
+
+const DriftPoint& at_step(const DriftLane& lane, std::int64_t step) {
+  for (const DriftPoint& p : lane.points) {
+    if (p.step == step) return p;
+  }
+  throw std::runtime_error("no point at step " + std::to_string(step));
+}
+
+TEST(DriftAcceptance, Float32ErrorBoundAndBfloat16Order) {
+  auto trace = std::make_shared<TestTrace>(make_trace(kPrefill + kSteps));
+  const DriftLayer layer = test_layer(trace);
+  auto cpu = make_backend("cpu");
+  auto reference = make_backend("cpu");
+  DriftOptions options;
+  options.checkpoints = {100, kSteps};
+  options.state_dtypes = {DType::float32, DType::bfloat16, DType::float16};
+  const DriftLayerResult r = run_drift(*cpu, *reference, layer, options);
+  ASSERT_EQ(r.lanes.size(), 3u);
+  const DriftLane& f32 = r.lanes[0];
+  const DriftLane& bf16 = r.lanes[1];
+  const DriftLane& f16 = r.lanes[2];
+
+  // The bound. The CPU backend computes each step in float64 (relative error ~2^-53, left
+  // out below and covered by the 1% slack), and the host stores the result in float32 with
+  // rounding to nearest: h~_t = (a h~_{t-1} + b_t)(1 + d_t), |d_t| <= u = 2^-24, and the
+  // prefill's state is stored the same way (d_0). The error e_t = h~_t - h_t then obeys
+  //   e_t = a e_{t-1} + d_t (a h~_{t-1} + b_t),  so  |e_t| <= rho |e_{t-1}| + u M,
+  // with rho = max exp(dt A) < 1 the slowest decay and M = max |h| over the run, giving
+  //   |e_t| <= u M (1 + rho + ... + rho^t) <= u M min(t + 1, 1 / (1 - rho)).
+  // With decay the error is bounded by u M / (1 - rho) whatever the number of steps; without
+  // decay (rho = 1) the same sum grows like u M t in the worst case (and like u M sqrt(t) for
+  // independent rounding errors). Here rho = exp(-0.003 * 2) or exp(-0.01), whichever is
+  // larger: the bound is the decaying one, about 167 u M.
+  const double u = std::ldexp(1.0, -24);
+  const double rho = std::max(std::exp(softplus(layer.dt_bias.span<double>()[0]) * kA[0]),
+                              std::exp(softplus(layer.dt_bias.span<double>()[1]) * kA[1]));
+  const double M = largest_state(*trace, layer.dt_bias);
+  const double bound = 1.01 * u * M * std::min(static_cast<double>(kSteps + 1), 1.0 / (1.0 - rho));
+  const DriftPoint& f32_end = at_step(f32, kSteps);
+  EXPECT_GT(f32_end.error.state_max_abs, 0.0) << "the float32 state must differ from float64";
+  EXPECT_LE(f32_end.error.state_max_abs, bound) << "M " << M << ", rho " << rho;
+
+  // The order. Both states carry the same linear propagation of independent per-step
+  // rounding errors, each a uniform fraction of one unit in the last place, and a unit is
+  // 2^-8 relative in bfloat16 (8 significand bits), 2^-11 in float16 and 2^-24 in float32:
+  // the relative L2 errors stand in the ratio 2^16 (bfloat16 : float32) and 2^13
+  // (float16 : float32), up to the sampling spread over the 2048 state elements; the band
+  // is a factor of two either way.
+  const double e32 = f32_end.error.state_rel_l2;
+  const double ratio_bf16 = at_step(bf16, kSteps).error.state_rel_l2 / e32;
+  const double ratio_f16 = at_step(f16, kSteps).error.state_rel_l2 / e32;
+  EXPECT_GT(ratio_bf16, std::ldexp(1.0, 15));
+  EXPECT_LT(ratio_bf16, std::ldexp(1.0, 17));
+  EXPECT_GT(ratio_f16, std::ldexp(1.0, 12));
+  EXPECT_LT(ratio_f16, std::ldexp(1.0, 14));
+
+  // On the CPU backend every dtype is stored by the host (the kernel returns float64).
+  EXPECT_GT(f32.host_rounded_values, 0);
+  EXPECT_NE(f32.storage_path("cpu").find("the host stores it in float32"), std::string::npos);
+  // Decay bounds the error: from step 100 to 1000 it may not grow like a random walk.
+  EXPECT_EQ(f32.verdict(), "bounded") << *f32.growth_exponent;
+}
+
+TEST(DriftAcceptance, StochasticRoundingHappensOnTheHostFor16BitStatesOnly) {
+  auto trace = std::make_shared<TestTrace>(make_trace(kPrefill + 200));
+  const DriftLayer layer = test_layer(trace);
+  auto cpu = make_backend("cpu");
+  DriftOptions options;
+  options.checkpoints = {200};
+  options.state_dtypes = {DType::float32, DType::bfloat16};
+  const DriftLayerResult nearest = run_drift(*cpu, *cpu, layer, options);
+  options.rounding = StateRounding::stochastic;
+  const DriftLayerResult stochastic = run_drift(*cpu, *cpu, layer, options);
+  EXPECT_EQ(stochastic.lanes[0].rounding, StateRounding::nearest) << "float32 rounds to nearest";
+  EXPECT_EQ(stochastic.lanes[1].rounding, StateRounding::stochastic);
+  EXPECT_EQ(stochastic.lanes[1].kernel_state_dtype, DType::float32)
+      << "the kernel must hand back a wider state for the host to round";
+  EXPECT_NE(stochastic.lanes[1].storage_path("cpu").find("rounding to stochastic"), std::string::npos);
+  EXPECT_GT(stochastic.lanes[1].host_rounded_values, 0);
+  // An unbiased rounding's error per store has variance ulp^2 / 6 against nearest's ulp^2
+  // / 12: sqrt(2) times the error, propagated the same way.
+  const double ratio = at_step(stochastic.lanes[1], 200).error.state_rel_l2 /
+                       at_step(nearest.lanes[1], 200).error.state_rel_l2;
+  EXPECT_GT(ratio, 1.0);
+  EXPECT_LT(ratio, 2.5);
+  EXPECT_EQ(drift_sample_steps({200}), (std::vector<std::int64_t>{1, 2, 5, 10, 20, 50, 100, 200}));
+}
+
+// ---- the command ---------------------------------------------------------------------------
+
+TEST(DriftCli, ReportsEveryFormat) {
+  const test::TempDir dir;
+  const auto r = run_ssmkit("drift --model mamba2-2.7b --steps 20,200 --heads 1 --batch 1 "
+                            "--prefill 8 --json " + quoted(dir / "d.json") + " --csv " +
+                            quoted(dir / "d.csv") + " --svg " + quoted(dir / "d.svg"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("the 1 slowest-decaying of 80 heads"), std::string::npos) << r.output;
+  const auto j = nlohmann::json::parse(read_text(dir / "d.json"));
+  ASSERT_EQ(j.at("layers").size(), 1u);
+  const auto& layer = j.at("layers")[0];
+  EXPECT_EQ(layer.at("kind"), "mamba2");
+  EXPECT_EQ(layer.at("state_elements"), 64 * 128);
+  ASSERT_EQ(layer.at("lanes").size(), 3u);
+  for (const auto& lane : layer.at("lanes")) {
+    const std::string verdict = lane.at("verdict");
+    EXPECT_TRUE(verdict == "bounded" || verdict == "growing") << verdict;
+    EXPECT_EQ(lane.at("rounding"), "nearest");
+  }
+  const std::string csv = read_text(dir / "d.csv");
+  EXPECT_EQ(csv.rfind("kind,state_dtype,rounding,step,checkpoint,", 0), 0u);
+  EXPECT_NE(csv.find("mamba2,bfloat16,nearest,200,true,"), std::string::npos);
+  EXPECT_EQ(read_text(dir / "d.svg").rfind("<?xml", 0), 0u);
+}
+
+TEST(DriftCli, RunsMamba1AndLightningLayers) {
+  const auto jamba = run_ssmkit("drift --model Jamba-v0.1 --steps 10,30 --channels 8 --batch 1 --prefill 0");
+  ASSERT_EQ(jamba.exit_code, 0) << jamba.output;
+  EXPECT_NE(jamba.output.find("the 8 slowest-decaying of 8192 channels"), std::string::npos) << jamba.output;
+  const auto minimax = run_ssmkit("drift --model MiniMax-Text-01 --steps 10 --heads 1 --batch 1 "
+                                  "--prefill 0 --state-dtypes bf16 --rounding stochastic");
+  ASSERT_EQ(minimax.exit_code, 0) << minimax.output;
+  EXPECT_NE(minimax.output.find("decoder layer 78 of 80"), std::string::npos) << minimax.output;
+  EXPECT_NE(minimax.output.find("rounding to stochastic"), std::string::npos) << minimax.output;
+}
+
+void expect_input_error(const std::string& args, const std::string& named) {
+  const auto r = run_ssmkit("drift " + args);
+  EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+  EXPECT_NE(r.output.find(named), std::string::npos) << args << "\n" << r.output;
+}
+
+TEST(DriftCli, BadFlagsAreExit2NamingTheFlag) {
+  expect_input_error("--model no-such-model --steps 10", "no-such-model");
+  expect_input_error("--model Llama-3.1-8B --steps 10", "attention layers only");
+  expect_input_error("--model mamba2-2.7b --steps 10 --state-dtypes float32,int8", "--state-dtypes");
+  expect_input_error("--model mamba2-2.7b --steps 0", "--steps");
+  expect_input_error("--model mamba2-2.7b --steps 10,ten", "--steps");
+  expect_input_error("--model mamba2-2.7b --steps 10 --rounding up", "--rounding");
+  expect_input_error("--model mamba2-2.7b --steps 10 --heads 81", "--heads");
+  expect_input_error("--model mamba2-2.7b --steps 10 --batch 0", "--batch");
+  expect_input_error("--model mamba2-2.7b --steps 10 --dt-min 0", "--dt-min");
+  expect_input_error("--model mamba2-2.7b --backend tpu", "--backend");
+}
+
+// A Mamba2 trace for mamba2-2.7b (64 of head_dim, d_state 128): one head, batch 1.
+void write_trace(const std::filesystem::path& path, std::int64_t steps,
+                 const std::function<void(std::map<std::string, Tensor>&)>& edit = {}) {
+  std::mt19937 rng(5);
+  std::map<std::string, Tensor> d = {
+      {"mamba2/x", test::random_tensor({steps, 1, 1, 64}, rng)},
+      {"mamba2/dt", test::random_tensor({steps, 1, 1}, rng)},
+      {"mamba2/B", test::random_tensor({steps, 1, 1, 128}, rng)},
+      {"mamba2/C", test::random_tensor({steps, 1, 1, 128}, rng)},
+      {"mamba2/A", test::full({1}, -2.0)},
+      {"mamba2/dt_bias", test::full({1}, -4.0)},
+      {"mamba2/D", test::full({1}, 1.0)},
+  };
+  if (edit) edit(d);
+  Hdf5Writer w(path);
+  for (const auto& [name, t] : d) w.write_tensor(name, t);
+}
+
+TEST(DriftCli, RecordedTraceRuns) {
+  const test::TempDir dir;
+  write_trace(dir / "t.h5", 40);
+  const auto r = run_ssmkit("drift --model mamba2-2.7b --steps 10,40 --inputs " + quoted(dir / "t.h5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("40 recorded steps of batch 1"), std::string::npos) << r.output;
+}
+
+TEST(DriftCli, MalformedTraceIsExit2NamingTheDataset) {
+  const test::TempDir dir;
+  const auto run = [&](const std::string& name, const std::string& args) {
+    return "--model mamba2-2.7b --steps 10 " + args + " --inputs " + quoted(dir / name);
+  };
+  write_trace(dir / "extra.h5", 10, [](auto& d) { d["mamba2/bogus"] = test::full({1}, 0.0); });
+  expect_input_error(run("extra.h5", ""), "mamba2/bogus");
+  write_trace(dir / "missing.h5", 10, [](auto& d) { d.erase("mamba2/D"); });
+  expect_input_error(run("missing.h5", ""), "mamba2/D");
+  write_trace(dir / "shape.h5", 10, [](auto& d) { d["mamba2/x"] = test::full({10, 1, 1, 32}, 0.0); });
+  expect_input_error(run("shape.h5", ""), "mamba2/x");
+  write_trace(dir / "positive_a.h5", 10, [](auto& d) { d["mamba2/A"] = test::full({1}, 0.5); });
+  expect_input_error(run("positive_a.h5", ""), "mamba2/A");
+  write_trace(dir / "group.h5", 10, [](auto& d) { d["gdn/x"] = test::full({1}, 0.0); });
+  expect_input_error(run("group.h5", ""), "gdn");
+  write_trace(dir / "short.h5", 5);
+  expect_input_error(run("short.h5", ""), "--steps");
+  expect_input_error(run("short.h5", "--batch 2"), "--batch");
+  std::ofstream(dir / "not.h5") << "not an HDF5 file";
+  expect_input_error(run("not.h5", ""), "not.h5");
+}
+
+}  // namespace
+}  // namespace ssmkit
