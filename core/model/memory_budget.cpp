@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/limits.hpp"
 
 namespace ssmkit {
 namespace {
@@ -43,22 +44,24 @@ ModelMemory model_memory(const ModelSpec& model, const CacheSettings& settings) 
   }
   if (c.mamba) {
     const MambaCacheConfig& s = *c.mamba;
+    const std::size_t total = s.bytes_per_sequence();  // checked: the parts below then fit
     LayerKindMemory k{LayerKind::mamba, s.num_layers};
     k.conv_bytes_per_sequence = s.num_layers * bytes(s.intermediate_size * s.conv_kernel, s.conv_dtype);
     k.state_bytes_per_sequence = s.num_layers * bytes(s.intermediate_size * s.d_state, s.ssm_dtype);
-    check_split(k, s.bytes_per_sequence());
+    check_split(k, total);
     m.kinds.push_back(k);
-    m.state_bytes_per_sequence += s.bytes_per_sequence();
+    m.state_bytes_per_sequence += total;
   }
   if (c.mamba2) {
     const Mamba2CacheConfig& s = *c.mamba2;
+    const std::size_t total = s.bytes_per_sequence();
     LayerKindMemory k{LayerKind::mamba2, s.num_layers};
     k.conv_bytes_per_sequence = s.num_layers * bytes(s.conv_channels() * s.conv_kernel, s.conv_dtype);
     k.state_bytes_per_sequence =
         s.num_layers * bytes(s.num_heads * s.head_dim * s.d_state, s.ssm_dtype);
-    check_split(k, s.bytes_per_sequence());
+    check_split(k, total);
     m.kinds.push_back(k);
-    m.state_bytes_per_sequence += s.bytes_per_sequence();
+    m.state_bytes_per_sequence += total;
   }
   if (c.linear_attention) {
     const LinearAttentionCacheConfig& s = *c.linear_attention;
@@ -113,10 +116,13 @@ HybridCacheConfig budget_cache_config(const ModelSpec& model, CacheSettings sett
   settings.kv_memory = MemoryBudget{};
   HybridCacheConfig config = make_hybrid_cache_config(model, settings);
   std::size_t state = 0;
-  if (config.mamba) state += config.mamba->bytes_per_sequence();
-  if (config.mamba2) state += config.mamba2->bytes_per_sequence();
-  if (config.linear_attention) state += config.linear_attention->bytes_per_sequence();
-  state *= static_cast<std::size_t>(sequences);
+  const std::string field = "state bytes of all sequences";
+  if (config.mamba) state = limits::checked_add(state, config.mamba->bytes_per_sequence(), "budget", field);
+  if (config.mamba2) state = limits::checked_add(state, config.mamba2->bytes_per_sequence(), "budget", field);
+  if (config.linear_attention) {
+    state = limits::checked_add(state, config.linear_attention->bytes_per_sequence(), "budget", field);
+  }
+  state = limits::checked_mul(state, static_cast<std::size_t>(sequences), "budget", field);
   if (config.attention) {
     // A budget the states already exceed leaves the pool nothing; building it then fails
     // with the PagedKVCacheConfig's own "room for at least 2 pages" error.

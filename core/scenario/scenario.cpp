@@ -7,6 +7,7 @@
 #include "scenario_yaml.hpp"
 #include "ssmkit/bench/bench_case.hpp"
 #include "ssmkit/error.hpp"
+#include "ssmkit/file_io.hpp"
 #include "ssmkit/model/gpu_table.hpp"
 #include "ssmkit/op_case.hpp"
 #include "ssmkit/model/units.hpp"
@@ -151,7 +152,13 @@ TraceWorkload read_trace(const Doc& doc, const YAML::Node& node, const std::file
   const std::string path = "workload.trace";
   require_map(doc, node, path, {"path", "limit", "start_s", "end_s", "speedup"});
   TraceWorkload trace;
-  trace.path = base / read_string(doc, required(doc, node, path, "path"), join(path, "path"));
+  const YAML::Node path_node = required(doc, node, path, "path");
+  trace.path = base / read_string(doc, path_node, join(path, "path"));
+  std::error_code ec;
+  if (!std::filesystem::exists(trace.path, ec)) {
+    fail(doc, path_node, join(path, "path"),
+         "an Azure trace CSV (relative to the scenario); " + trace.path.string() + " does not exist");
+  }
   if (node["limit"]) trace.selection.limit = read_int(doc, node["limit"], join(path, "limit"), 1);
   if (node["start_s"]) {
     trace.selection.start_s = read_number(doc, node["start_s"], join(path, "start_s"), 0.0);
@@ -317,7 +324,14 @@ Scenario scenario_from_yaml(const YAML::Node& root, const std::string& file,
   if (std::find(presets.begin(), presets.end(), s.model) == presets.end()) {
     const std::filesystem::path local = base_dir / s.model;
     std::error_code ec;
-    if (local.extension() == ".json" || std::filesystem::exists(local, ec)) s.model = local.string();
+    if (!std::filesystem::exists(local, ec)) {
+      std::string names;
+      for (const auto& p : presets) names += (names.empty() ? "" : ", ") + p;
+      fail(doc, root["model"], "model",
+           "a model preset (" + names + ") or a config.json path relative to the scenario; '" +
+               quote_for_message(s.model) + "' is neither (no file " + local.string() + ")");
+    }
+    s.model = local.string();
   }
   s.cache = read_cache(doc, required(doc, root, "", "cache"));
   s.workload = read_workload(doc, required(doc, root, "", "workload"), base_dir);

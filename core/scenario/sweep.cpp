@@ -80,6 +80,11 @@ Sweep load_sweep(const std::filesystem::path& file) {
   std::filesystem::path base_dir = file.parent_path();
   if (base_node.IsScalar()) {
     const std::filesystem::path path = file.parent_path() / base_node.Scalar();
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      fail(doc, base_node, "base", "a scenario file (relative to the sweep); " + path.string() +
+                                       " does not exist");
+    }
     base_file = path.string();
     base_dir = path.parent_path();
     base = parse(Doc{base_file}, read_text(base_file));

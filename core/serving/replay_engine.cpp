@@ -7,6 +7,7 @@
 #include <string>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/limits.hpp"
 
 namespace ssmkit {
 namespace {
@@ -334,6 +335,12 @@ ReplayResult run_replay(HybridCache& cache, const SchedulerConfig& scheduler,
   double next_sample = 0.0;
   while (!engine.done()) {
     if (!engine.step()) continue;
+    if (engine.totals().steps > limits::kMaxSimulatedSteps) {
+      throw InputError("replay", "steps",
+                       "a workload that finishes within limits::kMaxSimulatedSteps = " +
+                           std::to_string(limits::kMaxSimulatedSteps) +
+                           " steps; use a shorter trace window or fewer requests");
+    }
     if (options.check_invariants) engine.check_invariants();
     if (engine.now() >= next_sample) {
       result.timeline.push_back(engine.sample());
