@@ -13,6 +13,7 @@
 
 #include "backends.hpp"
 #include "bench_report.hpp"
+#include "cli_checks.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "report_output.hpp"
 #include "ssmkit/error.hpp"

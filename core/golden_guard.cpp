@@ -11,6 +11,7 @@
 #include <string>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/file_io.hpp"
 #include "ssmkit/limits.hpp"
 
 #if defined(__has_feature)
@@ -124,8 +125,11 @@ void probe_in_child(const std::filesystem::path& path, const std::function<void(
                                     std::to_string(limits::kGoldenReadAddressSpaceBytes >> 30) +
                                     " GiB of memory; reading it needed more");
   }
-  throw InputError(where, "", "an HDF5 file the HDF5 library can read; reading it failed (exit " +
-                                  std::to_string(code) + (message.empty() ? "" : ": " + message) + ")");
+  // Any other status: something in the library ended the child (a sanitizer's report, an
+  // exit() deep inside).
+  throw InputError(where, "", "an HDF5 file the HDF5 library can read; reading it ended with exit " +
+                                  std::to_string(code) + (message.empty() ? "" : " (" + quote_for_message(message) + ")") +
+                                  ": the file is corrupt");
 }
 
 }  // namespace ssmkit

@@ -8,6 +8,7 @@
 #include "ssmkit/bench/bench_case.hpp"
 #include "ssmkit/error.hpp"
 #include "ssmkit/file_io.hpp"
+#include "ssmkit/limits.hpp"
 #include "ssmkit/model/gpu_table.hpp"
 #include "ssmkit/op_case.hpp"
 #include "ssmkit/model/units.hpp"
@@ -18,11 +19,10 @@ namespace {
 
 using namespace yaml_schema;
 
-// Upper bounds for sizes whose products (slots x bytes per slot) must stay inside 64 bits;
-// far above any model or GPU of today. Token counts: kMaxTokenCount; page size and tensor
-// parallelism: model_spec.hpp.
-constexpr std::int64_t kMaxSequences = 1 << 20;
-constexpr std::int64_t kMaxRequests = 1 << 24;
+// Bounds: core/ssmkit/limits.hpp; token counts: kMaxTokenCount (units.hpp); page size and
+// tensor parallelism: model_spec.hpp.
+using limits::kMaxRequests;
+using limits::kMaxSequences;
 
 DType read_cache_dtype(const Doc& doc, const YAML::Node& node, const std::string& path) {
   const std::string expected = "one of float32, bfloat16, float16, float64";

@@ -18,6 +18,13 @@ inline constexpr std::uint64_t kMaxTextFileBytes = std::uint64_t{256} << 20;  //
 inline constexpr int kMaxNestingDepth = 64;
 // One config value quoted in an error message (characters).
 inline constexpr std::size_t kMaxQuotedChars = 80;
+// State slots (cache.max_sequences) and requests of a synthetic workload.
+inline constexpr std::int64_t kMaxSequences = std::int64_t{1} << 20;
+inline constexpr std::int64_t kMaxRequests = std::int64_t{1} << 24;
+// A sweep: points in all (each is parsed up front, ~0.1 ms), and YAML nodes in one axis
+// value (alias expansions counted).
+inline constexpr std::int64_t kMaxPoints = 100'000;
+inline constexpr std::int64_t kMaxValueNodes = 10'000;
 // Layers of a model (hybrid_override_pattern, layer lists, num_hidden_layers).
 inline constexpr std::int64_t kMaxLayers = std::int64_t{1} << 16;
 // Tokens of one request (prompt plus generated) in a trace or workload.
@@ -25,7 +32,7 @@ inline constexpr std::int64_t kMaxTokensPerRequest = std::int64_t{1} << 24;  // 
 // Decode steps one replay may simulate, all requests together.
 inline constexpr std::int64_t kMaxSimulatedSteps = std::int64_t{1} << 26;  // 67 M
 // One golden case: elements over all its datasets, and bytes they take in memory (float64).
-inline constexpr std::int64_t kMaxGoldenElementsPerCase = std::int64_t{1} << 27;  // 134 M
+inline constexpr std::int64_t kMaxGoldenElementsPerCase = std::int64_t{1} << 26;  // 67 M, 512 MiB as float64
 // A golden file is read first in a child process with this much address space on top of
 // the parent's, and this much wall time.
 inline constexpr std::uint64_t kGoldenReadAddressSpaceBytes = std::uint64_t{2} << 30;  // 2 GiB
