@@ -13,7 +13,6 @@
 
 #include "backends.hpp"
 #include "bench_report.hpp"
-#include "cli_checks.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "report_output.hpp"
 #include "ssmkit/error.hpp"
@@ -368,7 +367,7 @@ void add_bench_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("!--no-graph", args->graph, "do not also time decode ops as CUDA graph replays");
   cmd->add_option("--check-flops", args->check_flops,
                   "reference work per check; larger checks more batch rows/heads (default 1e8)")
-      ->check(kPositiveNumber);
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--list", args->list, "print the benchmark names and exit");
   cmd->add_option("--json", args->json_path, "write every row as JSON to FILE");
   cmd->callback([args, exit_code, cmd] {

@@ -154,11 +154,6 @@ TraceWorkload read_trace(const Doc& doc, const YAML::Node& node, const std::file
   TraceWorkload trace;
   const YAML::Node path_node = required(doc, node, path, "path");
   trace.path = base / read_string(doc, path_node, join(path, "path"));
-  std::error_code ec;
-  if (!std::filesystem::exists(trace.path, ec)) {
-    fail(doc, path_node, join(path, "path"),
-         "an Azure trace CSV (relative to the scenario); " + trace.path.string() + " does not exist");
-  }
   if (node["limit"]) trace.selection.limit = read_int(doc, node["limit"], join(path, "limit"), 1);
   if (node["start_s"]) {
     trace.selection.start_s = read_number(doc, node["start_s"], join(path, "start_s"), 0.0);
