@@ -103,7 +103,7 @@ void write_json(const std::string& path, const bench::RunComparison& c) {
   j["copy_bandwidth_moved"] = c.copy_bandwidth_moved;
   j["devices_differ"] = c.devices_differ;
   j["launch_gate_differs"] = c.launch_gate_differs;
-  write_output_file(path, "--json", j.dump(2) + '\n');
+  write_output_file(path, "--json", json_text(j));
 }
 
 int run_compare(const CompareArgs& args) {

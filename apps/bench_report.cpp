@@ -168,7 +168,7 @@ void write_bench_json(const std::string& path, const BenchReport& report) {
     }
     j["rows"].push_back(row);
   }
-  write_output_file(path, "--json", j.dump(2) + '\n');
+  write_output_file(path, "--json", json_text(j));
 }
 
 }  // namespace ssmkit::app

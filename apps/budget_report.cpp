@@ -217,7 +217,7 @@ void write_budget_json(const std::filesystem::path& path, const BudgetReport& r)
                              {"kinds", kinds},
                              {"contexts", contexts}});
   }
-  write_output_file(path, "--json", out.dump(2) + "\n");
+  write_output_file(path, "--json", json_text(out));
 }
 
 void write_budget_csv(const std::filesystem::path& path, const BudgetReport& r) {

@@ -1,9 +1,11 @@
 #include <CLI/CLI.hpp>
 #include <exception>
+#include <new>
 #include <iostream>
 
 #include "bench_command.hpp"
 #include "bench_compare_command.hpp"
+#include "cli_checks.hpp"
 #include "budget_command.hpp"
 #include "drift_command.hpp"
 #include "replay_command.hpp"
@@ -23,6 +25,7 @@ int main(int argc, char** argv) {
   ssmkit::app::add_bench_command(app, &exit_code);
   ssmkit::app::add_bench_compare_command(app, &exit_code);
   ssmkit::app::add_drift_command(app, &exit_code);
+  ssmkit::app::check_option_values(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -32,6 +35,11 @@ int main(int argc, char** argv) {
   } catch (const ssmkit::InputError& e) {
     std::cerr << "ssmkit: " << e.what() << '\n';
     return 2;
+  } catch (const std::bad_alloc&) {
+    // Sizes from input are bounded (core/ssmkit/limits.hpp); what is left is a host too small.
+    std::cerr << "ssmkit: error: out of host memory (std::bad_alloc) for the inputs given; "
+                 "see docs/errors.md for the bounds on input sizes\n";
+    return 1;
   } catch (const std::exception& e) {
     // A failure no input explains (a CUDA error, say): reported, not an abort.
     std::cerr << "ssmkit: error: " << e.what() << '\n';

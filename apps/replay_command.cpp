@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "backends.hpp"
+#include "cli_checks.hpp"
 #include "progress_bar.hpp"
 #include "replay_report.hpp"
 #include "report_output.hpp"
@@ -107,7 +108,7 @@ int run(const ReplayArgs& a) {
   if (bar) bar->finish();
   print_replay(std::cout, replay);
   if (!a.json_path.empty()) {
-    write_output_file(a.json_path, "--json", replay_json(replay, !a.no_timeline).dump(2) + "\n");
+    write_output_file(a.json_path, "--json", json_text(replay_json(replay, !a.no_timeline)));
   }
   return all_checks_passed(replay) ? 0 : 1;
 }
@@ -124,7 +125,7 @@ void add_replay_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--model", args->model, "a model preset or an HF config.json");
   cmd->add_option("--trace", args->trace, "an Azure-format trace CSV (TIMESTAMP,ContextTokens,GeneratedTokens)");
   cmd->add_option("--limit", args->limit, "replay the trace's first N requests")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveNumber);
   auto* mem = cmd->add_option("--gpu-mem", args->gpu_mem, "the GPU's memory: 80GiB, 80GB, ...");
   auto* gpu = cmd->add_option("--gpu", args->gpu,
                               "a known GPU's memory (h100, h200, a100-80gb, ...; default h100)");
@@ -144,7 +145,7 @@ void add_replay_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--json", args->json_path, "write the timeline and totals as JSON to FILE");
   cmd->add_option("--timeline-interval", args->timeline_interval_s,
                   "simulated seconds between timeline samples")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositiveNumber)
       ->capture_default_str();
   cmd->add_flag("--no-timeline", args->no_timeline, "leave the timeline out of the JSON");
   cmd->callback([args, exit_code] { *exit_code = run(*args); });

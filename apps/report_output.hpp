@@ -7,6 +7,7 @@
 #include <string>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/file_io.hpp"
 
 namespace ssmkit::app {
 
@@ -32,13 +33,18 @@ inline void check_output_file(const std::filesystem::path& path, const char* fla
   if (!existed) std::filesystem::remove(path, ec);
 }
 
-// An InputError names the file and the option when it cannot be opened or written.
+// Written whole or not at all (a temporary name, then renamed); an InputError names the
+// file and the option when it cannot be written.
 inline void write_output_file(const std::filesystem::path& path, const char* flag,
                               const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  if (!f) throw InputError(path.string(), flag, "cannot open the file for writing");
-  f << text;
-  if (!f.flush()) throw InputError(path.string(), flag, "writing failed");
+  write_file_atomically(path, text, flag);
+}
+
+// A report as JSON text. Bytes that are not UTF-8 (a file name found on disk) become U+FFFD
+// instead of failing the report after the run.
+template <class Json>
+std::string json_text(const Json& j) {
+  return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace ssmkit::app

@@ -1,12 +1,16 @@
 #include "sweep_command.hpp"
 
 #include <iostream>
+#include <algorithm>
 #include <memory>
+#include <set>
 
 #include "progress_bar.hpp"
 #include "replay_report.hpp"
 #include "report_output.hpp"
 #include "ssmkit/error.hpp"
+#include "ssmkit/file_io.hpp"
+#include "ssmkit/json_input.hpp"
 #include "ssmkit/scenario/sweep.hpp"
 #include "sweep_results.hpp"
 #include "sweep_runners.hpp"
@@ -23,8 +27,27 @@ struct Outputs {
 struct SweepArgs {
   std::string file;
   std::string shard;
+  bool resume = false;
   Outputs out;
 };
+
+// The points a killed run of this sweep and shard finished, from its --json file.
+ordered_json finished_points(const std::string& path, const ordered_json& results) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return ordered_json::array();
+  const auto doc = parse_json_input<ordered_json>(read_text_file(path, "a result of `ssmkit sweep --json`"),
+                                                  path, "a sweep result to resume");
+  if (!doc.is_object() || doc.value("tool", "") != "ssmkit sweep" || !doc.contains("points") ||
+      !doc["points"].is_array() || !doc.contains("sweep") || !doc["sweep"].is_object()) {
+    throw InputError(path, "--resume", "a result of `ssmkit sweep --json` to continue");
+  }
+  if (doc["sweep"].value("hash", "") != results["sweep"]["hash"] || doc.value("shard", ordered_json()) != results["shard"]) {
+    throw InputError(path, "--resume",
+                     "the results of this sweep (hash " + results["sweep"]["hash"].get<std::string>() +
+                         ") and shard; the file holds another sweep or shard");
+  }
+  return doc["points"];
+}
 
 struct MergeArgs {
   std::string output;
@@ -54,7 +77,7 @@ int report(const SweepResults& results, const Outputs& out) {
                 << p["message"].get<std::string>() << '\n';
     }
   }
-  if (!out.json_path.empty()) write_output_file(out.json_path, "--json", results.dump(2) + "\n");
+  if (!out.json_path.empty()) write_output_file(out.json_path, "--json", json_text(results));
   if (!out.csv_path.empty()) write_output_file(out.csv_path, "--csv", sweep_csv(results));
   if (!out.markdown_path.empty()) write_output_file(out.markdown_path, "--markdown", sweep_markdown(results));
   return failed + errors == 0 ? 0 : 1;
@@ -92,12 +115,30 @@ int run_sweep(const SweepArgs& a) {
         {"total_points", total},
         {"axes", axes}}},
       {"shard", {{"index", shard.index}, {"count", shard.count}}},
+      {"complete", false},
       {"points", ordered_json::array()}};
   if (sweep.command == "replay") results["note"] = kAccountingOnly;
+  std::set<std::int64_t> done_before;
+  if (a.resume) {
+    if (a.out.json_path.empty()) {
+      throw InputError("ssmkit sweep", "--resume", "--json FILE, the results of the run to continue");
+    }
+    for (const auto& p : finished_points(a.out.json_path, results)) {
+      if (!p.is_object() || !p.contains("index") || !p["index"].is_number_integer()) {
+        throw InputError(a.out.json_path, "points", "points with an integer index");
+      }
+      done_before.insert(p["index"].get<std::int64_t>());
+      results["points"].push_back(p);
+    }
+  }
 
   ProgressBar bar("sweep", static_cast<std::int64_t>(indices.size()));
   std::int64_t done = 0;
   for (const std::int64_t index : indices) {
+    if (done_before.contains(index)) {
+      bar.update(++done);
+      continue;
+    }
     bar.update(done, "point " + std::to_string(index));
     const SweepPoint& point = sweep.points[static_cast<std::size_t>(index)];
     PointOutcome outcome;
@@ -116,9 +157,15 @@ int run_sweep(const SweepArgs& a) {
                                  {"status", outcome.status},
                                  {"message", outcome.message},
                                  {"metrics", outcome.metrics}});
+    // After every point: a killed run keeps what it finished (complete: false), and
+    // --resume continues from there.
+    if (!a.out.json_path.empty()) write_output_file(a.out.json_path, "--json", json_text(results));
     bar.update(++done);
   }
   bar.finish();
+  std::sort(results["points"].begin(), results["points"].end(),
+            [](const ordered_json& x, const ordered_json& y) { return x["index"] < y["index"]; });
+  results["complete"] = true;
   return report(results, a.out);
 }
 
@@ -140,7 +187,9 @@ void add_sweep_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--shard", args->shard,
                   "I/N: run points I, I+N, I+2N, ... (0 <= I < N), e.g. a Slurm array task");
   cmd->add_option("--json", args->out.json_path,
-                  "write the results to FILE (the format `sweep merge` reads)");
+                  "write the results to FILE (the format `sweep merge` reads), after every point");
+  cmd->add_flag("--resume", args->resume,
+                "continue a killed run: keep the points its --json FILE holds, run the rest");
   add_table_outputs(cmd, args->out);
 
   auto merge = std::make_shared<MergeArgs>();

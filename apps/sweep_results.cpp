@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/file_io.hpp"
+#include "ssmkit/json_input.hpp"
 
 namespace ssmkit::app {
 namespace {
@@ -121,20 +123,21 @@ SweepResults merge_sweep_results(const std::vector<std::filesystem::path>& shard
   std::int64_t total = 0;
   std::map<std::int64_t, std::pair<std::filesystem::path, ordered_json>> points;
   for (const auto& file : shards) {
-    std::ifstream in(file);
-    if (!in) bad(file, "", "cannot be read (no such file, or no permission)");
-    ordered_json doc;
-    try {
-      doc = ordered_json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      bad(file, "", std::string("a JSON sweep result; ") + e.what());
-    }
+    ordered_json doc = parse_json_input<ordered_json>(
+        read_text_file(file, "a result of `ssmkit sweep --json`"), file.string(), "a sweep result");
     try {
       if (!doc.is_object() || doc.value("tool", "") != "ssmkit sweep" || !doc.contains("sweep") ||
           !doc["sweep"].is_object() || !doc["sweep"].contains("hash") ||
           !doc["sweep"].contains("axes") || !doc["sweep"].contains("total_points") ||
           !doc.contains("points") || !doc["points"].is_array()) {
         bad(file, "", "a result of `ssmkit sweep --json` (tool, sweep.hash, sweep.axes, sweep.total_points, points)");
+      }
+      // A shard killed midway left its finished points with complete: false.
+      if (doc.contains("complete") && doc["complete"] != true) {
+        bad(file, "complete",
+            "a finished shard; this one was stopped after " + std::to_string(doc["points"].size()) +
+                " of its points (finish it with `ssmkit sweep SWEEP --shard I/N --json " +
+                file.string() + " --resume`)");
       }
       const std::string h = doc["sweep"]["hash"].get<std::string>();
       if (!doc["sweep"]["total_points"].is_number_integer() || doc["sweep"]["total_points"].get<std::int64_t>() < 1) {

@@ -142,7 +142,7 @@ void write_json(const std::filesystem::path& path, const ValidationReport& repor
                 {"failed", report.failed()},
                 {"input_errors", report.input_errors()}}},
               {"cases", cases}};
-  write_output_file(path, "--json", doc.dump(2) + "\n");
+  write_output_file(path, "--json", json_text(doc));
 }
 
 void write_junit(const std::filesystem::path& path, const ValidationReport& report) {

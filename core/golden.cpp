@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/golden_guard.hpp"
+#include "ssmkit/limits.hpp"
 #include "ssmkit/tolerance.hpp"
 
 namespace ssmkit {
@@ -10,9 +12,18 @@ namespace {
 
 std::string attr_field(const std::string& name) { return "attribute '" + name + "'"; }
 
-}  // namespace
+// Elements over all of a case's datasets, bounded as each one is.
+void count_elements(std::int64_t& total, const Tensor& t, const GoldenCase& c, const std::string& name) {
+  total += t.numel();
+  if (total > limits::kMaxGoldenElementsPerCase) {
+    throw InputError(c.where(), name,
+                     "at most limits::kMaxGoldenElementsPerCase = " +
+                         std::to_string(limits::kMaxGoldenElementsPerCase) +
+                         " elements over all datasets of a case");
+  }
+}
 
-GoldenCase load_golden(const std::filesystem::path& path) {
+GoldenCase read_golden(const std::filesystem::path& path) {
   Hdf5Reader file(path);
   GoldenCase c;
   c.path = path;
@@ -40,13 +51,26 @@ GoldenCase load_golden(const std::filesystem::path& path) {
   if (!file.has_group("outputs")) {
     throw InputError(c.where(), "group 'outputs'", "group is missing");
   }
+  std::int64_t elements = 0;
   for (const auto& name : file.members("inputs")) {
-    if (file.has_dataset("inputs/" + name)) c.inputs[name] = file.read_tensor("inputs/" + name);
+    if (!file.has_dataset("inputs/" + name)) continue;
+    c.inputs[name] = file.read_tensor("inputs/" + name);
+    count_elements(elements, c.inputs[name], c, "inputs/" + name);
   }
   for (const auto& name : file.members("outputs")) {
-    if (file.has_dataset("outputs/" + name)) c.outputs[name] = file.read_tensor("outputs/" + name);
+    if (!file.has_dataset("outputs/" + name)) continue;
+    c.outputs[name] = file.read_tensor("outputs/" + name);
+    count_elements(elements, c.outputs[name], c, "outputs/" + name);
   }
   return c;
+}
+
+}  // namespace
+
+GoldenCase load_golden(const std::filesystem::path& path) {
+  // libhdf5 is not safe against hostile files: a child reads the file first.
+  probe_in_child(path, [&] { read_golden(path); });
+  return read_golden(path);
 }
 
 bool GoldenCase::flag(const std::string& name, bool fallback) const {

@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/file_io.hpp"
+#include "ssmkit/limits.hpp"
 
 namespace ssmkit {
 namespace {
@@ -69,6 +72,9 @@ herr_t object_info(hid_t file, const char* name, H5O_info_t* info) {
 using ObjectInfo = H5O_info_t;
 #endif
 
+// Attribute values are a few numbers or one short string; more is a corrupt header.
+constexpr hssize_t kMaxAttributeValues = 1 << 20;
+
 H5O_type_t object_type(hid_t file, const std::string& name) {
   ObjectInfo info;
   if (object_info(file, name.c_str(), &info) < 0) return H5O_TYPE_UNKNOWN;
@@ -79,10 +85,9 @@ H5O_type_t object_type(hid_t file, const std::string& name) {
 
 Hdf5Reader::Hdf5Reader(std::filesystem::path path) : path_(std::move(path)) {
   silence_hdf5_errors();
-  if (!std::filesystem::exists(path_)) throw InputError(where(path_), "", "file not found");
-  if (std::filesystem::is_directory(path_)) {
-    throw InputError(where(path_), "", "expected an HDF5 file, found a directory");
-  }
+  std::error_code ec;
+  if (!std::filesystem::exists(path_, ec)) throw InputError(where(path_), "", "file not found");
+  require_regular_file(path_, "an HDF5 file");
   if (H5Fis_hdf5(path_.c_str()) <= 0) {
     throw InputError(where(path_), "", "not an HDF5 file (no HDF5 signature)");
   }
@@ -116,10 +121,20 @@ std::vector<std::string> Hdf5Reader::members(const std::string& group) const {
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     ssize_t len = H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0,
                                      H5P_DEFAULT);
-    if (len < 0) throw InputError(where(path_), group, "group cannot be listed (corrupt file)");
+    if (len < 0 || len > 4096) throw InputError(where(path_), group, "group cannot be listed (corrupt file)");
     std::string name(static_cast<std::size_t>(len), '\0');
     H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(),
                        static_cast<std::size_t>(len) + 1, H5P_DEFAULT);
+    // Soft and external links point outside what this file holds (another file, a path that
+    // may not exist): a golden is one self-contained file.
+    H5L_info_t link;
+    if (H5Lget_info_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, &link, H5P_DEFAULT) < 0) {
+      throw InputError(where(path_), group, "group cannot be listed (corrupt file)");
+    }
+    if (link.type != H5L_TYPE_HARD) {
+      throw InputError(where(path_), group + "/" + quote_for_message(name),
+                       "a dataset stored in this file; soft and external links are refused");
+    }
     names.push_back(name);
   }
   std::sort(names.begin(), names.end());
@@ -137,16 +152,38 @@ Tensor Hdf5Reader::read_tensor(const std::string& name) const {
   }
   const int rank = H5Sget_simple_extent_ndims(space.get());
   if (rank < 0) throw InputError(where(path_), name, "expected a simple (array) dataspace");
+  Handle dcpl(H5Dget_create_plist(ds.get()), H5Pclose);
+  if (!dcpl.valid()) throw InputError(where(path_), name, "dataset header unreadable (corrupt file)");
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (H5Pget_external_count(dcpl.get()) != 0 || layout == H5D_VIRTUAL || layout < 0) {
+    throw InputError(where(path_), name,
+                     "data stored in this file; external and virtual storage are refused");
+  }
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   // A header can declare any size; read no more than a golden case could sensibly hold.
-  constexpr hsize_t kMaxElements = hsize_t{1} << 31;
+  constexpr auto kMaxElements = static_cast<hsize_t>(limits::kMaxGoldenElementsPerCase);
   hsize_t elements = 1;
   for (hsize_t d : dims) {
     if (d != 0 && elements > kMaxElements / d) {
-      throw InputError(where(path_), name, "declares more than 2^31 elements; a golden dataset holds fewer");
+      throw InputError(where(path_), name,
+                       "at most limits::kMaxGoldenElementsPerCase = " + std::to_string(kMaxElements) +
+                           " elements per case; the dataset declares more");
     }
     elements *= d;
+  }
+  // Unfiltered data takes its full size in the file: a header declaring more than the file
+  // holds is corrupt, and is refused before anything is allocated.
+  if (H5Pget_nfilters(dcpl.get()) == 0 && elements > 0) {
+    std::error_code ec;
+    const auto file_bytes = std::filesystem::file_size(path_, ec);
+    const std::size_t element_bytes = H5Tget_size(type.get());
+    if (!ec && (element_bytes == 0 || elements > file_bytes / element_bytes)) {
+      throw InputError(where(path_), name,
+                       "data that fits the file: " + std::to_string(elements) + " elements of " +
+                           std::to_string(element_bytes) + " bytes declared, the file has " +
+                           std::to_string(file_bytes) + " bytes");
+    }
   }
   Shape shape(dims.begin(), dims.end());
 
@@ -199,7 +236,9 @@ AttrValue Hdf5Reader::read_attribute(const std::string& name, const std::string&
   Handle type(H5Aget_type(attr.get()), H5Tclose);
   Handle space(H5Aget_space(attr.get()), H5Sclose);
   const hssize_t count = H5Sget_simple_extent_npoints(space.get());
-  if (count < 0) throw InputError(where(path_), field, "unreadable dataspace");
+  if (count < 0 || count > kMaxAttributeValues) {
+    throw InputError(where(path_), field, "a readable dataspace of at most 2^20 values (corrupt file)");
+  }
   const H5T_class_t cls = H5Tget_class(type.get());
 
   if (cls == H5T_STRING) {
@@ -217,7 +256,10 @@ AttrValue Hdf5Reader::read_attribute(const std::string& name, const std::string&
       return value;
     }
     const std::size_t size = H5Tget_size(type.get());
-    std::string value(size, '\0');
+    if (size == 0 || size > static_cast<std::size_t>(kMaxAttributeValues)) {
+      throw InputError(where(path_), field, "a string of at most 2^20 bytes (corrupt file)");
+    }
+    std::string value(size + 1, '\0');
     if (H5Aread(attr.get(), type.get(), value.data()) < 0) {
       throw InputError(where(path_), field, "string cannot be read");
     }
@@ -249,14 +291,25 @@ AttrValue Hdf5Reader::read_attribute(const std::string& name, const std::string&
   return values;
 }
 
-Hdf5Writer::Hdf5Writer(std::filesystem::path path) : path_(std::move(path)) {
+Hdf5Writer::Hdf5Writer(std::filesystem::path path)
+    : path_(std::move(path)),
+      output_(std::make_unique<AtomicOutputPath>(path_)),
+      exceptions_at_start_(std::uncaught_exceptions()) {
   silence_hdf5_errors();
-  file_ = H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  file_ = H5Fcreate(output_->temp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (file_ < 0) throw InputError(where(path_), "", "cannot be created for writing");
 }
 
+// The file appears under its name only when the writer finished without an exception in
+// flight; otherwise the temporary is removed and an older file of that name is kept.
 Hdf5Writer::~Hdf5Writer() {
-  if (file_ >= 0) H5Fclose(file_);
+  const bool closed = file_ < 0 || H5Fclose(file_) >= 0;
+  if (closed && std::uncaught_exceptions() == exceptions_at_start_) {
+    try {
+      output_->commit();
+    } catch (const InputError&) {  // a destructor cannot throw; the temporary is removed
+    }
+  }
 }
 
 void Hdf5Writer::ensure_parent_groups(const std::string& dataset) {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "scenario/yaml_schema.hpp"
+#include "ssmkit/file_io.hpp"
 #include "ssmkit/tolerance.hpp"
 
 namespace ssmkit {
@@ -37,16 +39,9 @@ std::optional<double> tolerance_field(const std::filesystem::path& file, const Y
 }
 
 void add_yaml_suite(const std::filesystem::path& file, CollectedSuite& out, int depth) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(file.string());
-  } catch (const YAML::BadFile&) {
-    throw InputError(file.string(), "", "cannot be read");
-  } catch (const YAML::ParserException& e) {
-    throw InputError(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
-                         std::to_string(e.mark.column + 1),
-                     "", "YAML syntax error: " + e.msg);
-  }
+  // Bounded and checked as scenarios are: a regular file, one document, bounded nesting.
+  const YAML::Node root =
+      yaml_schema::parse(yaml_schema::Doc{file.string()}, read_text_file(file, "a YAML suite"));
   if (!root.IsMap()) throw InputError(file.string(), "", "expected a mapping with 'cases'");
   std::set<std::string> seen;
   for (const auto& kv : root) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <new>
 
 #include "ssmkit/op_case.hpp"
 #include "ssmkit/tolerance.hpp"
@@ -91,7 +92,11 @@ std::vector<CaseResult> validate_case(const SuiteEntry& entry,
     // One file's bad input (or one too large to hold) stops that file, not the run.
     const auto* input = dynamic_cast<const InputError*>(&e);
     CaseResult row = input_error_row(
-        input ? *input : InputError(entry.path.string(), "", std::string("cannot be loaded: ") + e.what()));
+        input ? *input
+              : InputError(entry.path.string(), "",
+                           std::string("cannot be loaded: ") +
+                               (dynamic_cast<const std::bad_alloc*>(&e) ? "out of host memory (std::bad_alloc)"
+                                                                         : e.what())));
     row.case_name = case_name_of(entry.path);
     row.path = entry.path.string();
     row.op = golden.op;
@@ -123,6 +128,14 @@ std::vector<CaseResult> validate_case(const SuiteEntry& entry,
     for (const auto& [name, expected] : golden.outputs) {
       auto it = produced.find(name);
       if (it == produced.end()) continue;  // extra datasets are allowed and ignored
+      if (it->second.shape() != expected.shape()) {
+        // The op computes its output's shape from the inputs: a dataset of another shape is
+        // the golden's error, not the backend's.
+        return {input_error_row(InputError(entry.path.string(), "outputs/" + name,
+                                           "shape " + shape_str(it->second.shape()) +
+                                               ", as the op computes it from the inputs; got " +
+                                               shape_str(expected.shape())))};
+      }
       row.outputs.push_back({name, compare(it->second, expected, tolerance)});
     }
     if (row.outputs.empty()) {

@@ -124,7 +124,7 @@ TEST(GoldenInput, HugeDeclaredDatasetIsAnInputError) {
   H5Sclose(space);
   H5Fclose(file);
   const std::string err = error_of(path);
-  EXPECT_NE(err.find("inputs/x: declares more than 2^31 elements"), std::string::npos) << err;
+  EXPECT_NE(err.find("inputs/x: at most limits::kMaxGoldenElementsPerCase = 67108864 elements"), std::string::npos) << err;
 }
 
 TEST(GoldenInput, MisshapedDataset) {

@@ -33,25 +33,25 @@ InputError read_error(const std::filesystem::path& path) {
   return InputError("", "", "");
 }
 
-TEST(AzureTrace, ReadsTimestampsAcrossMidnightAndSortsByArrival) {
+TEST(AzureTrace, ReadsTimestampsAcrossMidnight) {
   test::TempDir dir;
   const auto path = write_file(dir,
                                "TIMESTAMP,ContextTokens,GeneratedTokens\r\n"
                                "2023-11-16 18:15:46.6805900,374,44\r\n"
-                               "2023-11-17 00:00:01.25,20,5\r\n"
                                "2023-11-16 18:15:50.9951690,396,109\r\n"
-                               "2023-11-16 23:59:59.5,10,0");  // no final newline, as the real file
+                               "2023-11-16 23:59:59.5,10,0\r\n"
+                               "2023-11-17 00:00:01.25,20,5");  // no final newline, as the real file
   const auto r = read_azure_trace(path);
   ASSERT_EQ(r.size(), 4u);
   EXPECT_DOUBLE_EQ(r[0].arrival_s, 0.0);
   EXPECT_NEAR(r[1].arrival_s, 4.314579, 1e-9);  // 50.9951690 - 46.6805900
   EXPECT_EQ(r[1].prompt_tokens, 396);
-  EXPECT_EQ(r[1].source_line, 4);
+  EXPECT_EQ(r[1].source_line, 3);
   // 18:15:46.68059 to midnight is 5 h 44 min 13.31941 s.
   EXPECT_NEAR(r[2].arrival_s, 20653.31941 - 0.5, 1e-6);
   EXPECT_EQ(r[2].output_tokens, 0);
   EXPECT_NEAR(r[3].arrival_s, 20653.31941 + 1.25, 1e-6);
-  EXPECT_EQ(r[3].source_line, 3);
+  EXPECT_EQ(r[3].source_line, 5);
 }
 
 TEST(AzureTrace, SelectsAWindowThenALimitAndCountsFromTheFirstSelected) {
@@ -103,6 +103,12 @@ TEST(AzureTrace, BadRowsNameTheFileLineAndColumn) {
       {header + "yesterday,5,5\n", "TIMESTAMP", "trace.csv:2"},
       {header + "0,5,5\n1e300,5,5\n", "TIMESTAMP", "trace.csv:3"},  // seconds past 64 bits
       {header + "0,5\n", "", "trace.csv:2"},
+      // Out of arrival order, or two TIMESTAMP formats: refused, not re-sorted.
+      {header + "0,5,5\n2,5,5\n1,5,5\n", "TIMESTAMP", "trace.csv:4"},
+      {header + "2023-11-16 18:15:46,5,5\n5,5,5\n", "TIMESTAMP", "trace.csv:3"},
+      // 2^32 generated tokens: past limits::kMaxTokensPerRequest (2^24), not hours of decoding.
+      {header + "0,5,4294967296\n", "GeneratedTokens", "trace.csv:2"},
+      {header + "0,16777210,7\n", "ContextTokens", "trace.csv:2"},
       {"TIMESTAMP,Context,GeneratedTokens\n0,5,5\n", "ContextTokens", "trace.csv:1"},
       {header, "", "trace.csv"},
       {"", "", "trace.csv"},

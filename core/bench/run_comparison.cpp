@@ -8,6 +8,8 @@
 #include <set>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/file_io.hpp"
+#include "ssmkit/json_input.hpp"
 #include "ssmkit/names.hpp"
 
 namespace ssmkit::bench {
@@ -38,18 +40,8 @@ double half_spread(double p10, double p90, double median) { return (p90 - p10) /
 }  // namespace
 
 BenchRun load_bench_run(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw InputError(path, "", "is a directory (expected a file from `ssmkit bench --json`)");
-  }
-  std::ifstream in(path);
-  if (!in) throw InputError(path, "", "cannot be read (no such file, or no permission)");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {  // syntax, and numbers beyond a double
-    throw InputError(path, "", std::string("not JSON: ") + e.what());
-  }
+  const json j = parse_json_input(read_text_file(path, "a file from `ssmkit bench --json`"), path,
+                                  "a file from `ssmkit bench --json`");
   if (!j.is_object() || !j.contains("rows") || !j["rows"].is_array()) {
     throw InputError(path, "rows", "expected a list of rows (a file from `ssmkit bench --json`)");
   }

@@ -4,6 +4,7 @@
 
 #include "cache_util.hpp"
 #include "ssmkit/error.hpp"
+#include "ssmkit/limits.hpp"
 
 namespace ssmkit {
 namespace {
@@ -14,8 +15,16 @@ using cache_util::require_positive;
 AttrValue number(std::int64_t v) { return std::vector<double>{static_cast<double>(v)}; }
 AttrValue text(DType dtype) { return std::string(dtype_name(dtype)); }
 
-std::size_t bytes(std::int64_t elements, DType dtype) {
-  return static_cast<std::size_t>(elements) * dtype_size(dtype);
+// Every size below is a product of user-given counts (a config.json, a preset, flags): an
+// overflow is an InputError naming the config and the product, never a wrapped number.
+using Size = std::size_t;
+
+Size mul(const std::string& where, const std::string& field, std::initializer_list<std::int64_t> factors) {
+  Size out = 1;
+  for (const std::int64_t f : factors) {
+    out = limits::checked_mul(out, static_cast<Size>(f < 0 ? 0 : f), where, field);
+  }
+  return out;
 }
 
 }  // namespace
@@ -36,7 +45,8 @@ void KVCacheConfig::validate() const {
 }
 
 std::size_t KVCacheConfig::bytes_per_token() const {
-  return 2 * static_cast<std::size_t>(num_layers) * bytes(kv_heads * head_dim, dtype);
+  return mul("KVCacheConfig", "2 * num_layers * kv_heads * head_dim * dtype bytes",
+             {2, num_layers, kv_heads, head_dim, static_cast<std::int64_t>(dtype_size(dtype))});
 }
 
 CacheMetadata KVCacheConfig::metadata() const {
@@ -101,12 +111,13 @@ void PagedKVCacheConfig::validate() const {
 }
 
 std::size_t PagedKVCacheConfig::bytes_per_token() const {
-  return static_cast<std::size_t>(tensors_per_layer() * num_layers) *
-         bytes(kv_heads * head_dim, dtype);
+  return mul("PagedKVCacheConfig", "tensors_per_layer * num_layers * kv_heads * head_dim * dtype bytes",
+             {tensors_per_layer(), num_layers, kv_heads, head_dim, static_cast<std::int64_t>(dtype_size(dtype))});
 }
 
 std::size_t PagedKVCacheConfig::bytes_per_page() const {
-  return static_cast<std::size_t>(page_size) * bytes_per_token();
+  return limits::checked_mul(static_cast<Size>(page_size), bytes_per_token(), "PagedKVCacheConfig",
+                             "page_size * bytes per token");
 }
 
 std::int64_t PagedKVCacheConfig::num_pages() const {
@@ -140,9 +151,14 @@ void MambaCacheConfig::validate() const {
 }
 
 std::size_t MambaCacheConfig::bytes_per_sequence() const {
-  return static_cast<std::size_t>(num_layers) *
-         (bytes(intermediate_size * conv_kernel, conv_dtype) +
-          bytes(intermediate_size * d_state, ssm_dtype));
+  const std::string where = "MambaCacheConfig";
+  const Size conv = mul(where, "num_layers * intermediate_size * conv_kernel * conv_dtype bytes",
+                        {num_layers, intermediate_size, conv_kernel,
+                         static_cast<std::int64_t>(dtype_size(conv_dtype))});
+  const Size ssm = mul(where, "num_layers * intermediate_size * d_state * ssm_dtype bytes",
+                       {num_layers, intermediate_size, d_state,
+                        static_cast<std::int64_t>(dtype_size(ssm_dtype))});
+  return limits::checked_add(conv, ssm, where, "conv + SSM state bytes per sequence");
 }
 
 CacheMetadata MambaCacheConfig::metadata() const {
@@ -182,8 +198,18 @@ void Mamba2CacheConfig::validate() const {
 }
 
 std::size_t Mamba2CacheConfig::bytes_per_sequence() const {
-  return static_cast<std::size_t>(num_layers) * (bytes(conv_channels() * conv_kernel, conv_dtype) +
-                                                 bytes(num_heads * head_dim * d_state, ssm_dtype));
+  const std::string where = "Mamba2CacheConfig";
+  const Size channels = limits::checked_add(
+      static_cast<Size>(intermediate_size), mul(where, "2 * n_groups * d_state", {2, n_groups, d_state}),
+      where, "conv channels (intermediate_size + 2 * n_groups * d_state)");
+  const Size conv = limits::checked_mul(
+      channels, mul(where, "num_layers * conv_kernel * conv_dtype bytes",
+                    {num_layers, conv_kernel, static_cast<std::int64_t>(dtype_size(conv_dtype))}),
+      where, "num_layers * conv channels * conv_kernel * conv_dtype bytes");
+  const Size ssm = mul(where, "num_layers * num_heads * head_dim * d_state * ssm_dtype bytes",
+                       {num_layers, num_heads, head_dim, d_state,
+                        static_cast<std::int64_t>(dtype_size(ssm_dtype))});
+  return limits::checked_add(conv, ssm, where, "conv + SSM state bytes per sequence");
 }
 
 CacheMetadata Mamba2CacheConfig::metadata() const {
@@ -211,7 +237,8 @@ void LinearAttentionCacheConfig::validate() const {
 }
 
 std::size_t LinearAttentionCacheConfig::bytes_per_sequence() const {
-  return static_cast<std::size_t>(num_layers) * bytes(num_heads * key_dim * value_dim, dtype);
+  return mul("LinearAttentionCacheConfig", "num_layers * num_heads * key_dim * value_dim * dtype bytes",
+             {num_layers, num_heads, key_dim, value_dim, static_cast<std::int64_t>(dtype_size(dtype))});
 }
 
 CacheMetadata LinearAttentionCacheConfig::metadata() const {
@@ -244,9 +271,19 @@ void DeltaNetCacheConfig::validate() const {
 }
 
 std::size_t DeltaNetCacheConfig::bytes_per_sequence() const {
-  return static_cast<std::size_t>(num_layers) *
-         (bytes(conv_channels() * conv_kernel, conv_dtype) +
-          bytes(num_v_heads * head_k_dim * head_v_dim, state_dtype));
+  const std::string where = "DeltaNetCacheConfig";
+  // conv channels: 2 * num_k_heads * head_k_dim + num_v_heads * head_v_dim
+  const Size channels = limits::checked_add(
+      mul(where, "2 * num_k_heads * head_k_dim", {2, num_k_heads, head_k_dim}),
+      mul(where, "num_v_heads * head_v_dim", {num_v_heads, head_v_dim}), where, "conv channels");
+  const Size conv = limits::checked_mul(
+      channels, mul(where, "num_layers * conv_kernel * conv_dtype bytes",
+                    {num_layers, conv_kernel, static_cast<std::int64_t>(dtype_size(conv_dtype))}),
+      where, "num_layers * conv channels * conv_kernel * conv_dtype bytes");
+  const Size state = mul(where, "num_layers * num_v_heads * head_k_dim * head_v_dim * state_dtype bytes",
+                         {num_layers, num_v_heads, head_k_dim, head_v_dim,
+                          static_cast<std::int64_t>(dtype_size(state_dtype))});
+  return limits::checked_add(conv, state, where, "conv + recurrent state bytes per sequence");
 }
 
 CacheMetadata DeltaNetCacheConfig::metadata() const {

@@ -10,12 +10,24 @@
 #include <sstream>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/file_io.hpp"
+#include "ssmkit/json_input.hpp"
+#include "ssmkit/limits.hpp"
 #include "ssmkit/model/model_spec.hpp"
 
 namespace ssmkit {
 namespace {
 
 using nlohmann::json;
+
+// A config value as it may appear in a message: numbers and booleans as written, strings
+// shortened, lists and objects by their type only (dump() would recurse over any depth and
+// put unbounded text into the message).
+std::string brief(const json& v) {
+  if (v.is_number() || v.is_boolean()) return v.dump();
+  if (v.is_string()) return "\"" + quote_for_message(v.get_ref<const std::string&>()) + "\"";
+  return std::string("an ") + (v.is_array() ? "array" : v.type_name());
+}
 
 class ConfigReader {
  public:
@@ -74,6 +86,7 @@ class ConfigReader {
   std::vector<std::string> strings(const std::string& key) const {
     std::vector<std::string> out;
     const json& list = array(key);
+    check_list_length(key, list);
     for (std::size_t i = 0; i < list.size(); ++i) {
       if (!list[i].is_string()) {
         fail(key + "[" + std::to_string(i) + "]", std::string("a string, got ") + list[i].type_name());
@@ -85,6 +98,7 @@ class ConfigReader {
   std::vector<std::int64_t> integers(const std::string& key) const {
     std::vector<std::int64_t> out;
     const json& list = array(key);
+    check_list_length(key, list);
     for (std::size_t i = 0; i < list.size(); ++i) {
       out.push_back(as_integer(key + "[" + std::to_string(i) + "]", list[i]));
     }
@@ -101,9 +115,16 @@ class ConfigReader {
   }
 
  private:
+  // Per-layer lists: more entries than limits::kMaxLayers is no model.
+  void check_list_length(const std::string& key, const json& list) const {
+    if (list.size() > static_cast<std::size_t>(limits::kMaxLayers)) {
+      fail(key, "at most limits::kMaxLayers = " + std::to_string(limits::kMaxLayers) +
+                    " entries, got " + std::to_string(list.size()));
+    }
+  }
   std::int64_t as_integer(const std::string& key, const json& v) const {
     if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
-      fail(key, "an integer, got " + v.dump() + ", beyond 64-bit signed integers");
+      fail(key, "an integer, got " + brief(v) + ", beyond 64-bit signed integers");
     }
     if (v.is_number_integer()) return v.get<std::int64_t>();
     // Some exporters write whole numbers as floats (2.0); those are still the integer.
@@ -112,9 +133,9 @@ class ConfigReader {
       if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) {
         return static_cast<std::int64_t>(d);
       }
-      fail(key, "an integer, got " + v.dump());
+      fail(key, "an integer, got " + brief(v));
     }
-    fail(key, std::string("an integer, got ") + v.type_name() + " " + v.dump());
+    fail(key, "an integer, got " + brief(v));
   }
 
   const json& config_;
@@ -186,7 +207,7 @@ void check_length(const ConfigReader& r, const std::string& key, std::size_t siz
 // HF MambaConfig / FalconMambaConfig.
 ModelSpec from_mamba(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
+  const std::int64_t layers = r.positive("num_hidden_layers", limits::kMaxLayers);
   MambaLayerSpec s;
   s.intermediate_size = r.has("intermediate_size")
                             ? r.positive("intermediate_size")
@@ -202,7 +223,7 @@ ModelSpec from_mamba(const ConfigReader& r) {
 // HF Mamba2Config: the mixer's intermediate size is expand * hidden_size.
 ModelSpec from_mamba2(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
+  const std::int64_t layers = r.positive("num_hidden_layers", limits::kMaxLayers);
   const std::int64_t intermediate = r.positive("expand") * r.positive("hidden_size");
   m.mamba2 = mamba2_from(r, intermediate, r.positive("num_heads"), "head_dim",
                          r.positive("n_groups"), r.positive("state_size"),
@@ -218,7 +239,7 @@ ModelSpec from_mamba2(const ConfigReader& r) {
 // (d_state 128, d_conv 4, expand 2, headdim 64, ngroups 1) modules.
 ModelSpec from_mamba_ssm(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("n_layer");
+  const std::int64_t layers = r.positive("n_layer", limits::kMaxLayers);
   const std::int64_t d_model = r.positive("d_model");
   const json empty = json::object();
   const ConfigReader ssm = r.has("ssm_cfg") ? r.object("ssm_cfg") : ConfigReader(empty, r.where());
@@ -242,7 +263,7 @@ ModelSpec from_mamba_ssm(const ConfigReader& r) {
                                ssm.positive_or("ngroups", 1), ssm.positive_or("d_state", 128),
                                conv_kernel};
   } else {
-    ssm.fail("layer", "\"Mamba1\" or \"Mamba2\", got \"" + kind + "\"");
+    ssm.fail("layer", "\"Mamba1\" or \"Mamba2\", got \"" + quote_for_message(kind) + "\"");
   }
   std::vector<std::vector<LayerKind>> per_layer(layers, {mixer});
   if (r.has("attn_layer_idx") && !r.array("attn_layer_idx").empty()) {
@@ -277,7 +298,7 @@ ModelSpec from_mamba_ssm(const ConfigReader& r) {
 // JambaConfig.layers_block_type), Mamba1 otherwise.
 ModelSpec from_jamba(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
+  const std::int64_t layers = r.positive("num_hidden_layers", limits::kMaxLayers);
   const std::int64_t period = r.positive("attn_layer_period");
   const std::int64_t offset = r.integer("attn_layer_offset");
   if (offset < 0 || offset >= period) {
@@ -306,7 +327,7 @@ ModelSpec from_jamba(const ConfigReader& r) {
 // (both computed by Zamba2Config, whatever the file says).
 ModelSpec from_zamba2(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
+  const std::int64_t layers = r.positive("num_hidden_layers", limits::kMaxLayers);
   const auto types = r.strings("layers_block_type");
   check_length(r, "layers_block_type", types.size(), layers);
   std::vector<std::vector<LayerKind>> per_layer;
@@ -317,7 +338,7 @@ ModelSpec from_zamba2(const ConfigReader& r) {
       per_layer.push_back({LayerKind::mamba2});
     } else {
       r.fail("layers_block_type[" + std::to_string(i) + "]",
-             "\"mamba\" or \"hybrid\", got \"" + types[i] + "\"");
+             "\"mamba\" or \"hybrid\", got \"" + quote_for_message(types[i]) + "\"");
     }
   }
   set_layout(m, layers, per_layer);
@@ -347,7 +368,7 @@ ModelSpec from_zamba2(const ConfigReader& r) {
 // hidden_size when that is null.
 ModelSpec from_falcon_h1(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
+  const std::int64_t layers = r.positive("num_hidden_layers", limits::kMaxLayers);
   if (r.has("attn_layer_indices")) {
     r.fail("attn_layer_indices", "null: ssmkit models attention in every Falcon-H1 layer");
   }
@@ -374,6 +395,11 @@ ModelSpec from_nemotron_h(const ConfigReader& r) {
   if (r.has("hybrid_override_pattern")) {
     key = "hybrid_override_pattern";
     const std::string pattern = r.string(key);
+    if (pattern.size() > static_cast<std::size_t>(limits::kMaxLayers)) {
+      r.fail(key, "one character per layer, at most limits::kMaxLayers = " +
+                      std::to_string(limits::kMaxLayers) + ", got " +
+                      std::to_string(pattern.size()) + " characters");
+    }
     for (std::size_t i = 0; i < pattern.size(); ++i) {
       switch (pattern[i]) {
         case 'M': kinds.push_back(LayerKind::mamba2); break;
@@ -381,7 +407,8 @@ ModelSpec from_nemotron_h(const ConfigReader& r) {
         case '-':
         case 'E': kinds.push_back(std::nullopt); break;
         default:
-          r.fail(key, "characters M, *, - or E, got '" + std::string(1, pattern[i]) +
+          r.fail(key, "characters M, *, - or E, got '" +
+                          quote_for_message(std::string_view(pattern).substr(i, 1)) +
                           "' at position " + std::to_string(i));
       }
     }
@@ -398,12 +425,12 @@ ModelSpec from_nemotron_h(const ConfigReader& r) {
         kinds.push_back(std::nullopt);
       } else {
         r.fail(key + "[" + std::to_string(i) + "]",
-               "linear_attention (Mamba2), full_attention, mlp or moe, got \"" + t + "\"");
+               "linear_attention (Mamba2), full_attention, mlp or moe, got \"" + quote_for_message(t) + "\"");
       }
     }
   }
   const auto layers = static_cast<std::int64_t>(kinds.size());
-  if (r.has("num_hidden_layers")) check_length(r, key, kinds.size(), r.positive("num_hidden_layers", 1 << 16));
+  if (r.has("num_hidden_layers")) check_length(r, key, kinds.size(), r.positive("num_hidden_layers", limits::kMaxLayers));
   ModelSpec m;
   std::vector<std::vector<LayerKind>> per_layer;
   for (const auto& k : kinds) per_layer.push_back(k ? std::vector<LayerKind>{*k} : std::vector<LayerKind>{});
@@ -425,7 +452,7 @@ ModelSpec from_nemotron_h(const ConfigReader& r) {
 // layer is Mamba2 (GraniteMoeHybridConfig.layers_block_type).
 ModelSpec from_granite_hybrid(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
+  const std::int64_t layers = r.positive("num_hidden_layers", limits::kMaxLayers);
   std::vector<std::vector<LayerKind>> per_layer(layers, {LayerKind::mamba2});
   if (r.has("layer_types")) {
     const auto types = r.strings("layer_types");
@@ -435,7 +462,7 @@ ModelSpec from_granite_hybrid(const ConfigReader& r) {
         per_layer[i] = {LayerKind::attention};
       } else if (types[i] != "mamba") {
         r.fail("layer_types[" + std::to_string(i) + "]",
-               "\"mamba\" or \"attention\", got \"" + types[i] + "\"");
+               "\"mamba\" or \"attention\", got \"" + quote_for_message(types[i]) + "\"");
       }
     }
   }
@@ -457,7 +484,7 @@ ModelSpec from_granite_hybrid(const ConfigReader& r) {
 // linear_attention_state_shape.
 ModelSpec from_minimax(const ConfigReader& r) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
+  const std::int64_t layers = r.positive("num_hidden_layers", limits::kMaxLayers);
   std::vector<std::vector<LayerKind>> per_layer;
   if (r.has("layer_types")) {
     const auto types = r.strings("layer_types");
@@ -469,7 +496,7 @@ ModelSpec from_minimax(const ConfigReader& r) {
         per_layer.push_back({LayerKind::attention});
       } else {
         r.fail("layer_types[" + std::to_string(i) + "]",
-               "\"linear_attention\" or \"full_attention\", got \"" + types[i] + "\"");
+               "\"linear_attention\" or \"full_attention\", got \"" + quote_for_message(types[i]) + "\"");
       }
     }
   } else if (r.has("attn_type_list")) {
@@ -500,14 +527,14 @@ ModelSpec from_minimax(const ConfigReader& r) {
 // wrongly.
 ModelSpec from_attention(const ConfigReader& r, const std::string& model_type) {
   ModelSpec m;
-  const std::int64_t layers = r.positive("num_hidden_layers", 1 << 16);
+  const std::int64_t layers = r.positive("num_hidden_layers", limits::kMaxLayers);
   if (r.has("layer_types")) {
     const auto types = r.strings("layer_types");
     for (std::size_t i = 0; i < types.size(); ++i) {
       if (types[i] != "full_attention" && types[i] != "attention") {
         r.fail("layer_types[" + std::to_string(i) + "]",
                "\"full_attention\" (ssmkit sizes model_type \"" + model_type +
-                   "\" as full attention only), got \"" + types[i] + "\"");
+                   "\" as full attention only), got \"" + quote_for_message(types[i]) + "\"");
       }
     }
   }
@@ -674,12 +701,7 @@ constexpr const char* kAttentionOnlyTypes[] = {
 }  // namespace
 
 ModelSpec parse_hf_config(std::string_view json_text, const std::string& where) {
-  json config;
-  try {
-    config = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    throw InputError(where, "", std::string("valid JSON: ") + e.what());
-  }
+  const json config = parse_json_input(std::string(json_text), where, "a config.json");
   if (!config.is_object()) throw InputError(where, "", "a JSON object at the top level");
   const ConfigReader r(config, where);
   ModelSpec m;
@@ -724,7 +746,7 @@ ModelSpec parse_hf_config(std::string_view json_text, const std::string& where) 
   m.source = where + " (model_type " + type + ")";
   const bool sliding = r.has("sliding_window") && r.boolean_or("use_sliding_window", true);
   if (sliding && m.attention) {
-    m.source += "; sliding_window " + config.at("sliding_window").dump() +
+    m.source += "; sliding_window " + brief(config.at("sliding_window")) +
                 " is not modeled: every token's K and V are counted";
   }
   try {
@@ -736,11 +758,7 @@ ModelSpec parse_hf_config(std::string_view json_text, const std::string& where) 
 }
 
 ModelSpec load_hf_config(const std::filesystem::path& config_json) {
-  std::ifstream in(config_json, std::ios::binary);
-  if (!in) throw InputError(config_json.string(), "", "a readable config.json file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_hf_config(text.str(), config_json.string());
+  return parse_hf_config(read_text_file(config_json, "a config.json file"), config_json.string());
 }
 
 }  // namespace ssmkit

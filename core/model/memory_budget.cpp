@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/limits.hpp"
 
 namespace ssmkit {
 namespace {
@@ -44,13 +45,17 @@ void add_state_kind(ModelMemory& m, const LayerKindMemory& k) {
       k.conv_bytes_per_sequence_w_minus_1 + k.state_bytes_per_sequence;
 }
 
+// Each kind's bytes are checked by its config; their sum is checked here.
 std::size_t state_bytes(const HybridCacheConfig& c) {
   std::size_t total = 0;
-  if (c.mamba) total += c.mamba->bytes_per_sequence();
-  if (c.mamba2) total += c.mamba2->bytes_per_sequence();
-  if (c.linear_attention) total += c.linear_attention->bytes_per_sequence();
-  if (c.gated_delta_net) total += c.gated_delta_net->bytes_per_sequence();
-  if (c.kda) total += c.kda->bytes_per_sequence();
+  auto add = [&](std::size_t bytes) {
+    total = limits::checked_add(total, bytes, "budget", "state bytes per sequence");
+  };
+  if (c.mamba) add(c.mamba->bytes_per_sequence());
+  if (c.mamba2) add(c.mamba2->bytes_per_sequence());
+  if (c.linear_attention) add(c.linear_attention->bytes_per_sequence());
+  if (c.gated_delta_net) add(c.gated_delta_net->bytes_per_sequence());
+  if (c.kda) add(c.kda->bytes_per_sequence());
   return total;
 }
 
@@ -101,7 +106,8 @@ ModelMemory model_memory(const ModelSpec& model, const CacheSettings& settings) 
                                           s->bytes_per_sequence()));
     }
   }
-  if (m.state_bytes_per_sequence != state_bytes(c)) {
+  const std::size_t total = state_bytes(c);  // InputError where the kinds' sum overflows
+  if (m.state_bytes_per_sequence != total) {
     throw std::logic_error("memory_budget: the kinds' state bytes differ from the caches' total");
   }
   return m;
@@ -149,7 +155,8 @@ HybridCacheConfig budget_cache_config(const ModelSpec& model, CacheSettings sett
   // Shapes first (no budget), then the pool gets what the states leave.
   settings.kv_memory = MemoryBudget{};
   HybridCacheConfig config = make_hybrid_cache_config(model, settings);
-  const std::size_t state = state_bytes(config) * static_cast<std::size_t>(sequences);
+  const std::size_t state = limits::checked_mul(state_bytes(config), static_cast<std::size_t>(sequences),
+                                                "budget", "state bytes of all sequences");
   if (PagedKVCacheConfig* kv = config.kv_pool()) {
     // A budget the states already exceed leaves the pool nothing; building it then fails
     // with the PagedKVCacheConfig's own "room for at least 2 pages" error.

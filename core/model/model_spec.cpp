@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/limits.hpp"
 
 namespace ssmkit {
 namespace {
@@ -120,6 +121,64 @@ std::int64_t groups_per_rank(const std::string& where, std::int64_t n_groups, st
                        std::to_string(n_groups));
 }
 
+// The cache bytes per sequence (per token for attention) at the widest cache dtype must fit
+// 64 bits: sizes that each pass their own bound can still multiply past it, and a wrapped
+// product would be budgeted as a small (or zero) state.
+void check_cache_sizes(const ModelSpec& m, const std::string& where) {
+  using U = std::uint64_t;
+  const auto product = [&](const std::string& field, std::initializer_list<std::int64_t> factors) {
+    U out = 8;  // float64 bytes
+    for (const std::int64_t f : factors) out = limits::checked_mul(out, static_cast<U>(f), where, field);
+    return out;
+  };
+  if (m.attention) {
+    product("attention (2 * layers * kv_heads * head_dim * 8 bytes per token)",
+            {2, m.count(LayerKind::attention), m.attention->kv_heads, m.attention->head_dim});
+  }
+  if (m.mamba) {
+    const std::string field = "mamba (layers * intermediate_size * (d_state + conv_kernel) * 8 bytes)";
+    product(field, {m.count(LayerKind::mamba), m.mamba->intermediate_size,
+                    limits::checked_add(m.mamba->d_state, m.mamba->conv_kernel, where, field)});
+  }
+  if (m.mamba2) {
+    const auto& s = *m.mamba2;
+    const std::string field =
+        "mamba2 (layers * ((intermediate_size + 2 * n_groups * d_state) * conv_kernel + "
+        "num_heads * head_dim * d_state) * 8 bytes)";
+    const std::int64_t layers = m.count(LayerKind::mamba2);
+    const U conv = product(field, {layers, s.conv_kernel,
+                                   limits::checked_add(s.intermediate_size,
+                                                       limits::checked_mul(2 * s.n_groups, s.d_state, where, field),
+                                                       where, field)});
+    const U ssm = product(field, {layers, s.num_heads, s.head_dim, s.d_state});
+    limits::checked_add(conv, ssm, where, field);
+  }
+  if (m.linear_attention) {
+    product("linear_attention (layers * num_heads * key_dim * value_dim * 8 bytes)",
+            {m.count(LayerKind::linear_attention), m.linear_attention->num_heads,
+             m.linear_attention->key_dim, m.linear_attention->value_dim});
+  }
+  for (const auto& [kind, spec] : {std::pair{LayerKind::gated_delta_net, &m.gated_delta_net},
+                                   std::pair{LayerKind::kda, &m.kda}}) {
+    if (!*spec) continue;
+    const DeltaNetLayerSpec& s = **spec;
+    const std::string field = std::string(layer_kind_name(kind)) +
+                              " (layers * ((2 * k_heads * k_dim + v_heads * v_dim) * conv_kernel + "
+                              "v_heads * k_dim * v_dim) * 8 bytes)";
+    const std::int64_t layers = m.count(kind);
+    const U channels = limits::checked_add(product(field, {2, s.num_k_heads, s.head_k_dim}),
+                                           product(field, {s.num_v_heads, s.head_v_dim}), where, field);
+    const U conv = limits::checked_mul(channels, product(field, {layers, s.conv_kernel}), where, field);
+    limits::checked_add(conv, product(field, {layers, s.num_v_heads, s.head_k_dim, s.head_v_dim}), where,
+                        field);
+  }
+  if (m.mla) {
+    product("mla (layers * (kv_lora_rank + qk_rope_head_dim) * 8 bytes per token)",
+            {m.count(LayerKind::mla), limits::checked_add(m.mla->kv_lora_rank, m.mla->qk_rope_head_dim,
+                                                          where, "mla latent dim")});
+  }
+}
+
 bool states_a_budget(const MemoryBudget& m) {
   return m.bytes != 0 || m.device_memory_bytes != 0 || m.utilization != 0.0;
 }
@@ -162,6 +221,7 @@ void ModelSpec::validate() const {
     throw InputError(where, "mla",
                      "a model with attention or MLA layers, not both: ssmkit keeps one paged pool");
   }
+  check_cache_sizes(*this, where);
   if (max_position_embeddings < 0) {
     throw InputError(where, "max_position_embeddings",
                      "0 (no limit) or a positive length, got " +

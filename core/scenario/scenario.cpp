@@ -7,6 +7,8 @@
 #include "scenario_yaml.hpp"
 #include "ssmkit/bench/bench_case.hpp"
 #include "ssmkit/error.hpp"
+#include "ssmkit/file_io.hpp"
+#include "ssmkit/limits.hpp"
 #include "ssmkit/model/gpu_table.hpp"
 #include "ssmkit/op_case.hpp"
 #include "ssmkit/model/units.hpp"
@@ -17,11 +19,10 @@ namespace {
 
 using namespace yaml_schema;
 
-// Upper bounds for sizes whose products (slots x bytes per slot) must stay inside 64 bits;
-// far above any model or GPU of today. Token counts: kMaxTokenCount; page size and tensor
-// parallelism: model_spec.hpp.
-constexpr std::int64_t kMaxSequences = 1 << 20;
-constexpr std::int64_t kMaxRequests = 1 << 24;
+// Bounds: core/ssmkit/limits.hpp; token counts: kMaxTokenCount (units.hpp); page size and
+// tensor parallelism: model_spec.hpp.
+using limits::kMaxRequests;
+using limits::kMaxSequences;
 
 DType read_cache_dtype(const Doc& doc, const YAML::Node& node, const std::string& path) {
   const std::string expected = "one of float32, bfloat16, float16, float64";
@@ -151,7 +152,8 @@ TraceWorkload read_trace(const Doc& doc, const YAML::Node& node, const std::file
   const std::string path = "workload.trace";
   require_map(doc, node, path, {"path", "limit", "start_s", "end_s", "speedup"});
   TraceWorkload trace;
-  trace.path = base / read_string(doc, required(doc, node, path, "path"), join(path, "path"));
+  const YAML::Node path_node = required(doc, node, path, "path");
+  trace.path = base / read_string(doc, path_node, join(path, "path"));
   if (node["limit"]) trace.selection.limit = read_int(doc, node["limit"], join(path, "limit"), 1);
   if (node["start_s"]) {
     trace.selection.start_s = read_number(doc, node["start_s"], join(path, "start_s"), 0.0);
@@ -317,7 +319,14 @@ Scenario scenario_from_yaml(const YAML::Node& root, const std::string& file,
   if (!find_model_preset(s.model)) {
     const std::filesystem::path local = base_dir / s.model;
     std::error_code ec;
-    if (local.extension() == ".json" || std::filesystem::exists(local, ec)) s.model = local.string();
+    if (!std::filesystem::exists(local, ec)) {
+      std::string names;
+      for (const auto& p : presets) names += (names.empty() ? "" : ", ") + p;
+      fail(doc, root["model"], "model",
+           "a model preset (" + names + ") or a config.json path relative to the scenario; '" +
+               quote_for_message(s.model) + "' is neither (no file " + local.string() + ")");
+    }
+    s.model = local.string();
   }
   s.cache = read_cache(doc, required(doc, root, "", "cache"));
   s.workload = read_workload(doc, required(doc, root, "", "workload"), base_dir);

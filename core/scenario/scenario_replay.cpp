@@ -1,6 +1,7 @@
 #include "ssmkit/scenario/scenario_replay.hpp"
 
 #include <chrono>
+#include <filesystem>
 #include <sstream>
 
 #include "ssmkit/error.hpp"
@@ -42,6 +43,14 @@ HybridCacheConfig scenario_cache_config(const Scenario& scenario, const ModelSpe
 
 std::vector<RequestSpec> scenario_requests(const Scenario& scenario) {
   if (const auto& trace = scenario.workload.trace) {
+    // Checked when the trace is read, not when the scenario is: a sweep or a schema check
+    // of a scenario need not have its trace at hand.
+    std::error_code ec;
+    if (!std::filesystem::exists(trace->path, ec)) {
+      throw InputError(scenario.source, "workload.trace.path",
+                       "an Azure trace CSV (relative to the scenario); " + trace->path.string() +
+                           " does not exist");
+    }
     std::vector<RequestSpec> requests = read_azure_trace(trace->path, trace->selection);
     for (RequestSpec& r : requests) r.arrival_s /= trace->speedup;
     return requests;

@@ -7,12 +7,13 @@
 
 #include "scenario_yaml.hpp"
 #include "ssmkit/error.hpp"
+#include "ssmkit/limits.hpp"
 #include "yaml_schema.hpp"
 
 namespace ssmkit {
 namespace {
 
-constexpr std::int64_t kMaxValueNodes = 10'000;
+using limits::kMaxValueNodes;
 
 // Whether the tree under `node` has at most `budget` nodes, counting each alias expansion.
 bool within_nodes(const YAML::Node& node, std::int64_t budget) {
@@ -80,6 +81,11 @@ Sweep load_sweep(const std::filesystem::path& file) {
   std::filesystem::path base_dir = file.parent_path();
   if (base_node.IsScalar()) {
     const std::filesystem::path path = file.parent_path() / base_node.Scalar();
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      fail(doc, base_node, "base", "a scenario file (relative to the sweep); " + path.string() +
+                                       " does not exist");
+    }
     base_file = path.string();
     base_dir = path.parent_path();
     base = parse(Doc{base_file}, read_text(base_file));
@@ -124,8 +130,7 @@ Sweep load_sweep(const std::filesystem::path& file) {
     sources.push_back(std::move(s));
   }
 
-  // Every point is parsed up front (~0.1 ms each); a grid this large is a mistake.
-  constexpr std::int64_t kMaxPoints = 100'000;
+  using limits::kMaxPoints;
   std::int64_t total = 1;
   for (const AxisSource& s : sources) {
     total *= static_cast<std::int64_t>(s.values.size());

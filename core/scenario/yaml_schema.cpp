@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/file_io.hpp"
+#include "ssmkit/limits.hpp"
 
 namespace ssmkit::yaml_schema {
 
@@ -16,25 +18,76 @@ std::string Doc::at(const YAML::Node& node) const {
   return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
 }
 
+namespace {
+
+// yaml-cpp parses nested nodes recursively: a document nested thousands deep would overflow
+// the stack before any schema check runs. An upper estimate of the depth, from the text:
+// open flow brackets, plus block nesting (each level indents, or opens a "- " item).
+void check_nesting(const Doc& doc, const std::string& text) {
+  const std::size_t max_indent = 4 * static_cast<std::size_t>(limits::kMaxNestingDepth);
+  int flow = 0;
+  std::size_t line = 1, column = 0, indent = 0;
+  bool leading = true;
+  char quote = 0;
+  bool comment = false;
+  char prev = '\n';
+  for (const char c : text) {
+    const char before = prev;
+    prev = c;
+    ++column;
+    if (c == '\n') {
+      ++line, column = 0, indent = 0, leading = true, comment = false;
+      if (quote == '\'') quote = 0;  // keeps a stray quote from hiding the rest of the file
+      continue;
+    }
+    if (leading && (c == ' ' || c == '-' || c == '\t')) {
+      if (++indent > max_indent) {
+        throw InputError(doc.file + ":" + std::to_string(line), "",
+                         "YAML nested at most limits::kMaxNestingDepth = " +
+                             std::to_string(limits::kMaxNestingDepth) + " levels (indented at most " +
+                             std::to_string(max_indent) + " columns)");
+      }
+      continue;
+    }
+    leading = false;
+    if (comment) continue;
+    if (quote == 0 && c == '#' && (before == ' ' || before == '\t' || before == '\n')) comment = true;
+    if (comment) continue;
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '"' || c == '\'') quote = c;
+    if (c == '[' || c == '{') ++flow;
+    if ((c == ']' || c == '}') && flow > 0) --flow;
+    if (flow > limits::kMaxNestingDepth) {
+      throw InputError(doc.file + ":" + std::to_string(line) + ":" + std::to_string(column), "",
+                       "YAML nested at most limits::kMaxNestingDepth = " +
+                           std::to_string(limits::kMaxNestingDepth) + " levels");
+    }
+  }
+}
+
+}  // namespace
+
 YAML::Node parse(const Doc& doc, const std::string& text) {
+  check_nesting(doc, text);
+  std::vector<YAML::Node> documents;
   try {
-    return YAML::Load(text);
+    documents = YAML::LoadAll(text);
   } catch (const YAML::ParserException& e) {
     throw InputError(doc.file + ":" + std::to_string(e.mark.line + 1) + ":" +
                          std::to_string(e.mark.column + 1),
                      "", "YAML syntax error: " + e.msg);
   }
+  if (documents.size() > 1) {
+    // A second document would otherwise be ignored without a word.
+    throw InputError(doc.at(documents[1]), "", "one YAML document; a second one starts here ('---')");
+  }
+  return documents.empty() ? YAML::Node() : documents.front();
 }
 
-std::string read_text(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw InputError(path, "", "is a directory (expected a YAML file)");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", "cannot be read (no such file, or no permission)");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string read_text(const std::string& path) { return read_text_file(path, "a YAML file"); }
 
 std::string join(std::string_view path, std::string_view key) {
   return path.empty() ? std::string(key) : std::string(path) + "." + std::string(key);

@@ -5,11 +5,13 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <fstream>
+#include <sstream>
 #include <string>
 #include <string_view>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/file_io.hpp"
+#include "ssmkit/limits.hpp"
 
 namespace ssmkit {
 namespace {
@@ -43,6 +45,7 @@ int to_int(std::string_view s) {
 struct Instant {
   std::int64_t seconds = 0;
   double fraction = 0.0;
+  bool is_date = false;  // "YYYY-MM-DD HH:MM:SS", not seconds
 };
 
 double operator-(const Instant& a, const Instant& b) {
@@ -68,6 +71,7 @@ std::optional<Instant> parse_timestamp(std::string_view s) {
       return std::nullopt;
     }
     Instant t;
+    t.is_date = true;
     t.seconds = std::chrono::sys_days(date).time_since_epoch().count() * 86400LL +
                 to_int(hour) * 3600LL + to_int(minute) * 60LL + to_int(second);
     if (!rest.empty()) {
@@ -83,7 +87,7 @@ std::optional<Instant> parse_timestamp(std::string_view s) {
       seconds > 1e15) {
     return std::nullopt;
   }
-  return Instant{static_cast<std::int64_t>(std::floor(seconds)), seconds - std::floor(seconds)};
+  return Instant{static_cast<std::int64_t>(std::floor(seconds)), seconds - std::floor(seconds), false};
 }
 
 std::optional<std::int64_t> parse_count(std::string_view s) {
@@ -103,8 +107,7 @@ struct Row {
 std::vector<RequestSpec> read_azure_trace(const std::filesystem::path& path,
                                           const TraceSelection& selection) {
   const std::string file = path.string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(file, "", "cannot be read (no such file, or no permission)");
+  std::istringstream in(read_text_file(path, "an Azure trace CSV"));
   std::string line;
   std::int64_t line_no = 0;
   auto next_line = [&]() -> bool {
@@ -139,24 +142,43 @@ std::vector<RequestSpec> read_azure_trace(const std::filesystem::path& path,
     if (!arrival) {
       throw InputError(where, "TIMESTAMP",
                        "'YYYY-MM-DD HH:MM:SS[.fraction]' or seconds, got '" +
-                           std::string(fields[column[0]]) + "'");
+                           quote_for_message(fields[column[0]]) + "'");
+    }
+    // Arrival order is the file's: a replay of a shuffled or spliced trace would otherwise
+    // quietly be a different workload.
+    if (!rows.empty()) {
+      const Row& prev = rows.back();
+      if (arrival->is_date != prev.arrival.is_date) {
+        throw InputError(where, "TIMESTAMP",
+                         std::string("the same format on every row; line ") + std::to_string(prev.line) +
+                             " has " + (prev.arrival.is_date ? "a date" : "seconds") + ", this one " +
+                             (arrival->is_date ? "a date" : "seconds"));
+      }
+      if (*arrival - prev.arrival < 0.0) {
+        throw InputError(where, "TIMESTAMP",
+                         "rows in arrival order; this one is earlier than line " +
+                             std::to_string(prev.line) + " (sort the file by TIMESTAMP first)");
+      }
     }
     const auto prompt = parse_count(fields[column[1]]);
     if (!prompt || *prompt < 1) {
       throw InputError(where, "ContextTokens",
-                       "an integer >= 1, got '" + std::string(fields[column[1]]) + "'");
+                       "an integer >= 1, got '" + quote_for_message(fields[column[1]]) + "'");
     }
     const auto output = parse_count(fields[column[2]]);
     if (!output || *output < 0) {
       throw InputError(where, "GeneratedTokens",
-                       "an integer >= 0, got '" + std::string(fields[column[2]]) + "'");
+                       "an integer >= 0, got '" + quote_for_message(fields[column[2]]) + "'");
+    }
+    if (*prompt > limits::kMaxTokensPerRequest - *output) {
+      throw InputError(where, *output > *prompt ? "GeneratedTokens" : "ContextTokens",
+                       "ContextTokens + GeneratedTokens at most limits::kMaxTokensPerRequest = " +
+                           std::to_string(limits::kMaxTokensPerRequest) + ", got " +
+                           std::to_string(*prompt) + " + " + std::to_string(*output));
     }
     rows.push_back({*arrival, *prompt, *output, line_no});
   }
   if (rows.empty()) throw InputError(file, "", "at least one request after the header");
-  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-    return a.arrival - b.arrival < 0.0;
-  });
 
   const Instant origin = rows.front().arrival;
   std::vector<RequestSpec> requests;

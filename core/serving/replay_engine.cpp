@@ -7,6 +7,7 @@
 #include <string>
 
 #include "ssmkit/error.hpp"
+#include "ssmkit/limits.hpp"
 
 namespace ssmkit {
 namespace {
@@ -64,6 +65,15 @@ ReplayEngine::ReplayEngine(HybridCache& cache, SchedulerConfig scheduler,
   }
   requests_.reserve(requests.size());
   for (const RequestSpec& spec : requests) {
+    // A trace checks this per row; a synthetic distribution without a max can draw more.
+    if (spec.prompt_tokens > limits::kMaxTokensPerRequest - std::max<std::int64_t>(spec.output_tokens, 0)) {
+      throw InputError(spec.source_line > 0 ? "trace line " + std::to_string(spec.source_line)
+                                            : "workload request " + std::to_string(requests_.size()),
+                       "prompt + output tokens",
+                       "at most limits::kMaxTokensPerRequest = " +
+                           std::to_string(limits::kMaxTokensPerRequest) + ", got " +
+                           std::to_string(spec.prompt_tokens) + " + " + std::to_string(spec.output_tokens));
+    }
     if (spec.prompt_tokens < 1 || spec.output_tokens < 0 || !(spec.arrival_s >= 0.0)) {
       fail("a request needs a prompt, a non-negative output and arrival");
     }
@@ -336,6 +346,12 @@ ReplayResult run_replay(HybridCache& cache, const SchedulerConfig& scheduler,
   double next_sample = 0.0;
   while (!engine.done()) {
     if (!engine.step()) continue;
+    if (engine.totals().steps > limits::kMaxSimulatedSteps) {
+      throw InputError("replay", "steps",
+                       "a workload that finishes within limits::kMaxSimulatedSteps = " +
+                           std::to_string(limits::kMaxSimulatedSteps) +
+                           " steps; use a shorter trace window or fewer requests");
+    }
     if (options.check_invariants) engine.check_invariants();
     if (engine.now() >= next_sample) {
       result.timeline.push_back(engine.sample());

@@ -1,9 +1,11 @@
 #pragma once
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "ssmkit/file_io.hpp"
 #include "ssmkit/tensor.hpp"
 
 namespace ssmkit {
@@ -35,7 +37,9 @@ class Hdf5Reader {
   long long file_ = -1;  // hid_t, kept opaque so users need no HDF5 headers
 };
 
-// Creates (truncates) an HDF5 file. Intermediate groups are created as needed.
+// Creates (replaces) an HDF5 file, atomically: the data goes to a temporary name in the same
+// directory, renamed over `path` when the writer is destroyed without an exception in
+// flight. Intermediate groups are created as needed.
 class Hdf5Writer {
  public:
   explicit Hdf5Writer(std::filesystem::path path);
@@ -51,6 +55,8 @@ class Hdf5Writer {
  private:
   void ensure_parent_groups(const std::string& dataset);
   std::filesystem::path path_;
+  std::unique_ptr<AtomicOutputPath> output_;
+  int exceptions_at_start_ = 0;
   long long file_ = -1;
 };
 

@@ -19,8 +19,10 @@ struct TraceSelection {
 // columns TIMESTAMP, ContextTokens and GeneratedTokens (any order; other columns ignored),
 // then one request per row. TIMESTAMP is "YYYY-MM-DD HH:MM:SS[.fraction]" (the Azure
 // traces) or a number of seconds. ContextTokens >= 1 is the prompt, GeneratedTokens >= 0
-// the output. Requests come back ordered by arrival (ties in file order), their arrival_s
-// counted from the first selected request. A bad row is an InputError naming the file,
+// the output. Rows must be in arrival order and use one TIMESTAMP format throughout (a
+// shuffled or spliced trace is refused, not silently re-sorted); arrival_s counts from the
+// first selected request. ContextTokens + GeneratedTokens is bounded by
+// limits::kMaxTokensPerRequest. A bad row is an InputError naming the file,
 // line and column.
 std::vector<RequestSpec> read_azure_trace(const std::filesystem::path& path,
                                           const TraceSelection& selection = {});
