@@ -187,6 +187,36 @@ TEST(VllmFixture, Qwen3NextIssue26646) {
   EXPECT_EQ(two_decimals(plan_pool(qwen3_next_tp2_fp8_e5m2(), s).max_concurrency), "1.65");
 }
 
+// The presets reach the engine through pool_model: the same layers, bytes per token and
+// state as the fixtures' hand-built descriptions above.
+PoolModel from_preset(const std::string& preset, const DTypeFlags& flags, std::int64_t tp, Era era) {
+  const ConfigFacts facts = read_config_facts(model_config_text(preset), preset);
+  return pool_model(model_preset(preset), facts, resolve_dtypes(flags, facts, era), tp, 0, era);
+}
+
+void expect_same_pool_model(const PoolModel& got, const PoolModel& want) {
+  EXPECT_EQ(got.attention_layers, want.attention_layers);
+  EXPECT_EQ(got.attention_bytes_per_token, want.attention_bytes_per_token);
+  EXPECT_EQ(got.mla, want.mla);
+  EXPECT_EQ(got.state_layers, want.state_layers);
+  EXPECT_EQ(got.state.describe(), want.state.describe());
+  EXPECT_EQ(got.state.bytes(), want.state.bytes());
+  EXPECT_EQ(got.supports_all_mode, want.supports_all_mode);
+}
+
+TEST(VllmAdapter, Qwen3NextPresetIsTheIssue26646Model) {
+  DTypeFlags flags;
+  flags.dtype = "float16";
+  flags.kv_cache_dtype = "fp8_e5m2";
+  expect_same_pool_model(from_preset("Qwen3-Next-80B-A3B", flags, 2, Era::v0_11), qwen3_next_tp2_fp8_e5m2());
+}
+
+TEST(VllmAdapter, KimiLinearPresetIsTheIssue28228Model) {
+  DTypeFlags flags;
+  flags.dtype = "float16";
+  expect_same_pool_model(from_preset("Kimi-Linear-48B-A3B", flags, 2, Era::v0_11), kimi_linear_tp2());
+}
+
 // Qwen3.6-35B-A3B, TP 1, fp8 KV, float32 SSM state, mode align, vLLM 0.24.0
 // (noonghunna/club-3090 issue 652; qwen3.6-club3090-652.md).
 PoolModel qwen36_35b_tp1_fp8() {

@@ -136,17 +136,28 @@ PoolModel pool_model(const ModelSpec& m, const ConfigFacts& facts, const Resolve
   const std::int64_t mamba1 = m.count(LayerKind::mamba);
   const std::int64_t mamba2 = m.count(LayerKind::mamba2);
   const std::int64_t lightning = m.count(LayerKind::linear_attention);
-  if (attention + mamba1 + mamba2 + lightning != static_cast<std::int64_t>(m.layers.size())) {
+  const std::int64_t gdn = m.count(LayerKind::gated_delta_net);
+  const std::int64_t kda = m.count(LayerKind::kda);
+  const std::int64_t mla = m.count(LayerKind::mla);
+  if (attention + mla + mamba1 + mamba2 + lightning + gdn + kda != static_cast<std::int64_t>(m.layers.size())) {
     throw InputError("--model", m.name,
                      "layers of the kinds the vLLM engine sizes from ssmkit's model description (attention, "
-                     "mamba, mamba2, linear_attention)");
+                     "mla, mamba, mamba2, linear_attention, gated_delta_net, kda)");
   }
-  if ((mamba1 > 0) + (mamba2 > 0) + (lightning > 0) > 1) {
+  if ((mamba1 > 0) + (mamba2 > 0) + (lightning > 0) + (gdn > 0) + (kda > 0) > 1) {
     throw InputError("--model", m.name, "one kind of state layer (vLLM pools one state spec)");
+  }
+  if (attention > 0 && mla > 0) {
+    throw InputError("--model", m.name, "attention or MLA layers, not both (one attention spec per pool)");
   }
   if (attention > 0) {
     p.attention_layers = attention;
     p.attention_bytes_per_token = attention_bytes_per_token(tp, m.attention->kv_heads, m.attention->head_dim, d.kv);
+  } else if (mla > 0) {
+    // MLAAttentionSpec: one latent (kv_lora_rank + qk_rope_head_dim) per token, not sharded.
+    p.attention_layers = mla;
+    p.attention_bytes_per_token = mla_bytes_per_token(m.mla->kv_lora_rank, m.mla->qk_rope_head_dim, d.kv);
+    p.mla = true;
   }
   // Speculative tokens widen the conv window only where the model class passes num_spec.
   const bool spec_in_conv = era == Era::latest && (facts.model_type == "mamba2" || facts.model_type == "nemotron_h");
@@ -163,6 +174,21 @@ PoolModel pool_model(const ModelSpec& m, const ConfigFacts& facts, const Resolve
                            spec_in_conv ? num_spec : 0, d.conv, d.ssm);
     p.supports_all_mode = true;
     p.mamba_chunk_size = facts.chunk_size;
+  } else if (gdn > 0) {
+    // Qwen3NextForCausalLM.get_mamba_state_shape_from_config passes num_spec; the recurrent
+    // state took the SSM dtype only in the later era (0.11 kept it in the conv dtype).
+    const DeltaNetLayerSpec& s = *m.gated_delta_net;
+    const bool spec = facts.model_type.rfind("qwen3_next", 0) == 0 || facts.model_type.rfind("qwen3_5", 0) == 0;
+    p.state_layers = gdn;
+    p.state = gated_delta_net_state(tp, s.num_k_heads, s.num_v_heads, s.head_k_dim, s.head_v_dim, s.conv_kernel,
+                                    spec ? num_spec : 0, d.conv, era == Era::latest ? d.ssm : d.conv);
+    p.supports_all_mode = false;  // prefix caching gives mode align
+  } else if (kda > 0) {
+    // KimiLinearForCausalLM: three short convs in the conv dtype, a float32 state.
+    const DeltaNetLayerSpec& s = *m.kda;
+    p.state_layers = kda;
+    p.state = kda_state(tp, s.num_v_heads, s.head_v_dim, s.num_k_heads, s.head_k_dim, s.conv_kernel, d.conv);
+    p.supports_all_mode = false;
   } else if (lightning > 0) {
     if (era == Era::v0_11 && d.conv == CacheDType::float32) {
       throw InputError("--mamba-cache-dtype", "",

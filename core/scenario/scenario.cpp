@@ -321,7 +321,7 @@ Scenario scenario_from_yaml(const YAML::Node& root, const std::string& file,
     std::error_code ec;
     if (!std::filesystem::exists(local, ec)) {
       std::string names;
-      for (const auto& p : presets) names += (names.empty() ? "" : ", ") + p;
+      for (const auto& p : model_preset_names()) names += (names.empty() ? "" : ", ") + p;
       fail(doc, root["model"], "model",
            "a model preset (" + names + ") or a config.json path relative to the scenario; '" +
                quote_for_message(s.model) + "' is neither (no file " + local.string() + ")");
