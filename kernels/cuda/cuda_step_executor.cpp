@@ -32,6 +32,10 @@ constexpr cudaStream_t kStream = nullptr;
 // bound. Each launch_* call enqueues at most two kernels, each copy one operation.
 constexpr std::int64_t kMaxGatedLaunches = 256;
 constexpr std::int64_t kKernelsPerLaunch = 2;
+// A kernel's first launch may load its module (CUDA's lazy loading), which waits for the
+// device to go idle and so for a held gate: the gate times out (that step counts as not
+// gated) and is replaced, at most this many times, after which steps run ungated.
+constexpr int kMaxGateRenewals = 64;
 // Lightning layers keep float32 states; their q, k and v arrive in bfloat16.
 constexpr DType kLightningActivations = DType::bfloat16;
 
@@ -171,7 +175,8 @@ struct CudaStepExecutor::Impl {
   Scratch conv_out, conv_initial, scan_out, scan_final, workspace;
   cudaEvent_t start = nullptr, mid = nullptr, stop = nullptr;
   cudaStream_t stream = nullptr;  // the timed kernels'
-  LaunchGate gate;
+  std::unique_ptr<LaunchGate> gate = std::make_unique<LaunchGate>();
+  int gate_renewals = 0;
 
   // Inputs of `rows` tokens laid out (outer, rows, inner), see PositionalRandomArgs.
   static void fill(void* out, DType dtype, std::int64_t outer, std::int64_t rows,
@@ -659,8 +664,8 @@ StepTiming CudaStepExecutor::run(const StepWork& step, HybridCache& cache) {
   // The inputs (and any slot the cache zeroed on admission) are ready before the timed
   // kernels start on the executor's stream.
   SSMKIT_CUDA_CHECK(cudaStreamSynchronize(kStream));
-  const bool gated = m.gate.active() && launches_of(s, cache) <= kMaxGatedLaunches;
-  if (gated) m.gate.hold(m.stream);
+  const bool gated = m.gate->active() && launches_of(s, cache) <= kMaxGatedLaunches;
+  if (gated) m.gate->hold(m.stream);
   try {
     SSMKIT_CUDA_CHECK(cudaEventRecord(m.start, m.stream));
     for (std::int64_t l = 0; l < cache.num_layers() && s.prefill_rows > 0; ++l) {
@@ -691,13 +696,14 @@ StepTiming CudaStepExecutor::run(const StepWork& step, HybridCache& cache) {
     }
     SSMKIT_CUDA_CHECK(cudaEventRecord(m.stop, m.stream));
   } catch (...) {
-    m.gate.release();
+    m.gate->release();
     throw;
   }
-  m.gate.release();
+  m.gate->release();
   SSMKIT_CUDA_CHECK(cudaEventSynchronize(m.stop));
-  // A gate that opened by itself timed the host's wait too (and is off from now on).
-  timing.gated = gated && !m.gate.timed_out();
+  // A gate that opened by itself timed the host's enqueuing too: that step is not gated.
+  timing.gated = gated && !m.gate->timed_out();
+  if (gated && !timing.gated && m.gate_renewals++ < kMaxGateRenewals) m.gate = std::make_unique<LaunchGate>();
   float prefill_ms = 0.f, decode_ms = 0.f;
   SSMKIT_CUDA_CHECK(cudaEventElapsedTime(&prefill_ms, m.start, m.mid));
   SSMKIT_CUDA_CHECK(cudaEventElapsedTime(&decode_ms, m.mid, m.stop));
