@@ -5,6 +5,7 @@
 #include "bench_command.hpp"
 #include "bench_compare_command.hpp"
 #include "budget_command.hpp"
+#include "golden_command.hpp"
 #include "replay_command.hpp"
 #include "ssmkit/error.hpp"
 #include "sweep_command.hpp"
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   ssmkit::app::add_sweep_command(app, &exit_code);
   ssmkit::app::add_bench_command(app, &exit_code);
   ssmkit::app::add_bench_compare_command(app, &exit_code);
+  ssmkit::app::add_golden_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
