@@ -144,10 +144,12 @@ void add_golden_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--seed", a->seed, "random seed of the inputs")->capture_default_str();
   cmd->add_option("--dim", a->dims, "override one dimension of the model's case: NAME=VALUE (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1);
+      ->expected(1)
+      ->allow_extra_args(false);
   cmd->add_option("--without", a->without, "leave an optional input out, as None (repeatable): D, z, bias, ...")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1);
+      ->expected(1)
+      ->allow_extra_args(false);
   cmd->add_flag("--initial-states", a->initial_states, "give the call random initial states");
   cmd->add_option("--varlen", a->varlen, "pack N sequences into the batch-1 call (cu_seqlens, seq_idx)");
   cmd->add_option("-o,--output", a->out, "the golden file to write")->required();

@@ -155,6 +155,7 @@ void add_validate_command(CLI::App& app, int* exit_code) {
                   "repeat the flag for several")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->expected(1)
+      ->allow_extra_args(false)
       ->check(CLI::ExistingFile);
   cmd->add_option("paths", args->paths,
                   "golden files, directories of them, or YAML suites (default: the bundled suite)");

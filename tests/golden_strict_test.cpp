@@ -99,7 +99,7 @@ TEST(GoldenStrict, FreeMetadataAttributesValidateAndAreListed) {
   const auto json = dir / "report.json";
   const auto r = run_ssmkit("validate --backend cpu --json " + quoted(json) + " " + quoted(path));
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(has(r.output, "NOTE selective_scan/basic: attributes the op does not read "
+  EXPECT_TRUE(has(r.output, "/basic: attributes the op does not read "
                             "(kept as metadata): checks, notes"))
       << r.output;
   const auto doc = nlohmann::json::parse(read_text(json));
@@ -205,6 +205,29 @@ TEST(GoldenCandidate, UnknownDatasetOrUnmatchedFileIsAnInputError) {
   r = run_ssmkit("validate --candidate " + quoted(dir / "other.h5") + " " + quoted(golden));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(has(r.output, "other.h5: file name")) << r.output;
+}
+
+TEST(GoldenCandidate, MalformedCandidateFilesAreInputErrors) {
+  test::TempDir dir;
+  const auto golden = kGolden / "selective_scan/basic.h5";
+  {
+    Hdf5Writer w(dir / "basic.h5");
+    w.write_attribute("implementation", std::vector<double>{1.0});
+    w.write_tensor("outputs/out", read_spec(golden).outputs.at("out"));
+  }
+  auto r = run_ssmkit("validate --candidate " + quoted(dir / "basic.h5") + " " + quoted(golden));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(has(r.output, "attribute 'implementation': expected a non-empty string")) << r.output;
+  {
+    Hdf5Writer w(dir / "empty.h5");
+    w.write_attribute("golden", std::string("basic.h5"));
+  }
+  r = run_ssmkit("validate --candidate " + quoted(dir / "empty.h5") + " " + quoted(golden));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(has(r.output, "empty.h5: group 'outputs': group is missing")) << r.output;
+  r = run_ssmkit("validate --candidate " + quoted(dir / "none.h5") + " " + quoted(golden));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(has(r.output, "none.h5")) << r.output;
 }
 
 // ---- golden make ---------------------------------------------------------------------------
