@@ -91,6 +91,13 @@ bench::BenchCase make_case(const MakeArgs& a, DType dtype) {
   return c;
 }
 
+// The case's dimensions after --dim and the options: "batch=2 dim=8 seqlen=5 width=4".
+std::string dims_text(const bench::BenchCase& c) {
+  std::string out;
+  for (const auto& [k, v] : c.dims) out += (out.empty() ? "" : " ") + k + "=" + std::to_string(v);
+  return out;
+}
+
 int run_make(const MakeArgs& a) {
   const auto ops = bench::bench_op_names();
   if (std::find(ops.begin(), ops.end(), a.op) == ops.end()) {
@@ -110,11 +117,12 @@ int run_make(const MakeArgs& a) {
   request.provenance = {{"seed", std::vector<double>{static_cast<double>(a.seed)}},
                         {"model", a.model},
                         {"generator_case", c.name},
-                        {"generator_shape", c.shape}};
+                        {"generator_dims", dims_text(c)}};
   if (c.state_dtype) request.provenance["state_dtype"] = std::string(dtype_name(*c.state_dtype));
   auto reference = make_backend("cpu");
   const GoldenCase golden = make_golden(request, *reference, a.out);
-  std::cout << "wrote " << a.out << ": " << golden.op << " " << c.shape << " " << a.dtype
+  std::cout << "wrote " << a.out << ": " << golden.op << " "
+            << make_op_case(golden)->shape_summary() << " " << a.dtype
             << " seed " << a.seed << "; inputs:";
   for (const auto& [name, t] : golden.inputs) std::cout << ' ' << name << shape_str(t.shape());
   std::cout << "; outputs:";
