@@ -10,7 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_util.hpp"
+#include "ssmkit/error.hpp"
 #include "ssmkit/golden.hpp"
+#include "ssmkit/op_case.hpp"
 #include "ssmkit/hdf5_file.hpp"
 #include "test_util.hpp"
 
@@ -104,6 +106,45 @@ TEST(GoldenStrict, FreeMetadataAttributesValidateAndAreListed) {
       << r.output;
   const auto doc = nlohmann::json::parse(read_text(json));
   EXPECT_EQ(doc["cases"][0]["free_attributes"], nlohmann::json::array({"checks", "notes"}));
+}
+
+// Every bundled golden, misspelled three ways in memory: its first input, its first output
+// and (where its op has flags) a flag, each one letter short. Each is an input error naming
+// the misspelled name.
+TEST(GoldenStrict, EveryBundledGoldenRejectsEachKindOfMisspelling) {
+  int files = 0, flags = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(kGolden)) {
+    if (e.path().extension() != ".h5") continue;
+    ++files;
+    const GoldenCase original = load_golden(e.path());
+    auto expect_error = [&](const GoldenCase& g, const std::string& field) {
+      try {
+        make_op_case(g);
+        ADD_FAILURE() << e.path() << ": no error for " << field;
+      } catch (const InputError& err) {
+        EXPECT_TRUE(has(err.what(), field)) << err.what();
+      }
+    };
+    for (auto group : {&GoldenCase::inputs, &GoldenCase::outputs}) {
+      GoldenCase g = original;
+      auto& datasets = g.*group;
+      const std::string name = datasets.begin()->first;
+      const std::string wrong = name + "x";
+      datasets[wrong] = datasets.at(name);
+      datasets.erase(name);
+      expect_error(g, (group == &GoldenCase::inputs ? "inputs/" : "outputs/") + wrong);
+    }
+    const auto op_flags = golden_names_of(original).flags;
+    if (op_flags.empty()) continue;
+    GoldenCase g = original;
+    const std::string wrong = op_flags.front().substr(0, op_flags.front().size() - 1);
+    g.attrs[wrong] = std::vector<double>{1.0};
+    g.attrs.erase(op_flags.front());
+    expect_error(g, "attribute '" + wrong + "'");
+    ++flags;
+  }
+  EXPECT_GE(files, 40);
+  EXPECT_GE(flags, 30);
 }
 
 // Every bundled case compares every output its file holds, and the report says which.
