@@ -27,6 +27,7 @@ are written there as a candidate file, for `ssmkit validate --candidate DIR/NAME
 """
 import argparse
 import importlib
+import inspect
 import json
 import os
 import shlex
@@ -166,21 +167,35 @@ def adapt(adapter, g, t, fn):
         return lambda: {"out": fn(t["x"], t["conv_state"], t["weight"], t.get("bias"), activation=act),
                         "conv_state": t["conv_state"]}
     if adapter == "fla" and op == "lightning_attention":
-        # simple GLA: S_t = exp(g_t) S_{t-1} + k_t^T v_t with g = -slope per head; (B, T, H, K) layout.
+        # simple GLA: S_t = exp(g_t) S_{t-1} + k_t^T v_t, here g = -slope per head, in the
+        # (B, T, H, K) layout. fla versions differ: g_gamma (per-head decay) where it exists,
+        # else g per token; head_first=False where that option exists.
+        params = inspect.signature(fn).parameters
         q, k, v = (t[n].transpose(1, 2).contiguous() for n in ("q", "k", "v"))
         slope = t["slope"].reshape(-1).float()
-        gate = (-slope).expand(q.shape[0], q.shape[1], -1).contiguous()
+        gate = {"g_gamma": -slope} if "g_gamma" in params else \
+            {"g": (-slope).expand(q.shape[0], q.shape[1], -1).contiguous()}
+        layout = {"head_first": False} if "head_first" in params else {}
 
         def call():
-            o, final = fn(q, k, v, g=gate, scale=1.0, initial_state=t.get("initial_state"), output_final_state=True)
+            o, final = fn(q, k, v, **gate, **layout, scale=1.0, initial_state=t.get("initial_state"),
+                          output_final_state=True)
             return {"out": o.transpose(1, 2), "final_state": final}
         return call
     if adapter == "hf" and op == "gated_rmsnorm":
+        # transformers' Mamba2 MambaRMSNormGated(hidden_size, eps) gates first and norms over all
+        # of D; NemotronH's takes group_size as well.
         D = t["x"].shape[-1]
-        if "bias" in t or int(_flag(g, "group_size", D)) != D or int(_flag(g, "norm_before_gate", 1)) != 0:
-            raise NotImplementedError("MambaRMSNormGated gates before one norm over D, without bias")
-        module = fn(D, eps=float(_flag(g, "eps", 1e-6))).to(device=t["x"].device, dtype=t["weight"].dtype)
-        module.weight.data.copy_(t["weight"])
+        group = int(_flag(g, "group_size", D))
+        grouped = "group_size" in inspect.signature(fn).parameters
+        if "bias" in t or int(_flag(g, "norm_before_gate", 1)) != 0 or (group != D and not grouped):
+            raise NotImplementedError("MambaRMSNormGated gates before the norm, has no bias"
+                                      + ("" if grouped else " and norms over all of D"))
+        eps = float(_flag(g, "eps", 1e-6))
+        module = fn(D, group_size=group, eps=eps) if grouped else fn(D, eps=eps)
+        module = module.to(device=t["x"].device, dtype=t["weight"].dtype)
+        with torch.no_grad():
+            module.weight.copy_(t["weight"])
         return lambda: {"out": module(t["x"], t.get("z"))}
     raise NotImplementedError(f"the {adapter} adapter has no mapping for {op}")
 
