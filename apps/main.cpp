@@ -8,6 +8,7 @@
 #include "cli_checks.hpp"
 #include "budget_command.hpp"
 #include "drift_command.hpp"
+#include "golden_command.hpp"
 #include "replay_command.hpp"
 #include "ssmkit/error.hpp"
 #include "sweep_command.hpp"
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   ssmkit::app::add_bench_command(app, &exit_code);
   ssmkit::app::add_bench_compare_command(app, &exit_code);
   ssmkit::app::add_drift_command(app, &exit_code);
+  ssmkit::app::add_golden_command(app, &exit_code);
   ssmkit::app::check_option_values(app);
   try {
     app.parse(argc, argv);

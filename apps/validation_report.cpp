@@ -53,15 +53,18 @@ int ValidationReport::input_errors() const { return count(*this, {CaseStatus::in
 
 void print_table(std::ostream& os, const ValidationReport& report) {
   const std::vector<std::string> header = {"case", "op", "backend", "dtype", "shape",
-                                           "max abs err", "rel L2", "atol/rtol", "status",
-                                           "time ms"};
+                                           "outputs compared", "max abs err", "rel L2",
+                                           "atol/rtol", "status", "time ms"};
   std::vector<std::vector<std::string>> cells;
   for (const auto& r : report.rows) {
     const bool ran = r.status == CaseStatus::pass || r.status == CaseStatus::fail;
     char ms[32];
     std::snprintf(ms, sizeof ms, "%.2f", r.seconds * 1e3);
+    std::string compared;
+    for (const auto& o : r.outputs) compared += (compared.empty() ? "" : ",") + o.name;
     cells.push_back({r.case_name, r.op.empty() ? "-" : r.op, r.backend,
                      r.input_dtype.empty() ? "-" : r.input_dtype, r.shapes.empty() ? "-" : r.shapes,
+                     compared.empty() ? "-" : compared,
                      ran ? sci(r.max_abs_error()) : "-", ran ? sci(r.max_rel_l2_error()) : "-",
                      ran ? sci(r.tolerance.atol) + "/" + sci(r.tolerance.rtol) : "-",
                      std::string(status_name(r.status)), ran ? ms : "-"});
@@ -90,6 +93,16 @@ void print_table(std::ostream& os, const ValidationReport& report) {
     first = false;
     os << status_name(r.status) << ' ' << r.case_name << " [" << r.backend << "]: " << r.message
        << '\n';
+  }
+  std::string last_noted;
+  for (const auto& r : report.rows) {
+    if (r.free_attributes.empty() || r.path == last_noted) continue;
+    last_noted = r.path;
+    os << "NOTE " << r.case_name << ": attributes the op does not read (kept as metadata): ";
+    for (std::size_t i = 0; i < r.free_attributes.size(); ++i) {
+      os << (i ? ", " : "") << r.free_attributes[i];
+    }
+    os << '\n';
   }
   for (const auto& s : report.skipped) os << "SKIP backend " << s.name << ": " << s.reason << '\n';
   os << '\n' << report.passed() << " passed, " << report.failed() << " failed";
@@ -130,7 +143,8 @@ void write_json(const std::filesystem::path& path, const ValidationReport& repor
                      {"message", r.message},
                      {"seconds", r.seconds},
                      {"tolerance", {{"atol", r.tolerance.atol}, {"rtol", r.tolerance.rtol}}},
-                     {"outputs", outputs}});
+                     {"outputs", outputs},
+                     {"free_attributes", r.free_attributes}});
   }
   json skipped = json::array();
   for (const auto& s : report.skipped) skipped.push_back({{"backend", s.name}, {"reason", s.reason}});

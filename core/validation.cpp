@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <new>
 
+#include "ssmkit/name_match.hpp"
 #include "ssmkit/op_case.hpp"
 #include "ssmkit/tolerance.hpp"
 
@@ -68,6 +69,72 @@ std::string describe_failure(const OutputCheck& check) {
   return msg;
 }
 
+// Compares every expected output with what was produced; one the producer lacks is a FAIL.
+void compare_outputs(CaseResult& row, const NamedTensors& expected, const NamedTensors& produced,
+                     const std::string& producer) {
+  for (const auto& [name, want] : expected) {
+    auto it = produced.find(name);
+    if (it == produced.end()) {
+      row.status = CaseStatus::fail;
+      row.message += (row.message.empty() ? "" : "; ") + name + ": " + producer +
+                     " returned no output of this name";
+      continue;
+    }
+    row.outputs.push_back({name, compare(it->second, want, row.tolerance)});
+  }
+  for (const auto& check : row.outputs) {
+    if (!check.comparison.passed()) {
+      row.status = CaseStatus::fail;
+      row.message += (row.message.empty() ? "" : "; ") + describe_failure(check);
+    }
+  }
+}
+
+CaseResult row_for(const SuiteEntry& entry, const GoldenCase& golden, const OpCase& op_case,
+                   const std::vector<std::string>& free_attributes, const Tolerance& tolerance) {
+  CaseResult row;
+  row.case_name = case_name_of(entry.path);
+  row.path = entry.path.string();
+  row.op = golden.op;
+  row.shapes = op_case.shape_summary();
+  row.input_dtype = std::string(dtype_name(golden.input_dtype));
+  row.tolerance = tolerance;
+  row.free_attributes = free_attributes;
+  return row;
+}
+
+struct LoadedGolden {
+  GoldenCase golden;
+  std::unique_ptr<OpCase> op_case;
+  std::vector<std::string> free_attributes;
+};
+
+// InputError (also for an unreadable file) naming the golden; `g.golden` keeps what was
+// read before the error (its op, for the report row).
+void load_checked(const SuiteEntry& entry, LoadedGolden& g) {
+  try {
+    g.golden = load_golden(entry.path);
+    g.op_case = make_op_case(g.golden);
+    g.free_attributes = check_golden_names(g.golden);
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception& e) {
+    // One file's bad input (or one too large to hold) stops that file, not the run.
+    throw InputError(entry.path.string(), "",
+                     std::string("cannot be loaded: ") +
+                         (dynamic_cast<const std::bad_alloc*>(&e) ? "out of host memory (std::bad_alloc)"
+                                                                   : e.what()));
+  }
+}
+
+CaseResult error_row_for(const SuiteEntry& entry, const InputError& e, const std::string& op) {
+  CaseResult row = input_error_row(e);
+  row.case_name = case_name_of(entry.path);
+  row.path = entry.path.string();
+  row.op = op;
+  return row;
+}
+
 }  // namespace
 
 CaseResult input_error_row(const InputError& error) {
@@ -83,41 +150,31 @@ CaseResult input_error_row(const InputError& error) {
 std::vector<CaseResult> validate_case(const SuiteEntry& entry,
                                       const std::vector<Backend*>& backends,
                                       const ValidationOptions& options) {
-  GoldenCase golden;
-  std::unique_ptr<OpCase> op_case;
+  LoadedGolden g;
   try {
-    golden = load_golden(entry.path);
-    op_case = make_op_case(golden);
-  } catch (const std::exception& e) {
-    // One file's bad input (or one too large to hold) stops that file, not the run.
-    const auto* input = dynamic_cast<const InputError*>(&e);
-    CaseResult row = input_error_row(
-        input ? *input
-              : InputError(entry.path.string(), "",
-                           std::string("cannot be loaded: ") +
-                               (dynamic_cast<const std::bad_alloc*>(&e) ? "out of host memory (std::bad_alloc)"
-                                                                         : e.what())));
-    row.case_name = case_name_of(entry.path);
-    row.path = entry.path.string();
-    row.op = golden.op;
-    return {row};
+    load_checked(entry, g);
+  } catch (const InputError& e) {
+    return {error_row_for(entry, e, g.golden.op)};
+  }
+  const GoldenCase& golden = g.golden;
+  if (golden.outputs.empty()) {
+    return {error_row_for(entry, InputError(entry.path.string(), "group 'outputs'",
+                                            "holds no expected outputs (" +
+                                                join_names(golden_names_of(golden).outputs) +
+                                                "); `validate --candidate` completes such a "
+                                                "golden with the CPU reference"),
+                          golden.op)};
   }
   const Tolerance tolerance = resolve_tolerance(golden, entry, options);
 
   std::vector<CaseResult> rows;
   for (Backend* backend : backends) {
-    CaseResult row;
-    row.case_name = case_name_of(entry.path);
-    row.path = entry.path.string();
-    row.op = golden.op;
+    CaseResult row = row_for(entry, golden, *g.op_case, g.free_attributes, tolerance);
     row.backend = backend->name();
-    row.shapes = op_case->shape_summary();
-    row.input_dtype = std::string(dtype_name(golden.input_dtype));
-    row.tolerance = tolerance;
     const auto start = std::chrono::steady_clock::now();
     NamedTensors produced;
     try {
-      produced = op_case->run(*backend);
+      produced = g.op_case->run(*backend);
     } catch (const std::exception& e) {
       row.status = CaseStatus::backend_error;
       row.message = backend->name() + " backend failed: " + e.what();
@@ -127,8 +184,7 @@ std::vector<CaseResult> validate_case(const SuiteEntry& entry,
     row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (const auto& [name, expected] : golden.outputs) {
       auto it = produced.find(name);
-      if (it == produced.end()) continue;  // extra datasets are allowed and ignored
-      if (it->second.shape() != expected.shape()) {
+      if (it != produced.end() && it->second.shape() != expected.shape()) {
         // The op computes its output's shape from the inputs: a dataset of another shape is
         // the golden's error, not the backend's.
         return {input_error_row(InputError(entry.path.string(), "outputs/" + name,
@@ -136,23 +192,79 @@ std::vector<CaseResult> validate_case(const SuiteEntry& entry,
                                                ", as the op computes it from the inputs; got " +
                                                shape_str(expected.shape())))};
       }
-      row.outputs.push_back({name, compare(it->second, expected, tolerance)});
     }
-    if (row.outputs.empty()) {
-      std::string known;
-      for (const auto& [name, t] : produced) known += (known.empty() ? "" : ", ") + name;
-      return {input_error_row(InputError(entry.path.string(), "group 'outputs'",
-                                         "holds none of this op's outputs (" + known + ")"))};
-    }
-    for (const auto& check : row.outputs) {
-      if (!check.comparison.passed()) {
-        row.status = CaseStatus::fail;
-        row.message += (row.message.empty() ? "" : "; ") + describe_failure(check);
-      }
-    }
+    compare_outputs(row, golden.outputs, produced, "the " + backend->name() + " backend");
     rows.push_back(row);
   }
   return rows;
+}
+
+Candidate load_candidate(const std::filesystem::path& path) {
+  Hdf5Reader file(path);
+  Candidate c;
+  c.path = path;
+  c.name = path.stem().string();
+  for (const auto& attr : file.attribute_names("/")) {
+    if (attr != "implementation" && attr != "golden") continue;
+    const auto value = file.read_attribute(attr);
+    const auto* text = std::get_if<std::string>(&value);
+    if (text == nullptr || text->empty()) {
+      throw InputError(path.string(), "attribute '" + attr + "'", "expected a non-empty string");
+    }
+    (attr == "implementation" ? c.name : c.golden) = *text;
+  }
+  if (!file.has_group("outputs")) {
+    throw InputError(path.string(), "group 'outputs'",
+                     "group is missing; a candidate holds its outputs there, named as the "
+                     "golden's");
+  }
+  for (const auto& name : file.members("outputs")) {
+    if (!file.has_dataset("outputs/" + name)) {
+      throw InputError(path.string(), "outputs/" + name, "expected a dataset, found a group");
+    }
+    c.outputs[name] = file.read_tensor("outputs/" + name);
+  }
+  return c;
+}
+
+CaseResult validate_candidate(const SuiteEntry& golden_entry, const Candidate& candidate,
+                              Backend& reference, const ValidationOptions& options) {
+  LoadedGolden g;
+  try {
+    load_checked(golden_entry, g);
+  } catch (const InputError& e) {
+    return error_row_for(golden_entry, e, g.golden.op);
+  }
+  const std::vector<std::string> known = golden_names_of(g.golden).outputs;
+  for (const auto& [name, t] : candidate.outputs) {
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string msg = g.golden.op + " has no output named '" + name + "'";
+    if (auto near = closest_name(name, known, std::max<std::size_t>(2, name.size() / 3))) {
+      msg += "; did you mean '" + *near + "'?";
+    }
+    return error_row_for(golden_entry,
+                         InputError(candidate.path.string(), "dataset 'outputs/" + name + "'",
+                                    msg + " Its outputs: " + join_names(known)),
+                         g.golden.op);
+  }
+  NamedTensors expected = g.golden.outputs;
+  if (expected.empty()) {
+    try {
+      expected = g.op_case->run(reference);
+    } catch (const std::exception& e) {
+      CaseResult row = error_row_for(
+          golden_entry, InputError(golden_entry.path.string(), "group 'outputs'",
+                                   std::string("the CPU reference could not complete it: ") +
+                                       e.what()),
+          g.golden.op);
+      return row;
+    }
+  }
+  CaseResult row = row_for(golden_entry, g.golden, *g.op_case, g.free_attributes,
+                           resolve_tolerance(g.golden, golden_entry, options));
+  row.backend = candidate.name;
+  compare_outputs(row, expected, candidate.outputs, "candidate " + candidate.path.string());
+  return row;
 }
 
 }  // namespace ssmkit

@@ -294,5 +294,17 @@ std::unique_ptr<OpCase> make_mamba2_cache_replay_case(const GoldenCase& g) {
 std::unique_ptr<OpCase> make_mamba_cache_replay_case(const GoldenCase& g) {
   return std::make_unique<MambaReplayCase>(g);
 }
+GoldenNames mamba2_cache_replay_names() {
+  return {{"conv_weight", "conv_bias", "A_log", "dt_bias", "xBC_prefill", "dt_prefill",
+           "xBC_decode", "dt_decode"},
+          {"conv_state", "ssm_state"},
+          {"num_heads", "head_dim", "n_groups", "state_size", "chunk_size", "time_step_limit"}};
+}
+GoldenNames mamba_cache_replay_names() {
+  return {{"conv_weight", "conv_bias", "A_log", "x_proj_weight", "dt_proj_weight", "dt_proj_bias",
+           "x_prefill", "x_decode"},
+          {"conv_state", "ssm_state"},
+          {}};
+}
 
 }  // namespace ssmkit

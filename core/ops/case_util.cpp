@@ -37,6 +37,21 @@ bool silu_activation(const GoldenCase& golden) {
   return golden.flag("activation", false);
 }
 
+void put_input(GoldenCall& call, const std::string& name, const Tensor& t) {
+  if (t.defined()) call.inputs[name] = t;
+}
+
+void put_indices(GoldenCall& call, const std::string& name, const std::vector<std::int64_t>& v,
+                 Shape shape) {
+  if (!v.empty()) call.inputs[name] = Tensor::from_vector<std::int64_t>(std::move(shape), v);
+}
+
+GoldenCall golden_call_in(DType input_dtype) {
+  GoldenCall call;
+  call.attrs["input_dtype"] = std::string(dtype_name(input_dtype));
+  return call;
+}
+
 std::string dims_summary(const ShapeBinder& shapes, const std::vector<std::string>& symbols) {
   std::string out;
   for (const auto& s : symbols) {

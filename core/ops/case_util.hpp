@@ -26,6 +26,21 @@ std::vector<std::int64_t> to_indices(const Tensor& t);
 // attr `activation`: "silu"/"swish" or 1 -> true; "none"/"" or 0 -> false (default none).
 bool silu_activation(const GoldenCase& golden);
 
+// A call option a bench case may carry among its dims (`golden make --initial-states`,
+// `--varlen`); bench's own cases never set one, so the option is off there.
+inline std::int64_t case_option(const bench::BenchCase& c, const char* key) {
+  auto it = c.dims.find(key);
+  return it == c.dims.end() ? 0 : it->second;
+}
+
+// Golden-call writing (OpDescriptor::golden_call): an undefined tensor (an argument that
+// was None) is left out; flags are numbers; index lists become int64 datasets.
+void put_input(GoldenCall& call, const std::string& name, const Tensor& t);
+void put_indices(GoldenCall& call, const std::string& name, const std::vector<std::int64_t>& v,
+                 Shape shape);
+inline AttrValue attr_number(double v) { return std::vector<double>{v}; }
+GoldenCall golden_call_in(DType input_dtype);
+
 std::string dims_summary(const ShapeBinder& shapes, const std::vector<std::string>& symbols);
 
 }  // namespace ssmkit::detail

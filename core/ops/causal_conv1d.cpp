@@ -119,6 +119,9 @@ CausalConv1dParams OpDescriptor<CausalConv1dParams>::random_call(const bench::Be
   p.x = gen({p.batch, p.dim, p.seqlen}, -1, 1, c.dtype);
   p.weight = gen({p.dim, p.width}, -0.5, 0.5, bench::kParamDtype);
   p.bias = gen({p.dim}, -0.1, 0.1, bench::kParamDtype);
+  if (detail::case_option(c, "initial_states")) {
+    p.initial_states = gen({p.batch, p.dim, p.width - 1}, -1, 1, c.dtype);
+  }
   return p;
 }
 
@@ -242,6 +245,34 @@ NamedTensors OpDescriptor<CausalConv1dUpdateParams>::slice_outputs(const CausalC
                                                                    const NamedTensors& outputs,
                                                                    const bench::Slice& s) {
   return bench::cut_outputs(outputs, {{s.batch_row, 1}, {s.first, s.count}});
+}
+
+// ---- golden names and calls ---------------------------------------------------------------
+
+template <>
+GoldenNames OpDescriptor<CausalConv1dParams>::golden_names() {
+  return {{"x", "weight", "bias", "initial_states"}, {"out", "final_states", "conv_state"},
+          {"activation"}};
+}
+template <>
+GoldenCall OpDescriptor<CausalConv1dParams>::golden_call(const CausalConv1dParams& p) {
+  GoldenCall call = detail::golden_call_in(p.input_dtype);
+  detail::put_input(call, "x", p.x), detail::put_input(call, "weight", p.weight);
+  detail::put_input(call, "bias", p.bias), detail::put_input(call, "initial_states", p.initial_states);
+  call.attrs["activation"] = std::string(p.silu ? "silu" : "none");
+  return call;
+}
+template <>
+GoldenNames OpDescriptor<CausalConv1dUpdateParams>::golden_names() {
+  return {{"x", "conv_state", "weight", "bias"}, {"out", "conv_state"}, {"activation"}};
+}
+template <>
+GoldenCall OpDescriptor<CausalConv1dUpdateParams>::golden_call(const CausalConv1dUpdateParams& p) {
+  GoldenCall call = detail::golden_call_in(p.input_dtype);
+  detail::put_input(call, "x", p.x), detail::put_input(call, "conv_state", p.conv_state);
+  detail::put_input(call, "weight", p.weight), detail::put_input(call, "bias", p.bias);
+  call.attrs["activation"] = std::string(p.silu ? "silu" : "none");
+  return call;
 }
 
 }  // namespace ssmkit

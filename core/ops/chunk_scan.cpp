@@ -164,6 +164,17 @@ ChunkScanParams OpDescriptor<ChunkScanParams>::random_call(const bench::BenchCas
   p.D = detail::repeat_last(gen({p.nheads}, -1, 1, param), p.headdim);
   p.z = gen(blhp, -1, 1, act);
   p.dt_bias = gen({p.nheads}, 0, 0.5, param);
+  if (detail::case_option(c, "initial_states")) {
+    p.initial_states = gen({p.batch, p.nheads, p.headdim, p.dstate}, -1, 1, act);
+  }
+  // Packed sequences (batch 1): the sequence split into near-equal parts.
+  if (const std::int64_t seqs = detail::case_option(c, "varlen_seqs"); seqs > 0) {
+    for (std::int64_t s = 0; s <= seqs; ++s) p.cu_seqlens.push_back(s * p.seqlen / seqs);
+    p.seq_idx.resize(static_cast<std::size_t>(p.seqlen));
+    for (std::int64_t s = 0; s < seqs; ++s) {
+      for (auto t = p.cu_seqlens[s]; t < p.cu_seqlens[s + 1]; ++t) p.seq_idx[t] = s;
+    }
+  }
   return p;
 }
 template <>
@@ -217,6 +228,31 @@ NamedTensors OpDescriptor<ChunkScanParams>::slice_outputs(const ChunkScanParams&
                                           : std::vector<bench::Range>{b, u});
   }
   return r;
+}
+
+// ---- golden names and calls ---------------------------------------------------------------
+
+template <>
+GoldenNames OpDescriptor<ChunkScanParams>::golden_names() {
+  return {{"x", "dt", "A", "B", "C", "D", "z", "dt_bias", "initial_states", "seq_idx", "cu_seqlens"},
+          {"out", "final_states", "varlen_states"},
+          {"chunk_size", "dt_softplus", "dt_limit"}};
+}
+template <>
+GoldenCall OpDescriptor<ChunkScanParams>::golden_call(const ChunkScanParams& p) {
+  GoldenCall call = detail::golden_call_in(p.input_dtype);
+  for (const auto& [name, t] : {std::pair{"x", &p.x}, {"dt", &p.dt}, {"A", &p.A}, {"B", &p.B},
+                                {"C", &p.C}, {"D", &p.D}, {"z", &p.z}, {"dt_bias", &p.dt_bias},
+                                {"initial_states", &p.initial_states}}) {
+    detail::put_input(call, name, *t);
+  }
+  detail::put_indices(call, "seq_idx", p.seq_idx, {p.batch, p.seqlen});
+  detail::put_indices(call, "cu_seqlens", p.cu_seqlens,
+                      {static_cast<std::int64_t>(p.cu_seqlens.size())});
+  call.attrs["chunk_size"] = detail::attr_number(static_cast<double>(p.chunk_size));
+  call.attrs["dt_softplus"] = detail::attr_number(p.dt_softplus);
+  call.attrs["dt_limit"] = std::vector<double>{p.dt_min, p.dt_max};
+  return call;
 }
 
 }  // namespace ssmkit

@@ -129,4 +129,21 @@ NamedTensors OpDescriptor<GatedRmsNormParams>::slice_outputs(const GatedRmsNormP
   return bench::cut_outputs(outputs, {{s.first, s.count}});
 }
 
+// ---- golden names and calls ---------------------------------------------------------------
+
+template <>
+GoldenNames OpDescriptor<GatedRmsNormParams>::golden_names() {
+  return {{"x", "weight", "bias", "z"}, {"out"}, {"eps", "group_size", "norm_before_gate"}};
+}
+template <>
+GoldenCall OpDescriptor<GatedRmsNormParams>::golden_call(const GatedRmsNormParams& p) {
+  GoldenCall call = detail::golden_call_in(p.input_dtype);
+  detail::put_input(call, "x", p.x), detail::put_input(call, "weight", p.weight);
+  detail::put_input(call, "bias", p.bias), detail::put_input(call, "z", p.z);
+  call.attrs["eps"] = detail::attr_number(p.eps);
+  call.attrs["group_size"] = detail::attr_number(static_cast<double>(p.group_size));
+  call.attrs["norm_before_gate"] = detail::attr_number(p.norm_before_gate);
+  return call;
+}
+
 }  // namespace ssmkit

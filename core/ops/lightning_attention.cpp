@@ -80,6 +80,9 @@ LightningAttentionParams OpDescriptor<LightningAttentionParams>::random_call(con
   p.k = gen({p.batch, p.nheads, p.seqlen, p.key_dim}, -1, 1, act);
   p.v = gen({p.batch, p.nheads, p.seqlen, p.value_dim}, -1, 1, act);
   p.slope = gen({p.nheads}, 0.05, 1.0, bench::kParamDtype);
+  if (detail::case_option(c, "initial_states")) {
+    p.initial_state = gen({p.batch, p.nheads, p.key_dim, p.value_dim}, -1, 1, act);
+  }
   return p;
 }
 template <>
@@ -121,6 +124,22 @@ NamedTensors OpDescriptor<LightningAttentionParams>::slice_outputs(const Lightni
                                                                    const NamedTensors& outputs,
                                                                    const bench::Slice& s) {
   return bench::cut_outputs(outputs, {{s.batch_row, 1}, {s.first, s.count}});
+}
+
+// ---- golden names and calls ---------------------------------------------------------------
+
+template <>
+GoldenNames OpDescriptor<LightningAttentionParams>::golden_names() {
+  return {{"q", "k", "v", "slope", "initial_state"}, {"out", "final_state"}, {}};
+}
+template <>
+GoldenCall OpDescriptor<LightningAttentionParams>::golden_call(const LightningAttentionParams& p) {
+  GoldenCall call = detail::golden_call_in(p.input_dtype);
+  for (const auto& [name, t] : {std::pair{"q", &p.q}, {"k", &p.k}, {"v", &p.v}, {"slope", &p.slope},
+                                {"initial_state", &p.initial_state}}) {
+    detail::put_input(call, name, *t);
+  }
+  return call;
 }
 
 }  // namespace ssmkit

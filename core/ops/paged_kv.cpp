@@ -256,4 +256,36 @@ NamedTensors OpDescriptor<PagedKvGatherParams>::slice_outputs(const PagedKvGathe
   return outputs;
 }
 
+// ---- golden names and calls ---------------------------------------------------------------
+
+template <>
+GoldenNames OpDescriptor<PagedKvWriteParams>::golden_names() {
+  return {{"key", "value", "key_cache", "value_cache", "slot_mapping"},
+          {"key_cache", "value_cache"},
+          {}};
+}
+template <>
+GoldenCall OpDescriptor<PagedKvWriteParams>::golden_call(const PagedKvWriteParams& p) {
+  GoldenCall call = detail::golden_call_in(p.input_dtype);
+  for (const auto& [name, t] : {std::pair{"key", &p.key}, {"value", &p.value},
+                                {"key_cache", &p.key_cache}, {"value_cache", &p.value_cache}}) {
+    detail::put_input(call, name, *t);
+  }
+  detail::put_indices(call, "slot_mapping", p.slot_mapping, {p.num_tokens});
+  return call;
+}
+template <>
+GoldenNames OpDescriptor<PagedKvGatherParams>::golden_names() {
+  return {{"key_cache", "value_cache", "block_tables", "seq_lens"}, {"key", "value"}, {"max_len"}};
+}
+template <>
+GoldenCall OpDescriptor<PagedKvGatherParams>::golden_call(const PagedKvGatherParams& p) {
+  GoldenCall call = detail::golden_call_in(p.input_dtype);
+  detail::put_input(call, "key_cache", p.key_cache), detail::put_input(call, "value_cache", p.value_cache);
+  detail::put_indices(call, "block_tables", p.block_tables, {p.batch, p.max_pages_per_seq});
+  detail::put_indices(call, "seq_lens", p.seq_lens, {p.batch});
+  call.attrs["max_len"] = detail::attr_number(static_cast<double>(p.max_len));
+  return call;
+}
+
 }  // namespace ssmkit

@@ -369,4 +369,43 @@ NamedTensors OpDescriptor<SelectiveStateUpdateParams>::slice_outputs(
                                                    : std::vector<bench::Range>{b, u});
 }
 
+// ---- golden names and calls ---------------------------------------------------------------
+
+template <>
+GoldenNames OpDescriptor<SelectiveScanParams>::golden_names() {
+  return {{"u", "delta", "A", "B", "C", "D", "z", "delta_bias"}, {"out", "last_state"},
+          {"delta_softplus"}};
+}
+template <>
+GoldenCall OpDescriptor<SelectiveScanParams>::golden_call(const SelectiveScanParams& p) {
+  GoldenCall call = detail::golden_call_in(p.input_dtype);
+  for (const auto& [name, t] : {std::pair{"u", &p.u}, {"delta", &p.delta}, {"A", &p.A}, {"B", &p.B},
+                                {"C", &p.C}, {"D", &p.D}, {"z", &p.z}, {"delta_bias", &p.delta_bias}}) {
+    detail::put_input(call, name, *t);
+  }
+  call.attrs["delta_softplus"] = detail::attr_number(p.delta_softplus);
+  return call;
+}
+template <>
+GoldenNames OpDescriptor<SelectiveStateUpdateParams>::golden_names() {
+  return {{"state", "x", "dt", "A", "B", "C", "D", "z", "dt_bias", "state_batch_indices"},
+          {"out", "state"},
+          {"dt_softplus", "pad_slot_id"}};
+}
+template <>
+GoldenCall OpDescriptor<SelectiveStateUpdateParams>::golden_call(const SelectiveStateUpdateParams& p) {
+  GoldenCall call = detail::golden_call_in(p.input_dtype);
+  for (const auto& [name, t] : {std::pair{"state", &p.state}, {"x", &p.x}, {"dt", &p.dt}, {"A", &p.A},
+                                {"B", &p.B}, {"C", &p.C}, {"D", &p.D}, {"z", &p.z},
+                                {"dt_bias", &p.dt_bias}}) {
+    detail::put_input(call, name, *t);
+  }
+  detail::put_indices(call, "state_batch_indices", p.state_batch_indices, {p.batch});
+  call.attrs["dt_softplus"] = detail::attr_number(p.dt_softplus);
+  if (!p.state_batch_indices.empty()) {
+    call.attrs["pad_slot_id"] = detail::attr_number(static_cast<double>(p.pad_slot_id));
+  }
+  return call;
+}
+
 }  // namespace ssmkit

@@ -11,7 +11,7 @@
 
 namespace ssmkit {
 
-// One golden file (../shared/golden-format.md): an operation, its flags, its inputs and
+// One golden file (docs/golden-format.md): an operation, its flags, its inputs and
 // the outputs an independent reference produced. Float datasets are held as float64,
 // integer ones as int64. Typed accessors throw InputError naming the file and attribute.
 struct GoldenCase {

@@ -26,7 +26,8 @@ struct CaseResult {
   std::string shapes;
   std::string input_dtype;
   Tolerance tolerance;
-  std::vector<OutputCheck> outputs;
+  std::vector<OutputCheck> outputs;           // every expected output, compared
+  std::vector<std::string> free_attributes;  // root attributes the op does not read
   CaseStatus status = CaseStatus::pass;
   std::string message;  // why it failed or could not run
   double seconds = 0.0;
@@ -48,5 +49,23 @@ std::vector<CaseResult> validate_case(const SuiteEntry& entry,
                                       const ValidationOptions& options);
 
 CaseResult input_error_row(const InputError& error);
+
+// Outputs some other implementation produced for one golden's inputs (`validate
+// --candidate`): HDF5 datasets under outputs/, named as the golden's.
+struct Candidate {
+  std::filesystem::path path;
+  std::string name;         // attribute `implementation`, else the file stem
+  std::string golden;       // attribute `golden` (a golden file's name or path), or ""
+  NamedTensors outputs;
+};
+// InputError naming the file for a missing outputs/ group or unreadable attributes.
+Candidate load_candidate(const std::filesystem::path& path);
+
+// The candidate's outputs compared with the golden's expected ones (actual = candidate,
+// expected = reference). A golden without outputs is completed first by `reference`
+// (the CPU backend). A candidate dataset the op does not know is an input error; an
+// expected output the candidate lacks is a FAIL naming it.
+CaseResult validate_candidate(const SuiteEntry& golden_entry, const Candidate& candidate,
+                              Backend& reference, const ValidationOptions& options);
 
 }  // namespace ssmkit

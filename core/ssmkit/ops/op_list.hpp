@@ -9,6 +9,9 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
+
+#include "ssmkit/hdf5_file.hpp"
 
 #include "ssmkit/ops/causal_conv1d.hpp"
 #include "ssmkit/ops/chunk_scan.hpp"
@@ -89,6 +92,19 @@ struct CheckUnits {
   bool sliceable = true;  // false: the reference runs on the whole call
 };
 
+// The names a golden file of an op may use: input and output datasets and the op's flag
+// attributes (docs/golden-format.md gives their shapes). Anything else under inputs/ or
+// outputs/ is an input error, so a misspelled name can never be skipped silently.
+struct GoldenNames {
+  std::vector<std::string> inputs, outputs, flags;
+};
+
+// One call as a golden file holds it: datasets under inputs/ and root attributes.
+struct GoldenCall {
+  NamedTensors inputs;
+  std::map<std::string, AttrValue> attrs;
+};
+
 // Everything the core knows about one op. The members are defined for each op in
 // core/ops/<family>.cpp; generic code reaches them through the op list.
 template <class P>
@@ -101,6 +117,10 @@ struct OpDescriptor {
   static NamedTensors outputs(const ResultOf<P>& r);
   // The call a golden file describes; InputError naming the dataset or attribute.
   static std::unique_ptr<OpCase> golden_case(const GoldenCase& golden);
+  static GoldenNames golden_names();
+  // The call written as a golden's inputs and flags (`ssmkit golden make`); golden_case
+  // reads it back as the same call.
+  static GoldenCall golden_call(const P& p);
   // Byte and FLOP floors of one call (bench/bench_case.hpp says how they are counted).
   static bench::Traffic traffic(const P& p);
   // The call of a bench case with seeded random inputs.
@@ -119,6 +139,8 @@ struct OpDescriptor {
   template <> DType OpDescriptor<P>::tolerance_dtype(const P&);                                  \
   template <> NamedTensors OpDescriptor<P>::outputs(const R&);                                   \
   template <> std::unique_ptr<OpCase> OpDescriptor<P>::golden_case(const GoldenCase&);           \
+  template <> GoldenNames OpDescriptor<P>::golden_names();                                       \
+  template <> GoldenCall OpDescriptor<P>::golden_call(const P&);                                 \
   template <> bench::Traffic OpDescriptor<P>::traffic(const P&);                                 \
   template <> P OpDescriptor<P>::random_call(const bench::BenchCase&);                           \
   template <> void OpDescriptor<P>::bench_cases(const bench::ShapePreset&,                       \
