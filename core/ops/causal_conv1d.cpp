@@ -89,10 +89,6 @@ ToleranceClass OpDescriptor<CausalConv1dParams>::tolerance_class() {
   return ToleranceClass::pointwise;
 }
 template <>
-DType OpDescriptor<CausalConv1dParams>::tolerance_dtype(const CausalConv1dParams& p) {
-  return p.input_dtype;
-}
-template <>
 NamedTensors OpDescriptor<CausalConv1dParams>::outputs(const CausalConv1dResult& r) {
   return {{"out", r.out}, {"final_states", r.final_states}, {"conv_state", r.conv_state}};
 }
@@ -178,10 +174,6 @@ NamedTensors OpDescriptor<CausalConv1dParams>::slice_outputs(const CausalConv1dP
 template <>
 ToleranceClass OpDescriptor<CausalConv1dUpdateParams>::tolerance_class() {
   return ToleranceClass::pointwise;
-}
-template <>
-DType OpDescriptor<CausalConv1dUpdateParams>::tolerance_dtype(const CausalConv1dUpdateParams& p) {
-  return p.input_dtype;
 }
 template <>
 NamedTensors OpDescriptor<CausalConv1dUpdateParams>::outputs(const CausalConv1dUpdateResult& r) {

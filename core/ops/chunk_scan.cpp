@@ -118,10 +118,6 @@ ToleranceClass OpDescriptor<ChunkScanParams>::tolerance_class() {
   return ToleranceClass::accumulating;
 }
 template <>
-DType OpDescriptor<ChunkScanParams>::tolerance_dtype(const ChunkScanParams& p) {
-  return p.input_dtype;
-}
-template <>
 NamedTensors OpDescriptor<ChunkScanParams>::outputs(const ChunkScanResult& r) {
   NamedTensors out = {{"out", r.out}, {"final_states", r.final_states}};
   if (r.varlen_states.defined()) out["varlen_states"] = r.varlen_states;

@@ -63,10 +63,6 @@ ToleranceClass OpDescriptor<GatedRmsNormParams>::tolerance_class() {
   return ToleranceClass::pointwise;
 }
 template <>
-DType OpDescriptor<GatedRmsNormParams>::tolerance_dtype(const GatedRmsNormParams& p) {
-  return p.input_dtype;
-}
-template <>
 NamedTensors OpDescriptor<GatedRmsNormParams>::outputs(const GatedRmsNormResult& r) {
   return {{"out", r.out}};
 }

@@ -48,10 +48,6 @@ ToleranceClass OpDescriptor<LightningAttentionParams>::tolerance_class() {
   return ToleranceClass::accumulating;
 }
 template <>
-DType OpDescriptor<LightningAttentionParams>::tolerance_dtype(const LightningAttentionParams& p) {
-  return p.input_dtype;
-}
-template <>
 NamedTensors OpDescriptor<LightningAttentionParams>::outputs(const LightningAttentionResult& r) {
   return {{"out", r.out}, {"final_state", r.final_state}};
 }

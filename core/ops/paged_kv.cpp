@@ -104,10 +104,6 @@ ToleranceClass OpDescriptor<PagedKvWriteParams>::tolerance_class() {
   return ToleranceClass::exact;
 }
 template <>
-DType OpDescriptor<PagedKvWriteParams>::tolerance_dtype(const PagedKvWriteParams& p) {
-  return p.input_dtype;
-}
-template <>
 NamedTensors OpDescriptor<PagedKvWriteParams>::outputs(const PagedKvWriteResult& r) {
   return {{"key_cache", r.key_cache}, {"value_cache", r.value_cache}};
 }
@@ -184,10 +180,6 @@ NamedTensors OpDescriptor<PagedKvWriteParams>::slice_outputs(const PagedKvWriteP
 template <>
 ToleranceClass OpDescriptor<PagedKvGatherParams>::tolerance_class() {
   return ToleranceClass::exact;
-}
-template <>
-DType OpDescriptor<PagedKvGatherParams>::tolerance_dtype(const PagedKvGatherParams& p) {
-  return p.input_dtype;
 }
 template <>
 NamedTensors OpDescriptor<PagedKvGatherParams>::outputs(const PagedKvGatherResult& r) {

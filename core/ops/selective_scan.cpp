@@ -165,10 +165,6 @@ ToleranceClass OpDescriptor<SelectiveScanParams>::tolerance_class() {
   return ToleranceClass::accumulating;
 }
 template <>
-DType OpDescriptor<SelectiveScanParams>::tolerance_dtype(const SelectiveScanParams& p) {
-  return p.input_dtype;
-}
-template <>
 NamedTensors OpDescriptor<SelectiveScanParams>::outputs(const SelectiveScanResult& r) {
   return {{"out", r.out}, {"last_state", r.last_state}};
 }

@@ -111,8 +111,9 @@ template <class P>
 struct OpDescriptor {
   static constexpr std::string_view name = OpTraits<P>::name;
   static ToleranceClass tolerance_class();
-  // The dtype whose rounding the tolerance allows for (usually the inputs').
-  static DType tolerance_dtype(const P& p);
+  // The dtype whose rounding the tolerance allows for: the inputs', unless an op says
+  // otherwise (a state kept in bfloat16).
+  static DType tolerance_dtype(const P& p) { return p.input_dtype; }
   // Outputs under their golden names and shapes.
   static NamedTensors outputs(const ResultOf<P>& r);
   // The call a golden file describes; InputError naming the dataset or attribute.
@@ -136,7 +137,6 @@ struct OpDescriptor {
 
 #define SSMKIT_DECLARE_OP_DESCRIPTOR(P, R, NAME)                                                 \
   template <> ToleranceClass OpDescriptor<P>::tolerance_class();                                 \
-  template <> DType OpDescriptor<P>::tolerance_dtype(const P&);                                  \
   template <> NamedTensors OpDescriptor<P>::outputs(const R&);                                   \
   template <> std::unique_ptr<OpCase> OpDescriptor<P>::golden_case(const GoldenCase&);           \
   template <> GoldenNames OpDescriptor<P>::golden_names();                                       \
@@ -152,6 +152,8 @@ struct OpDescriptor {
                                                           const bench::Slice&);
 SSMKIT_FOR_EACH_OP(SSMKIT_DECLARE_OP_DESCRIPTOR)
 #undef SSMKIT_DECLARE_OP_DESCRIPTOR
+template <>
+DType OpDescriptor<SelectiveStateUpdateParams>::tolerance_dtype(const SelectiveStateUpdateParams& p);
 
 // Calls f.template operator()<P>() for every op of the list, in list order.
 template <class F>
