@@ -4,9 +4,10 @@
 Every output is computed by the plain token recurrence (or direct sum) of the operation's
 definition, written here from the papers: Mamba (Gu & Dao 2023), Mamba2/SSD (Dao & Gu
 2024), MiniMax-01's lightning attention (2025), RMSNorm with a silu gate (mamba_ssm's
-rms_norm_ref semantics), and the paged KV cache's write and gather (vLLM's
-reshape_and_cache_flash and block-table semantics, as plain numpy indexing). No ssmkit code
-is used. Inputs are float32 (or bfloat16-/float16-exact values stored as float32); outputs
+rms_norm_ref semantics), the paged KV cache's write and gather (vLLM's
+reshape_and_cache_flash and block-table semantics, as plain numpy indexing), and the gated
+delta rule of Gated DeltaNet (Yang et al. 2024) and Kimi Delta Attention (Kimi Linear, 2025).
+No ssmkit code is used. Inputs are float32 (or bfloat16-/float16-exact values stored as float32); outputs
 are float64 computed from those values.
 
     python3 scripts/make_goldens.py [--out golden] [--only GLOB ...]
@@ -275,6 +276,88 @@ def ref_paged_kv_gather(key_cache, value_cache, block_tables, seq_lens, max_len)
     return key, value
 
 
+# Gated DeltaNet (Yang, Kautz & Hatamizadeh 2024, "Gated Delta Networks") and Kimi Delta
+# Attention (Kimi Linear, 2025), as the token recurrence of flash-linear-attention's
+# fused_recurrent_gated_delta_rule_fwd_kernel (fla/ops/gated_delta_rule/fused_recurrent.py),
+# naive_recurrent_kda (fla/ops/kda/naive.py) and HF transformers'
+# torch_recurrent_gated_delta_rule (models/qwen3_next/modeling_qwen3_next.py). Per value
+# head, with the state S (K, V):
+#     S <- exp(g_t) * S                 (KDA: row i of S times exp(g_t[i]))
+#     u  = beta_t * (v_t - S^T k_t)     (the delta rule reads the decayed state)
+#     S <- S + outer(k_t, u)
+#     o_t = scale * S^T q_t             (after the update)
+# Value head hv reads q/k head hv // (HV / H) (fla's i_h = i_hv // (HV // H), HF's
+# repeat_interleave). With the in-kernel L2 norm, q and k are each divided by
+# sqrt(sum(x^2) + 1e-6) over K before q is scaled (fla's l2norm_fwd and the fused kernel,
+# HF's l2norm: x * rsqrt(sum(x^2) + 1e-6)).
+
+QK_L2NORM_EPS = 1e-6
+
+
+def qk_l2norm(x):
+    return x / np.sqrt(np.sum(x * x, axis=-1, keepdims=True) + QK_L2NORM_EPS)
+
+
+def delta_rule_tokens(S, q, k, v, g, beta, scale):
+    """Runs one sequence from state S (HV, K, V): q, k (L, HV, K) per value head, v (L, HV, V),
+    g (L, HV) or per key channel (L, HV, K), beta (L, HV). Returns (o (L, HV, V), S)."""
+    S = S.copy()
+    o = np.zeros(v.shape)
+    for t in range(v.shape[0]):
+        decay = np.exp(g[t])
+        S *= decay[:, None, None] if decay.ndim == 1 else decay[:, :, None]
+        u = beta[t][:, None] * (v[t] - np.einsum("hkv,hk->hv", S, k[t]))
+        S += k[t][:, :, None] * u[:, None, :]
+        o[t] = scale * np.einsum("hkv,hk->hv", S, q[t])
+    return o, S
+
+
+def delta_rule_heads(q, k, HV, l2norm):
+    """q, k (..., H, K) -> per value head (..., HV, K), normalised if asked."""
+    if l2norm:
+        q, k = qk_l2norm(q), qk_l2norm(k)
+    G = HV // q.shape[-2]
+    return np.repeat(q, G, axis=-2), np.repeat(k, G, axis=-2)
+
+
+def ref_delta_rule(q, k, v, g, beta, scale, init, cu_seqlens, l2norm):
+    """Prefill (fla's chunk_gated_delta_rule / chunk_kda): returns o (B, T, HV, V) and
+    final_state (N, HV, K, V); with cu_seqlens (B = 1) sequence n is tokens
+    [cu[n], cu[n+1]) and starts from init[n] (or zeros)."""
+    q, k, v, g, beta, init = map(f64, (q, k, v, g, beta, init))
+    Bsz, T, HV, V = v.shape
+    K = q.shape[-1]
+    qh, kh = delta_rule_heads(q, k, HV, l2norm)
+    spans = ([(0, int(a), int(b)) for a, b in zip(cu_seqlens[:-1], cu_seqlens[1:])]
+             if cu_seqlens is not None else [(b, 0, T) for b in range(Bsz)])
+    o = np.zeros(v.shape)
+    final = np.zeros((len(spans), HV, K, V))
+    for n, (b, lo, hi) in enumerate(spans):
+        S = init[n] if init is not None else np.zeros((HV, K, V))
+        sl = slice(lo, hi)
+        o[b, sl], final[n] = delta_rule_tokens(S, qh[b, sl], kh[b, sl], v[b, sl], g[b, sl],
+                                               beta[b, sl], scale)
+    return o, final
+
+
+def ref_delta_rule_update(q, k, v, g, beta, scale, pool, indices, pad_slot_id, l2norm):
+    """Decode on a state pool (vLLM's fused_recurrent_gated_delta_rule with
+    ssm_state_indices, in place): row n runs its T tokens from slot indices[n] (or n) and
+    writes its final state back there; a row whose index is pad_slot_id has o = 0 and
+    changes no slot. Returns o (N, T, HV, V) and the whole pool after the call."""
+    q, k, v, g, beta, pool = map(f64, (q, k, v, g, beta, pool))
+    qh, kh = delta_rule_heads(q, k, v.shape[2], l2norm)
+    pool = pool.copy()
+    o = np.zeros(v.shape)
+    for n in range(v.shape[0]):
+        slot = int(indices[n]) if indices is not None else n
+        if slot == pad_slot_id:
+            continue
+        o[n], pool[slot] = delta_rule_tokens(pool[slot], qh[n], kh[n], v[n], g[n], beta[n],
+                                             scale)
+    return o, pool
+
+
 # ---------------------------------------------------------------- cases
 
 def gen_conv(out_dir, written):
@@ -523,6 +606,91 @@ def gen_paged_kv(out_dir, written):
               dict(key=key, value=value), dtype, written)
 
 
+def delta_rule_inputs(c, lead, H, HV, K, V, per_channel, l2norm):
+    """q, k, v, g, beta for lead = (B, T) or (N, T) at the ranges models produce."""
+    q = c.act(*lead, H, K, lo=-1.0, hi=1.0)
+    if l2norm:  # the op normalises k; raw norms ~ sqrt(K / 3)
+        k = c.act(*lead, H, K, lo=-1.0, hi=1.0)
+    else:
+        # Without the in-kernel norm the delta rule contracts only while beta |k|^2 < 2
+        # (eigenvalue 1 - beta |k|^2 of I - beta k k^T): |k| in [0.5, 1] before rounding.
+        raw = c.rng.uniform(-1.0, 1.0, (*lead, H, K))
+        raw *= c.rng.uniform(0.5, 1.0, (*lead, H, 1)) / np.linalg.norm(raw, axis=-1, keepdims=True)
+        k = c.round(raw.astype(np.float32))
+    v = c.act(*lead, HV, V, lo=-1.0, hi=1.0)
+    # Log decay as Qwen3-Next / Kimi-Linear make it, -exp(A_log) * softplus(a + dt_bias),
+    # kept in [-1.5, -0.01] (per step decay 0.22 .. 0.99).
+    A = np.exp(c.rng.uniform(np.log(0.05), 0.0, HV))
+    a = c.rng.standard_normal((*lead, HV, K) if per_channel else (*lead, HV))
+    g = np.clip(-(A[:, None] if per_channel else A) * softplus(a), -1.5, -0.01)
+    g = c.round(g.astype(np.float32))
+    beta = c.round((1.0 / (1.0 + np.exp(-c.rng.standard_normal((*lead, HV))))).astype(np.float32))
+    return q, k, v, g, beta
+
+
+def delta_rule_attrs(l2norm, scale):
+    attrs = {"use_qk_l2norm_in_kernel": np.int64(l2norm)}
+    if scale is not None:  # absent: the default K^-0.5
+        attrs["scale"] = np.float64(scale)
+    return attrs
+
+
+def gen_delta_rule(out_dir, written):
+    # name, B, T, H, HV, K, V, sequence lengths (cu_seqlens), initial_state, l2norm, scale, dtype
+    specs = [
+        # three sequences, boundaries 37 and 100 inside fla's 64-token chunks
+        ("varlen_init", 1, 150, 2, 2, 16, 16, [37, 63, 50], True, 0, None, False),
+        # grouped value heads (HV = 2 H), T not a multiple of 64
+        ("grouped_t100", 1, 100, 2, 4, 16, 16, None, False, 0, None, False),
+        # batch of two (N = B) with initial states, in-kernel L2 norm, scale, K != V
+        ("l2norm_scale_k32_v48", 2, 70, 1, 1, 32, 48, None, True, 1, 0.3, False),
+        # a one-token sequence, then one of 64 tokens straddling a chunk boundary
+        ("bf16_varlen_grouped", 1, 80, 1, 2, 16, 16, [1, 64, 15], True, 0, None, True),
+    ]
+    for op, per_channel, seed in (("gated_delta_rule", False, 900), ("kda", True, 920)):
+        for i, (name, B, T, H, HV, K, V, lens, hi, l2, scale, dtype) in enumerate(specs):
+            c = Case(seed + i, dtype)
+            q, k, v, g, beta = delta_rule_inputs(c, (B, T), H, HV, K, V, per_channel, l2)
+            cu = None if lens is None else np.concatenate([[0], np.cumsum(lens)]).astype(np.int32)
+            N = B if cu is None else len(lens)
+            init = c.act(N, HV, K, V, lo=-0.5, hi=0.5) if hi else None
+            o, final = ref_delta_rule(q, k, v, g, beta, K ** -0.5 if scale is None else scale,
+                                      init, cu, l2)
+            write(out_dir, op, name, delta_rule_attrs(l2, scale),
+                  dict(q=q, k=k, v=v, g=g, beta=beta, initial_state=init, cu_seqlens=cu),
+                  dict(o=o, final_state=final), dtype, written)
+
+
+def gen_delta_rule_update(out_dir, written):
+    # name, N, T, H, HV, K, V, pool slots S, ssm_state_indices (-1: padding), l2norm, scale,
+    # pad_slot_id attribute written (None: left to its default, -1), dtype. Slots no row
+    # names must keep their values.
+    specs = [
+        ("t1_scattered_pad", 4, 1, 2, 2, 16, 16, 6, [5, 0, -1, 3], 0, None, None, False),
+        ("t2_spec_grouped_l2norm", 3, 2, 2, 4, 16, 16, 5, [2, 4, 1], 1, None, None, False),
+        ("bf16_t1_pad_scale", 3, 1, 1, 2, 16, 16, 4, [-1, 3, 0], 0, 0.2, -1, True),
+        ("no_indices_t3", 2, 3, 1, 2, 16, 16, 2, None, 0, None, None, False),
+        ("k32_v48_t4_l2norm_scale", 2, 4, 1, 1, 32, 48, 4, [3, 1], 1, 0.15, None, False),
+    ]
+    for op, per_channel, seed in (("gated_delta_rule_update", False, 940),
+                                  ("kda_update", True, 960)):
+        for i, (name, N, T, H, HV, K, V, S, idx, l2, scale, pad, dtype) in enumerate(specs):
+            c = Case(seed + i, dtype)
+            q, k, v, g, beta = delta_rule_inputs(c, (N, T), H, HV, K, V, per_channel, l2)
+            pool = c.act(S, HV, K, V, lo=-0.5, hi=0.5)
+            indices = None if idx is None else np.array(idx, dtype=np.int32)
+            o, final = ref_delta_rule_update(q, k, v, g, beta,
+                                             K ** -0.5 if scale is None else scale, pool,
+                                             indices, -1, l2)
+            attrs = delta_rule_attrs(l2, scale)
+            if pad is not None:
+                attrs["pad_slot_id"] = np.int64(pad)
+            write(out_dir, op, name, attrs,
+                  dict(q=q, k=k, v=v, g=g, beta=beta, initial_state=pool,
+                       ssm_state_indices=indices),
+                  dict(o=o, final_state=final), dtype, written)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "golden"))
@@ -532,7 +700,7 @@ def main():
     ONLY.extend(args.only)
     written = []
     for gen in (gen_conv, gen_selective_scan, gen_state_update, gen_chunk_scan, gen_rmsnorm,
-                gen_lightning, gen_paged_kv):
+                gen_lightning, gen_paged_kv, gen_delta_rule, gen_delta_rule_update):
         gen(args.out, written)
     with open(os.path.join(args.out, "suite.yaml"), "w") as f:
         f.write("# Written by scripts/make_goldens.py\nname: bundled\ncases:\n")
