@@ -606,9 +606,9 @@ def gen_paged_kv(out_dir, written):
               dict(key=key, value=value), dtype, written)
 
 
-def delta_rule_inputs(c, lead, H, HV, K, V, per_channel, l2norm, amp):
+def delta_rule_inputs(c, lead, H, HV, K, V, per_channel, l2norm, amp, decay=(1.0, -1.5)):
     """q, k, v, g, beta for lead = (B, T) or (N, T) at the ranges models produce; v in
-    [-amp, amp]."""
+    [-amp, amp]; decay = (largest exp(A_log), lowest g)."""
     q = c.act(*lead, H, K, lo=-1.0, hi=1.0)
     if l2norm:  # the op normalises k; raw norms ~ sqrt(K / 3)
         k = c.act(*lead, H, K, lo=-1.0, hi=1.0)
@@ -620,10 +620,12 @@ def delta_rule_inputs(c, lead, H, HV, K, V, per_channel, l2norm, amp):
         k = c.round(raw.astype(np.float32))
     v = c.act(*lead, HV, V, lo=-amp, hi=amp)
     # Log decay as Qwen3-Next / Kimi-Linear make it, -exp(A_log) * softplus(a + dt_bias),
-    # kept in [-1.5, -0.01] (per step decay 0.22 .. 0.99).
-    A = np.exp(c.rng.uniform(np.log(0.05), 0.0, HV))
+    # by default kept in [-1.5, -0.01] (per step decay 0.22 .. 0.99).
+    A = np.exp(c.rng.uniform(np.log(0.05), np.log(decay[0]), HV))
+    if decay[0] > 1.0:
+        A[-1] = decay[0]  # the last head forgets hardest
     a = c.rng.standard_normal((*lead, HV, K) if per_channel else (*lead, HV))
-    g = np.clip(-(A[:, None] if per_channel else A) * softplus(a), -1.5, -0.01)
+    g = np.clip(-(A[:, None] if per_channel else A) * softplus(a), decay[1], -0.01)
     g = c.round(g.astype(np.float32))
     beta = c.round((1.0 / (1.0 + np.exp(-c.rng.standard_normal((*lead, HV))))).astype(np.float32))
     return q, k, v, g, beta
@@ -652,12 +654,18 @@ def gen_delta_rule(out_dir, written):
         ("l2norm_scale_k32_v48", 2, 70, 1, 1, 32, 48, None, True, 1, 0.3, False),
         # a one-token sequence, then one of 64 tokens straddling a chunk boundary
         ("bf16_varlen_grouped", 1, 80, 1, 2, 16, 16, [1, 64, 15], True, 0, None, True),
+        # strong forgetting, as Qwen3-Next's A = exp(A_log) up to 16 gives: g down to -20, so
+        # a chunk's cumulative decay reaches ~-1000 and exp(-cumsum) overflows even float64;
+        # a chunked kernel must only exponentiate differences (exp(G_t - G_s), t >= s)
+        ("strong_decay_t130", 1, 130, 2, 2, 16, 16, None, True, 0, None, False),
     ]
+    decays = {"strong_decay_t130": (16.0, -20.0)}
     for op, per_channel, seed in (("gated_delta_rule", False, 900), ("kda", True, 920)):
         for i, (name, B, T, H, HV, K, V, lens, hi, l2, scale, dtype) in enumerate(specs):
             c = Case(seed + i, dtype)
             amp = AMP[dtype]
-            q, k, v, g, beta = delta_rule_inputs(c, (B, T), H, HV, K, V, per_channel, l2, amp)
+            q, k, v, g, beta = delta_rule_inputs(c, (B, T), H, HV, K, V, per_channel, l2, amp,
+                                                 decays.get(name, (1.0, -1.5)))
             cu = None if lens is None else np.concatenate([[0], np.cumsum(lens)]).astype(np.int32)
             N = B if cu is None else len(lens)
             init = c.act(N, HV, K, V, lo=-amp / 2, hi=amp / 2) if hi else None
