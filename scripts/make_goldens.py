@@ -7,8 +7,8 @@ definition, written here from the papers: Mamba (Gu & Dao 2023), Mamba2/SSD (Dao
 rms_norm_ref semantics), the paged KV cache's write and gather (vLLM's
 reshape_and_cache_flash and block-table semantics, as plain numpy indexing), and the gated
 delta rule of Gated DeltaNet (Yang et al. 2024) and Kimi Delta Attention (Kimi Linear, 2025).
-No ssmkit code is used. Inputs are float32 (or bfloat16-/float16-exact values stored as float32); outputs
-are float64 computed from those values.
+No ssmkit code is used. Inputs are float32 (or bfloat16-/float16-exact values stored as
+float32); outputs are float64 computed from those values.
 
     python3 scripts/make_goldens.py [--out golden] [--only GLOB ...]
 
@@ -655,7 +655,7 @@ def gen_delta_rule(out_dir, written):
         # a one-token sequence, then one of 64 tokens straddling a chunk boundary
         ("bf16_varlen_grouped", 1, 80, 1, 2, 16, 16, [1, 64, 15], True, 0, None, True),
         # strong forgetting, as Qwen3-Next's A = exp(A_log) up to 16 gives: g down to -20, so
-        # a chunk's cumulative decay reaches ~-1000 and exp(-cumsum) overflows even float64;
+        # a chunk's cumulative decay passes -700 and exp(-cumsum) overflows even float64;
         # a chunked kernel must only exponentiate differences (exp(G_t - G_s), t >= s)
         ("strong_decay_t130", 1, 130, 2, 2, 16, 16, None, True, 0, None, False),
     ]
@@ -697,7 +697,7 @@ def gen_delta_rule_update(out_dir, written):
             indices = None if idx is None else np.array(idx, dtype=np.int32)
             o, final = ref_delta_rule_update(q, k, v, g, beta,
                                              K ** -0.5 if scale is None else scale, pool,
-                                             indices, -1, l2)
+                                             indices, -1 if pad is None else pad, l2)
             attrs = delta_rule_attrs(l2, scale)
             if pad is not None:
                 attrs["pad_slot_id"] = np.int64(pad)
