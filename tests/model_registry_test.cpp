@@ -74,14 +74,23 @@ TEST(ModelRegistry, EveryModelPresetIsABenchPreset) {
     EXPECT_EQ(p.mamba2.has_value(), spec.mamba2.has_value()) << m;
     EXPECT_EQ(p.lightning.has_value(), spec.linear_attention.has_value()) << m;
     EXPECT_EQ(p.attention.has_value(), spec.attention.has_value()) << m;
-    // Layers without a bench op are listed, never dropped silently.
-    const std::size_t unbenched = (spec.gated_delta_net ? 1 : 0) + (spec.kda ? 1 : 0) + (spec.mla ? 1 : 0);
-    EXPECT_EQ(p.skipped.size(), unbenched) << m;
+    EXPECT_EQ(p.gated_delta_net.has_value(), spec.gated_delta_net.has_value()) << m;
+    EXPECT_EQ(p.kda.has_value(), spec.kda.has_value()) << m;
+    // Layers without a bench op (MLA) are listed, never dropped silently.
+    EXPECT_EQ(p.skipped.size(), spec.mla ? 1u : 0u) << m;
   }
   EXPECT_TRUE(bench_names.contains("tiny"));
+  // Qwen3-Next's GDN layers: 16 q/k heads, 32 value heads, 128-wide heads, a 4-wide conv
+  // (its config.json: linear_num_key_heads, linear_num_value_heads, linear_key_head_dim,
+  // linear_value_head_dim, linear_conv_kernel_dim).
   const bench::ShapePreset q = bench::shape_preset("Qwen3-Next-80B-A3B");
-  ASSERT_EQ(q.skipped.size(), 1u);
-  EXPECT_NE(q.skipped[0].find("gated_delta_net (36 layers)"), std::string::npos) << q.skipped[0];
+  EXPECT_TRUE(q.skipped.empty());
+  ASSERT_TRUE(q.gated_delta_net);
+  EXPECT_EQ(q.gated_delta_net->nheads, 16);
+  EXPECT_EQ(q.gated_delta_net->v_heads, 32);
+  EXPECT_EQ(q.gated_delta_net->key_dim, 128);
+  EXPECT_EQ(q.gated_delta_net->value_dim, 128);
+  EXPECT_EQ(q.gated_delta_net->d_conv, 4);
   EXPECT_TRUE(q.attention);
 }
 
@@ -147,11 +156,18 @@ TEST(ModelRegistry, JambaRunsTheOpsOfItsLayers) {
                                         "selective_state_update", "paged_kv_write",
                                         "paged_kv_gather"}))
       << r.output;
-  // Kimi-Linear's KDA and MLA layers have no bench op yet: shown as skips.
+  // Kimi-Linear runs KDA (and its three convs, q and k and v all 32 x 128 wide) and MLA;
+  // MLA has no bench op yet: shown as a skip.
   const test::CliRun kimi = test::run_ssmkit("bench --backend cpu --preset kimi-linear-48b-a3b --list");
   EXPECT_EQ(kimi.exit_code, 0) << kimi.output;
-  EXPECT_NE(kimi.output.find("SKIP cpu Kimi-Linear-48B-A3B: kda (20 layers)"), std::string::npos)
+  EXPECT_NE(kimi.output.find("kda/Kimi-Linear-48B-A3B/B=1/T=2048/H=32/HV=32/K=128/V=128/bf16"),
+            std::string::npos)
       << kimi.output;
+  EXPECT_NE(kimi.output.find("kda_update/Kimi-Linear-48B-A3B/B=64/T=1/"), std::string::npos) << kimi.output;
+  EXPECT_NE(kimi.output.find("causal_conv1d/Kimi-Linear-48B-A3B/B=1/D=4096/L=2048/W=4/bf16"),
+            std::string::npos)
+      << kimi.output;
+  EXPECT_EQ(kimi.output.find("SKIP cpu Kimi-Linear-48B-A3B: kda"), std::string::npos) << kimi.output;
   EXPECT_NE(kimi.output.find("SKIP cpu Kimi-Linear-48B-A3B: mla (7 layers)"), std::string::npos)
       << kimi.output;
 }

@@ -17,6 +17,8 @@ ShapePreset tiny() {
   p.mamba1 = Mamba1Shape{128, 16, 4};
   p.mamba2 = Mamba2Shape{4, 16, 32, 2, 4, 64};
   p.lightning = LightningShape{2, 32, 32};
+  p.gated_delta_net = DeltaNetShape{2, 4, 32, 32, 4};
+  p.kda = DeltaNetShape{2, 2, 32, 32, 4};
   p.attention = AttentionShape{2, 32, 16};
   return p;
 }
@@ -50,11 +52,14 @@ ShapePreset shape_preset_for(const ModelSpec& model, std::int64_t page_size) {
   }
   if (const auto& l = model.linear_attention) p.lightning = LightningShape{l->num_heads, l->key_dim, l->value_dim};
   if (const auto& a = model.attention) p.attention = AttentionShape{a->kv_heads, a->head_dim, page_size};
-  for (const LayerKind kind : {LayerKind::gated_delta_net, LayerKind::kda, LayerKind::mla}) {
-    if (const std::int64_t n = model.count(kind); n > 0) {
-      p.skipped.push_back(std::string(layer_kind_name(kind)) + " (" + std::to_string(n) +
-                          " layers): no bench op for this layer kind yet");
-    }
+  const auto delta_net = [](const DeltaNetLayerSpec& d) {
+    return DeltaNetShape{d.num_k_heads, d.num_v_heads, d.head_k_dim, d.head_v_dim, d.conv_kernel};
+  };
+  if (const auto& d = model.gated_delta_net) p.gated_delta_net = delta_net(*d);
+  if (const auto& d = model.kda) p.kda = delta_net(*d);
+  if (const std::int64_t n = model.count(LayerKind::mla); n > 0) {
+    p.skipped.push_back(std::string(layer_kind_name(LayerKind::mla)) + " (" + std::to_string(n) +
+                        " layers): no bench op for this layer kind yet");
   }
   return p;
 }

@@ -23,6 +23,16 @@ Tensor repeat_last(const Tensor& t, std::int64_t times);
 
 std::vector<std::int64_t> to_indices(const Tensor& t);
 
+// `cu_seqlens` of a golden, when present: integer offsets from 0 to `seqlen`, strictly
+// increasing, with batch 1 (packed sequences); empty when absent.
+std::vector<std::int64_t> packed_offsets(const GoldenCase& golden, ShapeBinder& shapes,
+                                         std::int64_t batch, std::int64_t seqlen);
+
+// Slot indices of a state pool: each one in [0, slots) or the pad id, and no slot named
+// twice, else an input error naming `dataset`.
+void check_slots(const ShapeBinder& shapes, const std::string& dataset,
+                 const std::vector<std::int64_t>& indices, std::int64_t slots, std::int64_t pad);
+
 // attr `activation`: "silu"/"swish" or 1 -> true; "none"/"" or 0 -> false (default none).
 bool silu_activation(const GoldenCase& golden);
 

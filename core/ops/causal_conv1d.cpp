@@ -123,11 +123,19 @@ CausalConv1dParams OpDescriptor<CausalConv1dParams>::random_call(const bench::Be
 
 namespace {
 // (channels, width) of each conv a model's mixers run: Mamba1's over d_inner, Mamba2's over
-// x|B|C.
+// x|B|C, Gated DeltaNet's over q|k|v (vLLM's conv1d of Qwen3-Next), KDA's three over q, k
+// and v separately (Kimi-Linear's q_conv1d, k_conv1d, v_conv1d).
 std::vector<std::pair<std::int64_t, std::int64_t>> conv_shapes(const bench::ShapePreset& preset) {
   std::vector<std::pair<std::int64_t, std::int64_t>> dims;
   if (preset.mamba1) dims.push_back({preset.mamba1->d_inner, preset.mamba1->d_conv});
   if (preset.mamba2) dims.push_back({preset.mamba2->conv_dim(), preset.mamba2->d_conv});
+  if (const auto& d = preset.gated_delta_net) {
+    dims.push_back({2 * d->nheads * d->key_dim + d->v_heads * d->value_dim, d->d_conv});
+  }
+  if (const auto& d = preset.kda) {
+    dims.push_back({d->nheads * d->key_dim, d->d_conv});
+    if (d->v_heads * d->value_dim != d->nheads * d->key_dim) dims.push_back({d->v_heads * d->value_dim, d->d_conv});
+  }
   return dims;
 }
 }  // namespace

@@ -64,21 +64,9 @@ class ChunkScanCase : public OpCase {
       s.require("seq_idx", {"B", "L"});
       p_.seq_idx = detail::to_indices(*g.input("seq_idx"));
     }
-    if (!g.input("cu_seqlens")) return;
-    s.require_integer("cu_seqlens");
-    s.require("cu_seqlens", {"S+1"});
-    p_.cu_seqlens = detail::to_indices(*g.input("cu_seqlens"));
+    p_.cu_seqlens = detail::packed_offsets(g, s, p_.batch, p_.seqlen);
+    if (p_.cu_seqlens.empty()) return;
     const auto& cu = p_.cu_seqlens;
-    if (p_.batch != 1) s.fail("inputs/cu_seqlens", "packed sequences need batch B=1");
-    if (cu.size() < 2 || cu.front() != 0 || cu.back() != p_.seqlen) {
-      s.fail("inputs/cu_seqlens", "expected offsets from 0 to L=" + std::to_string(p_.seqlen));
-    }
-    for (std::size_t i = 1; i < cu.size(); ++i) {
-      if (cu[i] <= cu[i - 1]) {
-        s.fail("inputs/cu_seqlens", "offsets must increase strictly (sequence " +
-                                        std::to_string(i - 1) + " is empty or negative)");
-      }
-    }
     if (p_.seq_idx.empty()) {
       p_.seq_idx.resize(static_cast<std::size_t>(p_.seqlen));
       for (std::size_t sq = 0; sq + 1 < cu.size(); ++sq) {

@@ -106,14 +106,8 @@ class SelectiveStateUpdateCase : public OpCase {
                                    "; give state_batch_indices to map rows to slots");
       }
     } else {
-      for (auto slot : p_.state_batch_indices) {
-        if (slot != p_.pad_slot_id && (slot < 0 || slot >= p_.state_slots)) {
-          s.fail("inputs/state_batch_indices",
-                 "slot " + std::to_string(slot) + " is outside [0, " +
-                     std::to_string(p_.state_slots) + ") and is not the pad slot id " +
-                     std::to_string(p_.pad_slot_id));
-        }
-      }
+      detail::check_slots(s, "state_batch_indices", p_.state_batch_indices, p_.state_slots,
+                          p_.pad_slot_id);
       summary_ += " slots=" + std::to_string(p_.state_slots);
     }
     const Shape x_shape = {p_.batch, p_.nheads, p_.headdim};

@@ -25,6 +25,9 @@ struct Mamba2Shape {
 struct LightningShape {
   std::int64_t nheads = 0, key_dim = 0, value_dim = 0;
 };
+struct DeltaNetShape {  // Gated DeltaNet or KDA: q/k heads, value heads, head dims, conv width
+  std::int64_t nheads = 0, v_heads = 0, key_dim = 0, value_dim = 0, d_conv = 0;
+};
 struct AttentionShape {  // the paged KV cache of the attention layers
   std::int64_t kv_heads = 0, head_dim = 0, page_size = 16;
 };
@@ -36,9 +39,11 @@ struct ShapePreset {
   std::optional<Mamba1Shape> mamba1;
   std::optional<Mamba2Shape> mamba2;
   std::optional<LightningShape> lightning;
+  std::optional<DeltaNetShape> gated_delta_net;
+  std::optional<DeltaNetShape> kda;
   std::optional<AttentionShape> attention;
-  // The model's layers no bench op runs yet (Gated DeltaNet, KDA, MLA), each as
-  // "gated_delta_net (36 layers): ...": shown as skips, never benchmarked as something else.
+  // The model's layers no bench op runs yet (MLA), each as "mla (7 layers): ...": shown as
+  // skips, never benchmarked as something else.
   std::vector<std::string> skipped;
 };
 

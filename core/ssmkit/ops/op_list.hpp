@@ -15,6 +15,7 @@
 
 #include "ssmkit/ops/causal_conv1d.hpp"
 #include "ssmkit/ops/chunk_scan.hpp"
+#include "ssmkit/ops/gated_delta_rule.hpp"
 #include "ssmkit/ops/gated_rmsnorm.hpp"
 #include "ssmkit/ops/lightning_attention.hpp"
 #include "ssmkit/ops/paged_kv.hpp"
@@ -30,7 +31,11 @@
   X(GatedRmsNormParams, GatedRmsNormResult, "gated_rmsnorm")                             \
   X(LightningAttentionParams, LightningAttentionResult, "lightning_attention")           \
   X(PagedKvWriteParams, PagedKvWriteResult, "paged_kv_write")                            \
-  X(PagedKvGatherParams, PagedKvGatherResult, "paged_kv_gather")
+  X(PagedKvGatherParams, PagedKvGatherResult, "paged_kv_gather")                         \
+  X(GatedDeltaRuleParams, GatedDeltaRuleResult, "gated_delta_rule")                      \
+  X(GatedDeltaRuleUpdateParams, GatedDeltaRuleUpdateResult, "gated_delta_rule_update")   \
+  X(KdaParams, KdaResult, "kda")                                                         \
+  X(KdaUpdateParams, KdaUpdateResult, "kda_update")
 
 namespace ssmkit {
 
@@ -152,8 +157,13 @@ struct OpDescriptor {
                                                           const bench::Slice&);
 SSMKIT_FOR_EACH_OP(SSMKIT_DECLARE_OP_DESCRIPTOR)
 #undef SSMKIT_DECLARE_OP_DESCRIPTOR
+// Ops whose state a backend may keep in bfloat16 say so in their tolerance.
 template <>
 DType OpDescriptor<SelectiveStateUpdateParams>::tolerance_dtype(const SelectiveStateUpdateParams& p);
+template <>
+DType OpDescriptor<GatedDeltaRuleUpdateParams>::tolerance_dtype(const GatedDeltaRuleUpdateParams& p);
+template <>
+DType OpDescriptor<KdaUpdateParams>::tolerance_dtype(const KdaUpdateParams& p);
 
 // Calls f.template operator()<P>() for every op of the list, in list order.
 template <class F>
