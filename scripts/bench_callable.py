@@ -13,7 +13,10 @@ callable's signature:
                  rmsnorm_fn (mamba_ssm.ops.triton.layernorm_gated)
   causal_conv1d  causal_conv1d_fn, causal_conv1d_update (the causal-conv1d package)
   fla            lightning_attention through flash-linear-attention's simple GLA kernels
-                 (fla.ops.simple_gla: chunk_simple_gla, fused_recurrent_simple_gla)
+                 (fla.ops.simple_gla: chunk_simple_gla, fused_recurrent_simple_gla);
+                 gated_delta_rule, kda (chunk_gated_delta_rule, chunk_kda or the fused_recurrent
+                 ones) and their *_update forms (fused_recurrent_*: each row's pool slot gathered
+                 into a dense state, the final state scattered back, pad rows left out)
   hf             gated_rmsnorm through transformers' MambaRMSNormGated (a module class)
 
 With --candidates DIR each golden's outputs (from one call on fresh inputs, before timing)
@@ -52,6 +55,9 @@ def parse_args(argv=None):
     ap.add_argument("--make", action="append", default=[],
                     help="arguments of `ssmkit golden make` (without -o) making one more golden to time")
     ap.add_argument("--python-path", action="append", default=[], help="extra directories to import from")
+    ap.add_argument("--skip-init", action="append", default=[], metavar="PACKAGE",
+                    help="import PACKAGE's submodules without running its __init__ (repeatable; found on "
+                         "--python-path), e.g. fla and fla.ops so a source copy of fla imports without its model zoo")
     ap.add_argument("--passes", type=int, default=50, help="timed passes per golden (median)")
     ap.add_argument("--copies", type=int, default=1, help="input sets rotated through per pass (same values)")
     ap.add_argument("--candidates", help="write each golden's outputs here as a candidate file")
@@ -87,8 +93,14 @@ def check_inputs(args):
         fail(f"--candidates: {args.candidates} exists and is not a directory")
 
 
-def load_callable(spec, extra_paths):
+def load_callable(spec, extra_paths, skip_init):
     sys.path[:0] = extra_paths
+    for package in skip_init:
+        root = next((p for p in extra_paths if os.path.isdir(os.path.join(p, *package.split(".")))), None)
+        if root is None:
+            fail(f"--skip-init: {package} is in none of the --python-path directories")
+        import bench_vs_mamba_ssm
+        bench_vs_mamba_ssm.stub_packages(root, [package])
     module, _, name = spec.partition(":")
     try:
         obj = importlib.import_module(module)
@@ -182,6 +194,34 @@ def adapt(adapter, g, t, fn):
                           output_final_state=True)
             return {"out": o.transpose(1, 2), "final_state": final}
         return call
+    if adapter == "fla" and op in ("gated_delta_rule", "kda"):
+        flags = dict(scale=float(_flag(g, "scale", t["k"].shape[-1] ** -0.5)),
+                     use_qk_l2norm_in_kernel=bool(_flag(g, "use_qk_l2norm_in_kernel", 0)))
+        cu = t.get("cu_seqlens")
+        varlen = {"cu_seqlens": cu.long()} if cu is not None else {}
+
+        def call():
+            o, final = fn(t["q"], t["k"], t["v"], t["g"], t["beta"], initial_state=t.get("initial_state"),
+                          output_final_state=True, **flags, **varlen)
+            return {"o": o, "final_state": final}
+        return call
+    if adapter == "fla" and op in ("gated_delta_rule_update", "kda_update"):
+        flags = dict(scale=float(_flag(g, "scale", t["k"].shape[-1] ** -0.5)),
+                     use_qk_l2norm_in_kernel=bool(_flag(g, "use_qk_l2norm_in_kernel", 0)))
+        pool = t["initial_state"]
+        n = t["q"].shape[0]
+        idx = t["ssm_state_indices"].long() if "ssm_state_indices" in t else torch.arange(n, device=pool.device)
+        live = (idx != int(_flag(g, "pad_slot_id", -1))).nonzero().flatten()
+
+        def call():
+            o = torch.zeros_like(t["v"])
+            slots = idx[live]
+            part, final = fn(*(t[name][live] for name in ("q", "k", "v", "g", "beta")),
+                             initial_state=pool[slots].float(), output_final_state=True, **flags)
+            o[live] = part.to(o.dtype)
+            pool[slots] = final.to(pool.dtype)
+            return {"o": o, "final_state": pool}
+        return call
     if adapter == "hf" and op == "gated_rmsnorm":
         # transformers' Mamba2 MambaRMSNormGated(hidden_size, eps) gates first and norms over all
         # of D; NemotronH's takes group_size as well.
@@ -211,7 +251,7 @@ def to_torch(g):
         # parameters (A, D, biases, weights: float32 in the golden) stay float32.
         if not tensor.is_floating_point():
             out[name] = tensor.to(torch.int32)
-        elif name in ("A", "D", "dt_bias", "delta_bias", "slope") or (name in ("weight", "bias") and g.op != "causal_conv1d"):
+        elif name in ("A", "D", "dt_bias", "delta_bias", "slope", "g", "beta", "initial_state") or (name in ("weight", "bias") and g.op != "causal_conv1d"):
             out[name] = tensor.float()
         else:
             out[name] = tensor.to(act)
@@ -242,7 +282,7 @@ def main(argv=None):
     if not torch.cuda.is_available():
         fail("needs a CUDA device: torch.cuda.is_available() is False")
     import bench_vs_mamba_ssm as timer
-    fn = load_callable(args.callable, args.python_path)
+    fn = load_callable(args.callable, args.python_path, args.skip_init)
     if args.candidates:
         os.makedirs(args.candidates, exist_ok=True)
     rows = []

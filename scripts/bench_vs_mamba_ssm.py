@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""ssmkit's kernels against mamba_ssm's, same shapes, same GPU, same run.
+"""ssmkit's kernels against the kernels users run (mamba_ssm's, causal-conv1d's,
+flash-linear-attention's), same shapes, same GPU, same run.
 
 For a GPU machine with PyTorch and Triton. Runs `ssmkit bench --json` (the binary given),
 then times mamba_ssm's kernel for every CUDA row of that report on identical shapes and
@@ -8,6 +9,13 @@ around one pass over the sets; CUDA-graph replay where ssmkit's row was a graph 
 and prints one table of ratios. Both sides time the GPU alone: ssmkit enqueues each pass
 behind a launch gate, this script behind a GPU sleep, so neither C++'s nor Python's launch
 overhead is in a ratio.
+
+The anchor of each op: mamba_ssm (selective scan, state update, chunked scan, gated norm),
+causal-conv1d (the convs), flash-linear-attention (Gated DeltaNet and KDA: chunk_gated_delta_rule,
+chunk_kda, and fused_recurrent_gated_delta_rule / fused_recurrent_kda on a dense state for the
+decode rows, all with use_qk_l2norm_in_kernel as ssmkit's rows). fla runs from a source copy
+(--fla-src, the directory holding fla/; its package __init__ files are skipped so the model zoo
+is not imported).
 
 mamba_ssm may be installed, or given as a source checkout (--mamba-ssm-src). From source
 its Triton kernels import without the compiled extension; ops that need a compiled module
@@ -38,6 +46,7 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ssmkit", required=True, help="the ssmkit binary")
     ap.add_argument("--mamba-ssm-src", help="directory holding the mamba_ssm package (a source checkout)")
+    ap.add_argument("--fla-src", help="directory holding the fla package (a flash-linear-attention checkout)")
     ap.add_argument("--python-path", action="append", default=[],
                     help="extra directories for pure-python dependencies (einops) if not installed")
     ap.add_argument("--out", default=".", help="where to write the ssmkit JSON and the comparison")
@@ -65,6 +74,9 @@ def check_inputs(args):
     if args.mamba_ssm_src and not os.path.isdir(os.path.join(args.mamba_ssm_src, "mamba_ssm")):
         fail(f"--mamba-ssm-src: {args.mamba_ssm_src} holds no mamba_ssm/ package directory "
              "(expected a mamba_ssm source checkout)")
+    if args.fla_src and not os.path.isdir(os.path.join(args.fla_src, "fla", "ops")):
+        fail(f"--fla-src: {args.fla_src} holds no fla/ops/ directory (expected a flash-linear-attention "
+             "source checkout)")
     for p in args.python_path:
         if not os.path.isdir(p):
             fail(f"--python-path: {p} is not a directory")
@@ -80,18 +92,25 @@ def check_inputs(args):
         fail("needs a CUDA device: torch.cuda.is_available() is False")
 
 
-def import_mamba_ssm(src, extra_paths):
-    """mamba_ssm's Triton modules, without running the package __init__ (which imports the
-    compiled extension). Returns (modules, notes) where notes say what is unavailable."""
+def stub_packages(src, names):
+    """Registers each package of `names` (dotted, under `src`) as an empty module with its
+    directory as __path__, so its submodules import without running its __init__."""
+    sys.path.insert(0, src)
+    for name in names:
+        pkg = types.ModuleType(name)
+        pkg.__path__ = [os.path.join(src, *name.split("."))]
+        sys.modules[name] = pkg
+
+
+def import_anchors(src, fla_src, extra_paths):
+    """mamba_ssm's Triton modules (without the package __init__, which imports the compiled
+    extension), causal-conv1d and fla's delta-rule ops. Returns (modules, notes) where notes
+    say what is unavailable."""
     for p in extra_paths:
         sys.path.insert(0, p)
     notes = {}
     if src:
-        pkg_dir = os.path.join(src, "mamba_ssm")
-        sys.path.insert(0, src)
-        pkg = types.ModuleType("mamba_ssm")
-        pkg.__path__ = [pkg_dir]
-        sys.modules["mamba_ssm"] = pkg
+        stub_packages(src, ["mamba_ssm"])
     mods = {}
     for key, name in [("ssu", "mamba_ssm.ops.triton.selective_state_update"),
                       ("ssd", "mamba_ssm.ops.triton.ssd_combined"),
@@ -107,6 +126,15 @@ def import_mamba_ssm(src, extra_paths):
         mods["conv"] = importlib.import_module("causal_conv1d")
     except Exception:  # noqa: BLE001
         notes["conv"] = "unavailable: causal-conv1d is not installed (scripts/build_mamba_extensions.py)"
+    if not fla_src:
+        notes["gdn"] = notes["kda"] = "unavailable: no --fla-src"
+        return mods, notes
+    stub_packages(fla_src, ["fla", "fla.ops", "fla.modules", "fla.layers", "fla.models"])
+    for key, name in [("gdn", "fla.ops.gated_delta_rule"), ("kda", "fla.ops.kda")]:
+        try:
+            mods[key] = importlib.import_module(name)
+        except Exception as e:  # noqa: BLE001
+            notes[key] = f"unavailable: import {name} failed: {type(e).__name__}: {e}"
     return mods, notes
 
 
@@ -202,18 +230,46 @@ def make_call(row, mods, notes, gen):
                              weight=rand((Dm,), 0.5, 1.5, f32, gen)))
         return (lambda k: fn(sets[k]["x"], sets[k]["weight"], None, z=sets[k]["z"], eps=1e-5, group_size=gs,
                              norm_before_gate=False)), None
-    return None, "no mamba_ssm counterpart"
+    if op in ("gated_delta_rule", "gated_delta_rule_update", "kda", "kda_update"):
+        key = "kda" if op.startswith("kda") else "gdn"
+        if key in notes:
+            return None, notes[key]
+        decode = op.endswith("_update")
+        fn = {"gated_delta_rule": "chunk_gated_delta_rule", "kda": "chunk_kda",
+              "gated_delta_rule_update": "fused_recurrent_gated_delta_rule",
+              "kda_update": "fused_recurrent_kda"}[op]
+        fn = getattr(mods[key], fn)
+        B, T, H, HV, K, V = (d[n] for n in ("batch", "seqlen", "nheads", "v_heads", "key_dim", "value_dim"))
+        gshape = (B, T, HV, K) if key == "kda" else (B, T, HV)
+        sdt = tdtype(row.get("state_dtype", "float32"))
+        for _ in range(copies):
+            s = dict(q=rand((B, T, H, K), -1, 1, act, gen), k=rand((B, T, H, K), -1, 1, act, gen),
+                     v=rand((B, T, HV, V), -1, 1, act, gen), g=rand(gshape, -1.0, -0.01, f32, gen),
+                     beta=rand((B, T, HV), 0.05, 0.95, f32, gen))
+            if decode:  # fla's decode reads and writes a dense (B, HV, K, V) state
+                s["initial_state"] = rand((B, HV, K, V), -0.5, 0.5, sdt, gen)
+            sets.append(s)
+        return (lambda k: fn(**sets[k], scale=K ** -0.5, output_final_state=True,
+                             use_qk_l2norm_in_kernel=True)), None
+    return None, "no anchor kernel for this op"
+
+
+def anchor_of(op):
+    """The implementation each op is compared with."""
+    if op in ("gated_delta_rule", "gated_delta_rule_update", "kda", "kda_update"):
+        return "fla"
+    return "causal-conv1d" if op.startswith("causal_conv1d") else "mamba_ssm"
 
 
 def triton_autotuners():
-    """mamba_ssm's autotuned Triton kernels, by module.kernel name (loaded modules only)."""
+    """The anchors' autotuned Triton kernels, by module.kernel name (loaded modules only)."""
     try:
         from triton.runtime.autotuner import Autotuner
     except ImportError:
         return {}
     found = {}
     for mod_name, mod in list(sys.modules.items()):
-        if not mod_name.startswith("mamba_ssm.") or mod is None:
+        if not mod_name.startswith(("mamba_ssm.", "fla.")) or mod is None:
             continue
         for attr, obj in list(vars(mod).items()):
             for _ in range(3):  # @triton.heuristics may wrap the autotuner
@@ -329,7 +385,7 @@ def main():
     report = json.load(open(report_path))
 
     import torch
-    mods, notes = import_mamba_ssm(args.mamba_ssm_src, args.python_path)
+    mods, notes = import_anchors(args.mamba_ssm_src, args.fla_src, args.python_path)
     gen = torch.Generator(device="cuda")
     gen.manual_seed(0)
     bw = report.get("copy_bandwidth_bytes_per_s", {}).get("cuda")
@@ -346,38 +402,38 @@ def main():
         try:
             call, why = make_call(row, mods, notes, gen)
             if call is None:
-                entry["mamba_ssm"] = why
+                entry["anchor_note"] = why
             else:
-                entry["mamba_ssm_tunings"] = tuned_call(call, row.get("copies", 1), args.passes,
+                entry["anchor_tunings"] = tuned_call(call, row.get("copies", 1), args.passes,
                                                         row.get("graph", False), args.tunings)
-                entry["mamba_ssm_s"] = min(r["median_s"] for r in entry["mamba_ssm_tunings"])
+                entry["anchor_s"] = min(r["median_s"] for r in entry["anchor_tunings"])
         except Exception as e:  # noqa: BLE001 - reported in the row
-            entry["mamba_ssm"] = f"error: {type(e).__name__}: {e}"[:160]
+            entry["anchor_note"] = f"error: {type(e).__name__}: {e}"[:160]
         finally:
             torch.cuda.empty_cache()
         results.append(entry)
 
     retuned = args.tunings > 1
-    lines = ["| op | preset | shape | dtype | timer | ssmkit us | mamba_ssm us | speedup (mamba_ssm / ssmkit) "
-             "| ssmkit % BW | mamba_ssm % BW | ssmkit check |" + (" mamba_ssm us per tuning |" if retuned else ""),
-             "|---|---|---|---|---|---:|---:|---:|---:|---:|---|" + ("---|" if retuned else "")]
+    lines = ["| op | preset | shape | dtype | timer | anchor | ssmkit us | anchor us | speedup (anchor / ssmkit) "
+             "| ssmkit % BW | anchor % BW | ssmkit check |" + (" anchor us per tuning |" if retuned else ""),
+             "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|" + ("---|" if retuned else "")]
     for e in results:
         ours = e["ssmkit_s"]
         pct = (lambda t: f"{100 * e['bytes'] / t / bw:.0f}%" if bw and e["bytes"] else "-")
         ours_cell = f"{ours * 1e6:.2f}" if ours else "skip: " + str(e["ssmkit_skip"])[:60]
-        if "mamba_ssm_s" in e:
-            theirs = e["mamba_ssm_s"]
+        if "anchor_s" in e:
+            theirs = e["anchor_s"]
             shown = f"{theirs * 1e6:.2f}"
-            if not all(r["host_hidden"] for r in e["mamba_ssm_tunings"]):
+            if not all(r["host_hidden"] for r in e["anchor_tunings"]):
                 shown += " (Python launch time included: the call waits for the GPU)"
             cells = [shown, f"{theirs / ours:.2f}x" if ours else "-",
                      pct(ours) if ours else "-", pct(theirs)]
         else:
-            cells = [e["mamba_ssm"], "-", pct(ours) if ours else "-", "-"]
+            cells = [e["anchor_note"], "-", pct(ours) if ours else "-", "-"]
         check = {True: "ok", False: "FAIL", None: "not checked"}[e["ssmkit_check"]]
-        tunings = ([" / ".join(f"{r['median_s'] * 1e6:.0f}" for r in e.get("mamba_ssm_tunings", [])) or "-"]
+        tunings = ([" / ".join(f"{r['median_s'] * 1e6:.0f}" for r in e.get("anchor_tunings", [])) or "-"]
                    if retuned else [])
-        lines.append("| " + " | ".join([e["op"], e["preset"], e["shape"], e["dtype"], e["timer"],
+        lines.append("| " + " | ".join([e["op"], e["preset"], e["shape"], e["dtype"], e["timer"], anchor_of(e["op"]),
                                          ours_cell] + cells + [check] + tunings) + " |")
     header = [f"GPU: {torch.cuda.get_device_name()}; torch {torch.__version__}; "
               f"copy bandwidth {bw / 1e9:.0f} GB/s" if bw else "copy bandwidth: not measured",

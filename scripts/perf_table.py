@@ -17,7 +17,7 @@ Columns:
   vs anchor     anchor time / ssmkit time (> 1: ssmkit faster), shown where a
                 vs_mamba_ssm.json lies beside the bench file: scripts/bench_vs_mamba_ssm.py
                 --out DIR writes DIR/ssmkit_bench.json and DIR/vs_mamba_ssm.json from one
-                run, and its mamba_ssm times apply to that file's rows (matched by name)
+                run, and its anchor times (mamba_ssm, causal-conv1d, fla) apply to that file's rows (matched by name)
 
 Standard library only. Exit status 0; 2 when a file cannot be read or is not what it should
 be (the file and the field named).
@@ -112,8 +112,8 @@ def anchor_times(path):
     out = {}
     for i, row in enumerate(rows):
         name = field(row, "name", str, f"{path}: rows[{i}]")
-        if "mamba_ssm_s" in row:  # rows without it say why in 'mamba_ssm' (not available)
-            out[name] = field(row, "mamba_ssm_s", float, f"{path}: rows[{i}]")
+        if "anchor_s" in row:  # rows without it say why in 'anchor_note' (not available)
+            out[name] = field(row, "anchor_s", float, f"{path}: rows[{i}]")
     return out
 
 

@@ -130,9 +130,9 @@ class BadInput(unittest.TestCase):
             with open(H100) as src, open(os.path.join(tmp, "ssmkit_bench.json"), "w") as dst:
                 dst.write(src.read())
             anchor = os.path.join(tmp, "vs_mamba_ssm.json")
-            for content, expected in [('{"rows": [{"mamba_ssm_s": 1e-5}]}', "rows[0]: field 'name' is missing"),
-                                      ('{"rows": [{"name": "n", "mamba_ssm_s": "fast"}]}',
-                                       "rows[0]: field 'mamba_ssm_s' is not a number"),
+            for content, expected in [('{"rows": [{"anchor_s": 1e-5}]}', "rows[0]: field 'name' is missing"),
+                                      ('{"rows": [{"name": "n", "anchor_s": "fast"}]}',
+                                       "rows[0]: field 'anchor_s' is not a number"),
                                       ('{"notes": []}', "field 'rows' is missing")]:
                 with open(anchor, "w") as f:
                     f.write(content)
