@@ -229,7 +229,8 @@ TEST(BenchCommand, CpuTinyRunWritesTableAndJson) {
     EXPECT_EQ(row.at("check").at("note"), "CPU reference");
     EXPECT_TRUE(row.at("warnings").is_array());
   }
-  EXPECT_EQ(cases, 1 /*conv*/ * 2 /*mamba1, mamba2 widths*/ + 2 * 2 /*ssu: 2 layouts x 2 states*/);
+  EXPECT_EQ(cases, 1 /*conv*/ * 4 /*mamba1, mamba2, gated deltanet, kda widths*/ +
+                       2 * 2 /*ssu: 2 layouts x 2 states*/);
   // Without a GPU build or device, the report says why cuda did not run.
   if (out.find("| cuda |") == std::string::npos) EXPECT_NE(out.find("SKIP cuda"), std::string::npos) << out;
 }

@@ -287,3 +287,66 @@ TEST(GoldenInput, CacheReplayAttributesAreChecked) {
 
 }  // namespace
 }  // namespace ssmkit
+
+namespace ssmkit {
+namespace {
+
+test::GoldenSpec delta_rule(const std::string& op, std::int64_t B, std::int64_t T, std::int64_t H,
+                            std::int64_t HV) {
+  test::GoldenSpec s;
+  s.op = op;
+  const bool per_key = op.rfind("kda", 0) == 0;
+  s.inputs["q"] = Tensor(DType::float32, {B, T, H, 4});
+  s.inputs["k"] = Tensor(DType::float32, {B, T, H, 4});
+  s.inputs["v"] = Tensor(DType::float32, {B, T, HV, 3});
+  s.inputs["g"] = per_key ? Tensor(DType::float32, {B, T, HV, 4}) : Tensor(DType::float32, {B, T, HV});
+  s.inputs["beta"] = Tensor(DType::float32, {B, T, HV});
+  s.outputs["o"] = Tensor(DType::float64, {B, T, HV, 3});
+  return s;
+}
+
+// The delta-rule ops: grouped heads must divide, packed sequences need batch 1 and offsets
+// that cover the tokens, a per-key decay is (B, T, HV, K), pool slots are in range and
+// never shared.
+TEST(GoldenInput, DeltaRuleShapesAndSlotsAreChecked) {
+  test::TempDir dir;
+  EXPECT_EQ(error_of(delta_rule("gated_delta_rule", 2, 5, 2, 4), dir), "");
+  EXPECT_NE(error_of(delta_rule("gated_delta_rule", 2, 5, 2, 3), dir).find("HV"), std::string::npos)
+      << error_of(delta_rule("gated_delta_rule", 2, 5, 2, 3), dir);
+
+  auto packed = delta_rule("gated_delta_rule", 2, 5, 1, 1);
+  packed.inputs["cu_seqlens"] = Tensor::from_vector<std::int32_t>({3}, {0, 2, 5});
+  EXPECT_NE(error_of(packed, dir).find("inputs/cu_seqlens: packed sequences need batch B=1"),
+            std::string::npos)
+      << error_of(packed, dir);
+  packed = delta_rule("gated_delta_rule", 1, 5, 1, 1);
+  packed.inputs["cu_seqlens"] = Tensor::from_vector<std::int32_t>({3}, {0, 2, 4});
+  EXPECT_NE(error_of(packed, dir).find("expected offsets from 0 to L=5"), std::string::npos)
+      << error_of(packed, dir);
+  packed.inputs["cu_seqlens"] = Tensor::from_vector<std::int32_t>({3}, {0, 2, 5});
+  packed.inputs["initial_state"] = Tensor(DType::float32, {3, 1, 4, 3});  // 2 sequences
+  EXPECT_NE(error_of(packed, dir).find("inputs/initial_state"), std::string::npos) << error_of(packed, dir);
+
+  auto kda = delta_rule("kda", 1, 5, 1, 1);
+  kda.inputs["g"] = Tensor(DType::float32, {1, 5, 1});  // one decay per head: GDN's, not KDA's
+  EXPECT_NE(error_of(kda, dir).find("inputs/g"), std::string::npos) << error_of(kda, dir);
+
+  auto update = delta_rule("gated_delta_rule_update", 3, 1, 1, 1);
+  update.inputs["initial_state"] = Tensor(DType::float32, {4, 1, 4, 3});
+  EXPECT_NE(error_of(update, dir).find("has 4 slots but q has batch 3"), std::string::npos)
+      << error_of(update, dir);
+  update.inputs["ssm_state_indices"] = Tensor::from_vector<std::int32_t>({3}, {3, -1, 0});
+  EXPECT_EQ(error_of(update, dir), "");
+  update.inputs["ssm_state_indices"] = Tensor::from_vector<std::int32_t>({3}, {3, 4, 0});
+  EXPECT_NE(error_of(update, dir).find("inputs/ssm_state_indices: slot 4 is outside [0, 4)"),
+            std::string::npos)
+      << error_of(update, dir);
+  update.inputs["ssm_state_indices"] = Tensor::from_vector<std::int32_t>({3}, {2, -1, 2});
+  EXPECT_NE(error_of(update, dir).find("slot 2 is named by two rows"), std::string::npos)
+      << error_of(update, dir);
+  update.inputs["ssm_state_indices"] = Tensor::from_vector<float>({3}, {2, -1, 1});
+  EXPECT_NE(error_of(update, dir).find("ssm_state_indices"), std::string::npos) << error_of(update, dir);
+}
+
+}  // namespace
+}  // namespace ssmkit

@@ -105,9 +105,10 @@ TEST(SweepRunners, BenchPointsReportMedianTimeAndBandwidthPerCase) {
       EXPECT_GT(p[i]["metrics"][name + " GB/s"].get<double>(), 0.0) << name;
     }
     EXPECT_EQ(seen_ops, ops[i]);
-    // tiny has Mamba1 and Mamba2 shapes: two conv1d cases (B=1, L=64) and four state
-    // updates (two layouts x float32 and bfloat16 states); a prefill and a decode KV write.
-    EXPECT_EQ(medians, i == 0 ? 6 : 2) << p[i]["metrics"];
+    // tiny has Mamba1, Mamba2, Gated DeltaNet and KDA shapes: four conv1d widths (B=1,
+    // L=64) and four state updates (two layouts x float32 and bfloat16 states); a prefill and
+    // a decode KV write.
+    EXPECT_EQ(medians, i == 0 ? 8 : 2) << p[i]["metrics"];
   }
 }
 
