@@ -103,23 +103,27 @@ __global__ void __launch_bounds__(kWarps * 32) delta_rule_fwd(const Args a) {
     __syncthreads();
 
     for (int tt = 0; tt < count; ++tt) {
-      float predicted = 0.f;
+      // Four partial sums per dot product: a chain of kRows dependent adds per token would
+      // set the step's latency, and a batch-1 prompt runs one block per SM on it.
+      float pred[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
       for (int j = 0; j < kRows; ++j) {
         const int i = kg + kKeyGroups * j;
         s[j] *= kPerKey ? decay_s[tt][i] : decay_s[tt][0];
-        predicted += s[j] * ks[tt][i];
+        pred[j % 4] += s[j] * ks[tt][i];
       }
+      float predicted = (pred[0] + pred[1]) + (pred[2] + pred[3]);
       predicted += __shfl_xor_sync(0xffffffffu, predicted, 8);
       predicted += __shfl_xor_sync(0xffffffffu, predicted, 16);
       const float u = beta_s[tt] * (vs[tt][local] - predicted);
-      float y = 0.f;
+      float part[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
       for (int j = 0; j < kRows; ++j) {
         const int i = kg + kKeyGroups * j;
         s[j] += ks[tt][i] * u;
-        y += s[j] * qs[tt][i];
+        part[j % 4] += s[j] * qs[tt][i];
       }
+      float y = (part[0] + part[1]) + (part[2] + part[3]);
       y += __shfl_xor_sync(0xffffffffu, y, 8);
       y += __shfl_xor_sync(0xffffffffu, y, 16);
       if (kg == 0 && column) {
