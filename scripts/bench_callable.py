@@ -17,7 +17,11 @@ callable's signature:
                  gated_delta_rule, kda (chunk_gated_delta_rule, chunk_kda or the fused_recurrent
                  ones) and their *_update forms (fused_recurrent_*: each row's pool slot gathered
                  into a dense state, the final state scattered back, pad rows left out)
-  hf             gated_rmsnorm through transformers' MambaRMSNormGated (a module class)
+  hf             gated_rmsnorm through transformers' MambaRMSNormGated (a module class);
+                 gated_delta_rule and gated_delta_rule_update through transformers' Qwen3-Next
+                 PyTorch paths (modeling_qwen3_next: torch_chunk_gated_delta_rule,
+                 torch_recurrent_gated_delta_rule): q and k repeated to the value heads as its
+                 mixer does, the default scale only, no packed sequences
 
 With --candidates DIR each golden's outputs (from one call on fresh inputs, before timing)
 are written there as a candidate file, for `ssmkit validate --candidate DIR/NAME.h5 GOLDEN`.
@@ -218,6 +222,32 @@ def adapt(adapter, g, t, fn):
             slots = idx[live]
             part, final = fn(*(t[name][live] for name in ("q", "k", "v", "g", "beta")),
                              initial_state=pool[slots].float(), output_final_state=True, **flags)
+            o[live] = part.to(o.dtype)
+            pool[slots] = final.to(pool.dtype)
+            return {"o": o, "final_state": pool}
+        return call
+    if adapter == "hf" and op in ("gated_delta_rule", "gated_delta_rule_update"):
+        K = t["k"].shape[-1]
+        if "scale" in g.flags and abs(float(g.flags["scale"]) - K ** -0.5) > 1e-12:
+            raise NotImplementedError("transformers' delta rule has no scale argument (it uses K^-0.5)")
+        if "cu_seqlens" in t:
+            raise NotImplementedError("transformers' delta rule takes no packed sequences (cu_seqlens)")
+        ratio = t["v"].shape[2] // t["q"].shape[2]
+        q, k = (t[n].repeat_interleave(ratio, dim=2) for n in ("q", "k"))
+        l2 = bool(_flag(g, "use_qk_l2norm_in_kernel", 0))
+        if op == "gated_delta_rule":
+            return lambda: dict(zip(("o", "final_state"), fn(
+                q, k, t["v"], t["g"], t["beta"], initial_state=t.get("initial_state"), output_final_state=True,
+                use_qk_l2norm_in_kernel=l2)))
+        pool = t["initial_state"]
+        idx = t["ssm_state_indices"].long() if "ssm_state_indices" in t else torch.arange(q.shape[0], device=pool.device)
+        live = (idx != int(_flag(g, "pad_slot_id", -1))).nonzero().flatten()
+
+        def call():
+            o = torch.zeros_like(t["v"])
+            slots = idx[live]
+            part, final = fn(q[live], k[live], t["v"][live], t["g"][live], t["beta"][live],
+                             initial_state=pool[slots], output_final_state=True, use_qk_l2norm_in_kernel=l2)
             o[live] = part.to(o.dtype)
             pool[slots] = final.to(pool.dtype)
             return {"o": o, "final_state": pool}
