@@ -13,10 +13,13 @@ namespace {
 using Args = DeltaRuleDeviceArgs;
 
 // One block per (sequence, value head, 32 value columns); each warp owns 8 columns and the
-// whole key dimension: lane = 8 * kg + cc holds rows i = kg + 4 j of column cc, so the two
-// reductions over keys per token are two shuffles, and each row's 8 columns are one 32-byte
-// sector of the state. q, k, exp(g), beta and v of kTokens tokens are staged in shared memory
-// (normalised once per block) so the token loop reads no global memory.
+// whole key dimension: lane = 8 * kg + cc holds the kRows consecutive rows from kg * kRows of
+// column cc, so the two reductions over keys per token are two shuffles, and each row's 8
+// columns are one 32-byte sector of the state. q, k, exp(g), beta and v of kTokens tokens are
+// staged in shared memory (normalised once per block) so the token loop reads no global
+// memory. Every state element needs k, q (and a KDA decay) once per token, so shared-memory
+// loads would outnumber the FMAs: they are read four at a time (16-byte loads), each key
+// group's rows padded by 4 floats so the four groups' loads fall on different banks.
 constexpr int kWarps = 4;
 constexpr int kColumnsPerWarp = 8;
 constexpr int kColumns = kWarps * kColumnsPerWarp;
@@ -27,12 +30,20 @@ constexpr int tokens_per_stage() {
   return kKeys >= 256 ? 8 : 16;
 }
 
+// Where key i of a staged row lives: key group g's rows, then 4 floats of padding.
+template <int kRows>
+__device__ __forceinline__ int padded(int i) {
+  return i + (i / kRows) * 4;
+}
+__device__ __forceinline__ float4 load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+
 template <class T, class S, int kKeys, bool kPerKey>
 __global__ void __launch_bounds__(kWarps * 32) delta_rule_fwd(const Args a) {
   constexpr int kRows = kKeys / kKeyGroups;  // state rows per thread
   constexpr int kTokens = tokens_per_stage<kKeys>();
-  __shared__ float qs[kTokens][kKeys], ks[kTokens][kKeys];
-  __shared__ float decay_s[kTokens][kPerKey ? kKeys : 1];
+  constexpr int kStride = kKeys + 4 * kKeyGroups;  // a staged row with its padding
+  __shared__ __align__(16) float qs[kTokens][kStride], ks[kTokens][kStride];
+  __shared__ __align__(16) float decay_s[kTokens][kPerKey ? kStride : 1];
   __shared__ float beta_s[kTokens], vs[kTokens][kColumns];
 
   const int K = static_cast<int>(a.key_dim), V = static_cast<int>(a.value_dim);
@@ -65,7 +76,7 @@ __global__ void __launch_bounds__(kWarps * 32) delta_rule_fwd(const Args a) {
   const S* in = static_cast<const S*>(a.state_in);
 #pragma unroll
   for (int j = 0; j < kRows; ++j) {
-    const int i = kg + kKeyGroups * j;
+    const int i = kg * kRows + j;
     s[j] = (in && column && i < K) ? to_float(in[state_at + static_cast<long long>(i) * V + c]) : 0.f;
   }
 
@@ -83,15 +94,15 @@ __global__ void __launch_bounds__(kWarps * 32) delta_rule_fwd(const Args a) {
       for (int i = lane; i < kKeys; i += 32) {
         const float qv = live && i < K ? to_float(q[(row * H + h) * K + i]) : 0.f;
         const float kv = live && i < K ? to_float(k[(row * H + h) * K + i]) : 0.f;
-        qs[tt][i] = qv, ks[tt][i] = kv;
+        qs[tt][padded<kRows>(i)] = qv, ks[tt][padded<kRows>(i)] = kv;
         qn += qv * qv, kn += kv * kv;
         if constexpr (kPerKey) {
-          decay_s[tt][i] = live && i < K ? __expf(a.g[(row * HV + hv) * K + i]) : 1.f;
+          decay_s[tt][padded<kRows>(i)] = live && i < K ? __expf(a.g[(row * HV + hv) * K + i]) : 1.f;
         }
       }
       if (a.qk_l2norm) {
         const float rq = rsqrtf(warp_sum(qn) + 1e-6f), rk = rsqrtf(warp_sum(kn) + 1e-6f);
-        for (int i = lane; i < kKeys; i += 32) qs[tt][i] *= rq, ks[tt][i] *= rk;
+        for (int i = lane; i < kKeys; i += 32) qs[tt][padded<kRows>(i)] *= rq, ks[tt][padded<kRows>(i)] *= rk;
       }
       if (lane == 0) {
         if constexpr (!kPerKey) decay_s[tt][0] = live ? __expf(a.g[row * HV + hv]) : 1.f;
@@ -103,14 +114,19 @@ __global__ void __launch_bounds__(kWarps * 32) delta_rule_fwd(const Args a) {
     __syncthreads();
 
     for (int tt = 0; tt < count; ++tt) {
+      const float* krow = &ks[tt][kg * (kRows + 4)];
+      const float* qrow = &qs[tt][kg * (kRows + 4)];
       // Four partial sums per dot product: a chain of kRows dependent adds per token would
       // set the step's latency, and a batch-1 prompt runs one block per SM on it.
       float pred[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-      for (int j = 0; j < kRows; ++j) {
-        const int i = kg + kKeyGroups * j;
-        s[j] *= kPerKey ? decay_s[tt][i] : decay_s[tt][0];
-        pred[j % 4] += s[j] * ks[tt][i];
+      for (int j = 0; j < kRows; j += 4) {
+        const float4 kk = load4(krow + j);
+        const float4 dd = kPerKey ? load4(&decay_s[tt][kg * (kRows + 4) + j])
+                                  : make_float4(decay_s[tt][0], decay_s[tt][0], decay_s[tt][0], decay_s[tt][0]);
+        s[j] *= dd.x, s[j + 1] *= dd.y, s[j + 2] *= dd.z, s[j + 3] *= dd.w;
+        pred[0] += s[j] * kk.x, pred[1] += s[j + 1] * kk.y;
+        pred[2] += s[j + 2] * kk.z, pred[3] += s[j + 3] * kk.w;
       }
       float predicted = (pred[0] + pred[1]) + (pred[2] + pred[3]);
       predicted += __shfl_xor_sync(0xffffffffu, predicted, 8);
@@ -118,10 +134,11 @@ __global__ void __launch_bounds__(kWarps * 32) delta_rule_fwd(const Args a) {
       const float u = beta_s[tt] * (vs[tt][local] - predicted);
       float part[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-      for (int j = 0; j < kRows; ++j) {
-        const int i = kg + kKeyGroups * j;
-        s[j] += ks[tt][i] * u;
-        part[j % 4] += s[j] * qs[tt][i];
+      for (int j = 0; j < kRows; j += 4) {
+        const float4 kk = load4(krow + j), qq = load4(qrow + j);
+        s[j] += kk.x * u, s[j + 1] += kk.y * u, s[j + 2] += kk.z * u, s[j + 3] += kk.w * u;
+        part[0] += s[j] * qq.x, part[1] += s[j + 1] * qq.y;
+        part[2] += s[j + 2] * qq.z, part[3] += s[j + 3] * qq.w;
       }
       float y = (part[0] + part[1]) + (part[2] + part[3]);
       y += __shfl_xor_sync(0xffffffffu, y, 8);
@@ -135,7 +152,7 @@ __global__ void __launch_bounds__(kWarps * 32) delta_rule_fwd(const Args a) {
   S* out = static_cast<S*>(a.state_out);
 #pragma unroll
   for (int j = 0; j < kRows; ++j) {
-    const int i = kg + kKeyGroups * j;
+    const int i = kg * kRows + j;
     if (column && i < K) out[state_at + static_cast<long long>(i) * V + c] = from_float<S>(s[j]);
   }
 }
