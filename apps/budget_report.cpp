@@ -1,5 +1,6 @@
 #include "budget_report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -309,10 +310,24 @@ void write_budget_csv(const std::filesystem::path& path, const BudgetReport& r) 
 
 void write_budget_svg(const std::filesystem::path& path, const BudgetReport& r) {
   const bool several = several_settings(r);
-  std::set<std::string> labels;
-  for (const ModelBudget& mb : r.models) labels.insert(settings_label(mb.settings));
-  std::string settings;
-  for (const auto& l : labels) settings += (settings.empty() ? "" : "; ") + l;
+  // Each setting's distinct values, in row order: "tp 1,2; state float32,bfloat16; ...".
+  std::vector<std::string> tp, state, conv, kv;
+  const auto note = [](std::vector<std::string>& seen, const std::string& v) {
+    if (std::find(seen.begin(), seen.end(), v) == seen.end()) seen.push_back(v);
+  };
+  for (const ModelBudget& mb : r.models) {
+    note(tp, std::to_string(mb.settings.tensor_parallel));
+    note(state, std::string(dtype_name(mb.settings.ssm_dtype)));
+    note(conv, std::string(dtype_name(mb.settings.conv_dtype)));
+    note(kv, std::string(dtype_name(mb.settings.kv_dtype)));
+  }
+  const auto joined = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& x : v) out += (out.empty() ? "" : ",") + x;
+    return out;
+  };
+  const std::string settings = "tp " + joined(tp) + "; state " + joined(state) + ", conv " + joined(conv) +
+                               ", kv " + joined(kv);
   LineChart chart;
   chart.title = "Max concurrent sequences, " + (r.budget.gpu.empty() ? r.budget.device_description : r.budget.gpu) +
                 ", budget " + format_bytes(r.budget.budget_bytes) + " per rank; " + settings;

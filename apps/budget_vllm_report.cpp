@@ -255,10 +255,25 @@ void write_vllm_budget_csv(const std::filesystem::path& path, const VllmBudgetRe
 
 void write_vllm_budget_svg(const std::filesystem::path& path, const VllmBudgetReport& r) {
   LineChart chart;
+  // Each dtype's distinct values, in row order: "kv bfloat16, conv bfloat16, ssm float32,bfloat16".
+  std::vector<std::string> kv, conv, ssm;
   std::set<std::string> dtypes;
-  for (const VllmModelReport& m : r.models) dtypes.insert(row_dtypes(m));
-  std::string dtype_list;
-  for (const auto& d : dtypes) dtype_list += (dtype_list.empty() ? "" : "; ") + d;
+  const auto note = [](std::vector<std::string>& seen, vllm::CacheDType d) {
+    const std::string name(vllm::dtype_name(d));
+    if (std::find(seen.begin(), seen.end(), name) == seen.end()) seen.push_back(name);
+  };
+  for (const VllmModelReport& m : r.models) {
+    dtypes.insert(row_dtypes(m));
+    note(kv, m.dtypes.kv);
+    note(conv, m.dtypes.conv);
+    note(ssm, m.dtypes.ssm);
+  }
+  const auto joined = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& x : v) out += (out.empty() ? "" : ",") + x;
+    return out;
+  };
+  const std::string dtype_list = "kv " + joined(kv) + ", conv " + joined(conv) + ", ssm " + joined(ssm);
   chart.title = "vLLM " + std::string(vllm::era_name(r.era)) + " max concurrency, " +
                 (r.device.empty() ? r.budget : r.device + ", " + r.budget) + "; " + dtype_list;
   chart.x = {"max_model_len, tokens (log scale)", [](double v) { return format_tokens(static_cast<std::int64_t>(v)); }};

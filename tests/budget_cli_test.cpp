@@ -231,8 +231,7 @@ TEST(BudgetCli, ListsOfDegreesAndDtypesGiveARowEach) {
   const std::string svg = read_file(dir / "l.svg");
   EXPECT_EQ(count(svg, "<polyline "), 4u);
   EXPECT_NE(svg.find("Max concurrent sequences, h100"), std::string::npos);
-  EXPECT_NE(svg.find("state float32"), std::string::npos);
-  EXPECT_NE(svg.find("state bfloat16"), std::string::npos);
+  EXPECT_NE(svg.find("tp 1,2; state float32,bfloat16, conv bfloat16, kv bfloat16"), std::string::npos);
   EXPECT_NE(svg.find("fill=\"white\""), std::string::npos);
 }
 

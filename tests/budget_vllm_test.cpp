@@ -759,8 +759,7 @@ TEST(BudgetVllmCli, ListsGiveOneRowPerCombinationAndTheSvgALineEach) {
   for (std::size_t at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at + 1)) ++lines;
   EXPECT_EQ(lines, 4u);
   EXPECT_NE(svg.find("KV cache memory 10GiB per rank"), std::string::npos) << svg.substr(0, 600);
-  EXPECT_NE(svg.find("ssm float32"), std::string::npos);
-  EXPECT_NE(svg.find("ssm bfloat16"), std::string::npos);
+  EXPECT_NE(svg.find("kv bfloat16, conv bfloat16, ssm float32,bfloat16"), std::string::npos);
   EXPECT_NE(svg.find("fill=\"white\" stroke="), std::string::npos);
   EXPECT_NE(svg.find("past max_position_embeddings"), std::string::npos);
   const auto& curve = report.at("details").at(0).at("max_concurrency_by_context");

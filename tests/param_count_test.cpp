@@ -203,6 +203,17 @@ TEST(ParamCount, BadInputNamesTheKey) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("vocab_size"), std::string::npos) << e.what();
   }
+  // A Qwen3-Next config without the shared expert's size is refused, not counted without it.
+  std::string qwen = model_preset_config("Qwen3-Next-80B-A3B");
+  const std::string key = "\"shared_expert_intermediate_size\": 512,";
+  ASSERT_NE(qwen.find(key), std::string::npos);
+  qwen.erase(qwen.find(key), key.size());
+  try {
+    count_parameters(qwen, "cfg.json");
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("shared_expert_intermediate_size"), std::string::npos) << e.what();
+  }
   const std::string gguf = std::string(kTiny) + R"(, "quantization_config": {"quant_method": "gguf"}})";
   try {
     read_weight_format(gguf, "cfg.json");

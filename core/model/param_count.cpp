@@ -141,6 +141,9 @@ void kda(Parts& p, std::int64_t h, const DeltaNetLayerSpec& s) {
 // moe_layer_freq (DeepSeek style, Kimi-Linear), expert_layer_period / expert_layer_offset (Jamba).
 struct FeedForward {
   std::int64_t experts = 0;
+  // Qwen3-Next / Qwen3.5 MoE blocks always hold a shared expert: its size is a key the count
+  // needs, not an optional one.
+  bool shared_expert_required = false;
   bool sparse(const ConfigReader& r, std::int64_t layer) const {
     if (experts <= 1) return false;
     if (r.has("mlp_only_layers")) {
@@ -164,7 +167,7 @@ struct FeedForward {
                                                                 : r.positive("intermediate_size");
     p.add("moe experts", experts * 3 * h * expert, true, true);
     p.add("moe router", experts * h, false, false);
-    if (r.has("shared_expert_intermediate_size")) {  // Qwen MoE: one shared expert and its gate
+    if (shared_expert_required || r.has("shared_expert_intermediate_size")) {  // Qwen MoE: one shared expert and its gate
       p.linear("moe shared experts", h, 3 * r.positive("shared_expert_intermediate_size"));
       p.add("moe router", h, false, false);
     } else if (r.has("num_shared_experts") || r.has("n_shared_experts")) {
@@ -311,8 +314,9 @@ void count_nemotron_h(Parts& p, const ConfigReader& r, const ModelSpec& m) {
 // norms per layer, a mixer, the feed-forward block.
 void count_transformer(Parts& p, const ConfigReader& r, const ModelSpec& m, const std::string& type) {
   const std::int64_t h = r.positive("hidden_size");
-  const FeedForward ff = feed_forward(r);
   const bool qwen_next = type.rfind("qwen3_next", 0) == 0 || type.rfind("qwen3_5", 0) == 0;
+  FeedForward ff = feed_forward(r);
+  ff.shared_expert_required = qwen_next;
   const bool qk_norm = qwen_next || type.rfind("qwen3", 0) == 0;
   const bool qkv_bias = type == "qwen2" || type == "qwen2_moe" || r.boolean_or("attention_bias", false);
   const bool o_bias = r.boolean_or("attention_bias", false);
@@ -339,7 +343,8 @@ void count_transformer(Parts& p, const ConfigReader& r, const ModelSpec& m, cons
 // embedding, plus one final norm; the embeddings and the LM head are the target model's.
 void count_qwen_mtp(Parts& p, const ConfigReader& r, const ModelSpec& m, std::int64_t layers) {
   const std::int64_t h = r.positive("hidden_size");
-  const FeedForward ff = feed_forward(r);
+  FeedForward ff = feed_forward(r);
+  ff.shared_expert_required = true;
   for (std::int64_t i = 0; i < layers; ++i) {
     p.linear("mtp", 2 * h, h);
     p.norm(h, 2);  // pre_fc_norm_hidden, pre_fc_norm_embedding
