@@ -162,6 +162,38 @@ TEST(ParamCount, Llama31_8b) {
   expect_near_card(c.total(), 8e9, 0.01, "Llama-3.1-8B");
 }
 
+TEST(ParamCount, MiniMaxText01) {
+  // MiniMaxAI/MiniMax-Text-01: hidden 6144, 80 layers (70 lightning, 10 softmax attention, 64
+  // heads of 128, 8 KV heads); a lightning layer's fused qkv, output gate, norm and out_proj;
+  // 32 experts of 9216 and a router on every layer; vocab 200064 untied.
+  const I lightning = 6144 * 3 * 8192 + 6144 * 8192 + 8192 + 8192 * 6144;
+  const I attention = 6144 * 8192 + 2 * 6144 * 1024 + 8192 * 6144;
+  const I moe = I{32} * 3 * 6144 * 9216 + 32 * 6144;
+  const I hand = 70 * lightning + 10 * attention + 80 * moe + 80 * 2 * 6144 + 6144 + I{2} * 200064 * 6144;
+  const ParameterCount c = preset_count("MiniMax-Text-01");
+  EXPECT_EQ(c.total(), hand);
+  // https://huggingface.co/MiniMaxAI/MiniMax-Text-01: "456 billion total parameters" (0.03% gap).
+  expect_near_card(c.total(), 456e9, 0.01, "MiniMax-Text-01");
+}
+
+TEST(ParamCount, GraniteHybridSmallConfig) {
+  // A granitemoehybrid config small enough to sum by hand: hidden 64; layers mamba, attention,
+  // mamba, mamba; Mamba2 of 4 heads x 32 (= 2 x 64), 1 group, N 16, conv 4 with bias; attention
+  // 4 heads / 2 KV heads of 16; 4 experts of 32 with a router and a shared MLP of 48 on every
+  // layer; two norms per layer; vocab 100, tied.
+  const std::string config = R"({"model_type": "granitemoehybrid", "hidden_size": 64, "num_hidden_layers": 4,
+      "layer_types": ["mamba", "attention", "mamba", "mamba"], "num_attention_heads": 4, "num_key_value_heads": 2,
+      "mamba_expand": 2, "mamba_n_heads": 4, "mamba_d_head": 32, "mamba_n_groups": 1, "mamba_d_state": 16,
+      "mamba_d_conv": 4, "num_local_experts": 4, "intermediate_size": 32, "shared_intermediate_size": 48,
+      "vocab_size": 100, "tie_word_embeddings": true})";
+  const I conv_dim = 128 + 2 * 16;
+  const I mamba = 64 * (128 + conv_dim + 4) + (conv_dim * 4 + conv_dim) + 3 * 4 + 128 + 128 * 64;
+  const I attention = 64 * 64 + 2 * 64 * 32 + 64 * 64;
+  const I ffn = 4 * 3 * 64 * 32 + 4 * 64 + 3 * 64 * 48;
+  EXPECT_EQ(count_parameters(config, "granite").total(),
+            3 * mamba + attention + 4 * ffn + 4 * 2 * 64 + 64 + 100 * 64);
+}
+
 // A small Llama-like config, whose bytes per rank are worked out by hand below.
 const char* kTiny = R"({"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
   "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 1000,
@@ -189,7 +221,9 @@ TEST(ParamCount, BytesPerRankShardAllButNormsAndQuantiseLinearWeights) {
 }
 
 TEST(ParamCount, BadInputNamesTheKey) {
+  // Zamba2 (shared blocks with LoRA adapters) and Falcon-H1 are not counted: --reserve SIZE.
   EXPECT_THROW(count_parameters(model_preset_config("Zamba2-2.7B"), "preset Zamba2-2.7B"), InputError);
+  EXPECT_THROW(count_parameters(model_preset_config("Falcon-H1-7B"), "preset Falcon-H1-7B"), InputError);
   try {
     count_parameters(model_preset_config("Zamba2-2.7B"), "preset Zamba2-2.7B");
   } catch (const InputError& e) {

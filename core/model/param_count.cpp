@@ -310,6 +310,59 @@ void count_nemotron_h(Parts& p, const ConfigReader& r, const ModelSpec& m) {
   embeddings(p, r, h, r.positive("vocab_size"), false);
 }
 
+// Granite-4.0-H (granitemoehybrid; transformers' GraniteMoeHybridDecoderLayer): two norms, a
+// Mamba2 or attention mixer, then experts of intermediate_size with a router when
+// num_local_experts > 0, and the shared MLP (gate, up, down of shared_intermediate_size).
+void count_granite_hybrid(Parts& p, const ConfigReader& r, const ModelSpec& m) {
+  const std::int64_t h = r.positive("hidden_size");
+  const std::int64_t experts = r.has("num_local_experts") ? r.integer("num_local_experts") : 0;
+  const std::int64_t shared = r.has("shared_intermediate_size") ? r.integer("shared_intermediate_size") : 0;
+  if (experts < 0 || shared < 0 || (experts == 0 && shared == 0)) {
+    r.fail("shared_intermediate_size", "a positive MLP size (or num_local_experts > 0), got " + std::to_string(shared));
+  }
+  const bool proj_bias = r.boolean_or("mamba_proj_bias", false), conv_bias = r.boolean_or("mamba_conv_bias", true);
+  const bool attn_bias = r.boolean_or("attention_bias", false);
+  for (std::int64_t d = 0; d < m.decoder_layers(); ++d) {
+    p.norm(h, 2);
+    for (const LayerKind k : mixers_of(m, d)) {
+      if (k == LayerKind::attention) attention(p, h, *m.attention, attn_bias, attn_bias, false, false);
+      else mamba2(p, h, *m.mamba2, proj_bias, conv_bias);
+    }
+    if (experts > 0) {
+      p.add("moe experts", experts * 3 * h * r.positive("intermediate_size"), true, true);
+      p.add("moe router", experts * h, false, false);
+    }
+    if (shared > 0) p.linear(experts > 0 ? "moe shared experts" : "mlp", h, 3 * shared);
+  }
+  p.norm(h);
+  embeddings(p, r, h, r.positive("vocab_size"), false);
+}
+
+// MiniMax-Text-01 / M1 (vLLM's minimax_text_01.py): two norms; a lightning layer's fused qkv
+// projection, output gate, norm over heads x head_dim and out_proj, or softmax attention; a
+// MoE block of num_local_experts experts of intermediate_size with a router.
+void count_minimax(Parts& p, const ConfigReader& r, const ModelSpec& m) {
+  const std::int64_t h = r.positive("hidden_size");
+  const FeedForward ff = feed_forward(r);
+  for (std::int64_t d = 0; d < m.decoder_layers(); ++d) {
+    p.norm(h, 2);
+    for (const LayerKind k : mixers_of(m, d)) {
+      if (k == LayerKind::attention) {
+        attention(p, h, *m.attention, false, false, false, false);
+      } else {
+        const std::int64_t inner = m.linear_attention->num_heads * m.linear_attention->key_dim;
+        p.linear("lightning attention", h, 3 * inner);
+        p.linear("lightning attention", h, inner);
+        p.add("lightning attention", inner);  // its norm, sharded with the heads
+        p.linear("lightning attention", inner, h);
+      }
+    }
+    ff.add(p, r, h, d);
+  }
+  p.norm(h);
+  embeddings(p, r, h, r.positive("vocab_size"), false);
+}
+
 // Transformer-style decoders: attention-only types, Qwen3-Next / Qwen3.5 and Kimi-Linear. Two
 // norms per layer, a mixer, the feed-forward block.
 void count_transformer(Parts& p, const ConfigReader& r, const ModelSpec& m, const std::string& type) {
@@ -402,6 +455,10 @@ ParameterCount count_parameters(std::string_view text, const std::string& where)
     count_jamba(parts, r, m);
   } else if (type == "nemotron_h") {
     count_nemotron_h(parts, r, m);
+  } else if (type == "granitemoehybrid") {
+    count_granite_hybrid(parts, r, m);
+  } else if (type == "minimax" || type == "minimax_text_01" || type == "minimax_m1") {
+    count_minimax(parts, r, m);
   } else if (type.rfind("qwen3_next", 0) == 0 || type.rfind("qwen3_5", 0) == 0 || type == "kimi_linear" ||
              (m.count(LayerKind::attention) == static_cast<std::int64_t>(m.layers.size()) && m.attention)) {
     count_transformer(parts, r, m, type);
@@ -415,7 +472,8 @@ ParameterCount count_parameters(std::string_view text, const std::string& where)
     }
   } else {
     r.fail("model_type", "a model type whose weights ssmkit counts (mamba, falcon_mamba, mamba2, mamba_ssm's "
-                         "format, jamba, nemotron_h, qwen3_next, qwen3_5, kimi_linear, attention-only types); "
+                         "format, jamba, nemotron_h, granitemoehybrid, minimax, qwen3_next, qwen3_5, kimi_linear, "
+                         "attention-only types); "
                          "for \"" + type + "\" give --reserve SIZE (e.g. what vLLM logs as \"Model loading "
                          "took\")");
   }

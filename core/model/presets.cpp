@@ -119,12 +119,15 @@ constexpr std::array kPresets{
            "MiniMaxAI/MiniMax-Text-01: 80 layers, a softmax attention layer after every 7 "
            "lightning layers (layers 7, 15, ..., 79), 64 heads of 128, hidden 6144 "
            "(transformers' minimax.md); num_key_value_heads 8 and max_position_embeddings "
-           "10240000 from copies of the -hf and MiniMax-M1 config.json (same architecture), "
+           "10240000 from copies of the -hf and MiniMax-M1 config.json (same architecture), as are "
+           "vocab_size 200064, intermediate_size 9216 and 32 local experts (the parameter count's keys), "
            "not the Text-01 file itself. Lightning state per layer (heads, 128, 128) as vLLM's "
            "linear_attention_state_shape",
            R"({"model_type": "minimax_text_01", "hidden_size": 6144, "num_hidden_layers": 80,
                "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 128,
-               "max_position_embeddings": 10240000,
+               "max_position_embeddings": 10240000, "vocab_size": 200064,
+               "intermediate_size": 9216, "num_local_experts": 32, "num_experts_per_tok": 2,
+               "tie_word_embeddings": false,
                "attn_type_list": [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
                                   0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
                                   0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
