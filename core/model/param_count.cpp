@@ -317,6 +317,9 @@ void count_granite_hybrid(Parts& p, const ConfigReader& r, const ModelSpec& m) {
   const std::int64_t h = r.positive("hidden_size");
   const std::int64_t experts = r.has("num_local_experts") ? r.integer("num_local_experts") : 0;
   const std::int64_t shared = r.has("shared_intermediate_size") ? r.integer("shared_intermediate_size") : 0;
+  if (!r.has("num_local_experts") && !r.has("shared_intermediate_size")) {
+    r.fail("num_local_experts / shared_intermediate_size", "the MoE and shared MLP sizes, the keys are missing");
+  }
   if (experts < 0 || shared < 0 || (experts == 0 && shared == 0)) {
     r.fail("shared_intermediate_size", "a positive MLP size (or num_local_experts > 0), got " + std::to_string(shared));
   }
@@ -431,7 +434,9 @@ std::int64_t ParameterCount::mtp_total() const {
   return n;
 }
 
-ParameterCount count_parameters(std::string_view text, const std::string& where) {
+namespace {
+
+ParameterCount count(std::string_view text, const std::string& where) {
   const ModelSpec m = parse_hf_config(text, where);
   const json config = parse_json_input(std::string(text), where, "a config.json");
   const ConfigReader top(config, where);
@@ -473,11 +478,22 @@ ParameterCount count_parameters(std::string_view text, const std::string& where)
   } else {
     r.fail("model_type", "a model type whose weights ssmkit counts (mamba, falcon_mamba, mamba2, mamba_ssm's "
                          "format, jamba, nemotron_h, granitemoehybrid, minimax, qwen3_next, qwen3_5, kimi_linear, "
-                         "attention-only types); "
-                         "for \"" + type + "\" give --reserve SIZE (e.g. what vLLM logs as \"Model loading "
-                         "took\")");
+                         "attention-only types), got \"" + type + "\"; --reserve SIZE can be what vLLM logs as "
+                         "\"Model loading took\"");
   }
   return c;
+}
+
+}  // namespace
+
+ParameterCount count_parameters(std::string_view text, const std::string& where) {
+  try {
+    return count(text, where);
+  } catch (const InputError& e) {
+    // A preset carries the cache keys only for some models: say how to go on without a count.
+    throw InputError(e.where(), e.field(),
+                     e.expected() + " (for the weights of --reserve auto; give --reserve SIZE or --kv-memory instead)");
+  }
 }
 
 WeightFormat read_weight_format(std::string_view text, const std::string& where) {
