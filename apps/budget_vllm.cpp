@@ -94,6 +94,9 @@ std::vector<std::string> comma_values(const std::string& list, const std::string
 
 namespace {
 
+// The largest degree the "starts from" search tries: one node of 8 GPUs, times 8.
+constexpr std::int64_t kMaxSearchedTp = 64;
+
 // The weights one rank loads: the config's parameter count (its MTP layers too when they
 // draft) at the served dtype or the checkpoint's quantization.
 VllmWeights count_weights(const std::string& config_text, const std::string& name, const vllm::ResolvedDTypes& d,
@@ -168,65 +171,83 @@ void run_vllm_budget(const VllmBudgetRun& run) {
     const std::string config_text = model_config_text(name);
     const vllm::ConfigFacts facts = vllm::read_config_facts(config_text, name);
     const std::int64_t mtp_layers = mtp ? count_parameters(config_text, name).mtp_layers : 0;
+    // One row: this model at degree tp under one choice of the dtype flags.
+    const auto make_row = [&](std::int64_t tp, const vllm::DTypeFlags& flags) {
+      VllmModelReport m;
+      m.model = name;
+      m.source = spec.source;
+      m.tensor_parallel = tp;
+      m.speculative_method = a.speculative_method;
+      m.mtp_layers = mtp_layers;
+      m.dtypes = vllm::resolve_dtypes(flags, facts, report.era);
+      // vLLM's speculative config: num_speculative_tokens defaults to the drafter's n_predict.
+      const std::int64_t num_spec = mtp && !given("--num-speculative-tokens") ? mtp_layers : a.num_speculative_tokens;
+      m.pool = vllm::pool_model(spec, facts, m.dtypes, tp, num_spec, report.era);
+      m.pool.name = name;
+      if (mtp) vllm::add_mtp_layers(m.pool, mtp_layers);
+      vllm::PoolSettings& s = m.settings;
+      s.era = report.era;
+      if (kv_memory > 0) {
+        s.available_bytes = kv_memory;
+        m.available_source = "--kv-memory " + a.kv_memory;
+      } else {
+        const std::size_t usable = run.device.budget_bytes + run.device.reserve_bytes;
+        if (run.reserve_auto) m.weights = count_weights(config_text, name, m.dtypes, tp, mtp);
+        const std::size_t weights = run.reserve_auto ? m.weights.bytes_per_rank : run.device.reserve_bytes;
+        m.activation_reserve = activation;
+        const std::size_t reserved = weights + activation;
+        s.available_bytes = usable > reserved ? usable - reserved : 0;
+        s.weight_bytes = weights;
+        s.device_bytes = run.device.device_memory_bytes;
+        m.available_source = std::to_string(usable) + " - " + (run.reserve_auto ? "weights " : "reserve ") +
+                             std::to_string(weights) + " - activation reserve " + std::to_string(activation) +
+                             (usable > reserved ? std::string() : " <= 0");
+      }
+      if (given("--max-model-len")) {
+        s.max_model_len = a.max_model_len;
+      } else if (spec.max_position_embeddings > 0) {
+        s.max_model_len = spec.max_position_embeddings;
+      } else {
+        throw InputError("--max-model-len", "", "a value: " + name + " states no max_position_embeddings");
+      }
+      s.max_num_seqs = given("--max-num-seqs")
+                           ? a.max_num_seqs
+                           : vllm::default_max_num_seqs(run.device.device_memory_bytes, run.device.gpu);
+      s.block_size = a.block_size;
+      s.kernel_block_alignment = a.kernel_block_alignment;
+      s.num_speculative_tokens = num_spec;
+      s.full_cudagraphs = !a.enforce_eager;
+      s.mamba_cache_mode = mode_given ? mode
+                           : a.enable_prefix_caching ? prefix_caching_mode(m.pool, report.era)
+                                                     : vllm::MambaCacheMode::none;
+      m.plan = vllm::plan_pool(m.pool, s);
+      for (const std::int64_t context : run.contexts) {
+        vllm::PoolSettings at = s;
+        at.max_model_len = context;
+        const bool beyond = spec.max_position_embeddings > 0 && context > spec.max_position_embeddings;
+        m.curve.push_back({context, vllm::plan_pool(m.pool, at).max_concurrency, beyond});
+      }
+      return m;
+    };
     for (const std::int64_t tp : run.tensor_parallel) {
       for (const auto& dt : dtypes) {
         for (const auto& kv : kv_dtypes) {
           for (const auto& conv : conv_dtypes) {
             for (const auto& ssm : ssm_dtypes) {
-              VllmModelReport m;
-              m.model = name;
-              m.source = spec.source;
-              m.tensor_parallel = tp;
-              m.speculative_method = a.speculative_method;
-              m.mtp_layers = mtp_layers;
-              m.dtypes = vllm::resolve_dtypes(vllm::DTypeFlags{dt, kv, conv, ssm}, facts, report.era);
-              // vLLM's speculative config: num_speculative_tokens defaults to the drafter's n_predict.
-              const std::int64_t num_spec = mtp && !given("--num-speculative-tokens") ? mtp_layers
-                                                                                      : a.num_speculative_tokens;
-              m.pool = vllm::pool_model(spec, facts, m.dtypes, tp, num_spec, report.era);
-              m.pool.name = name;
-              if (mtp) vllm::add_mtp_layers(m.pool, mtp_layers);
-              vllm::PoolSettings& s = m.settings;
-              s.era = report.era;
-              if (kv_memory > 0) {
-                s.available_bytes = kv_memory;
-                m.available_source = "--kv-memory " + a.kv_memory;
-              } else {
-                const std::size_t usable = run.device.budget_bytes + run.device.reserve_bytes;
-                if (run.reserve_auto) m.weights = count_weights(config_text, name, m.dtypes, tp, mtp);
-                const std::size_t weights = run.reserve_auto ? m.weights.bytes_per_rank : run.device.reserve_bytes;
-                m.activation_reserve = activation;
-                const std::size_t reserved = weights + activation;
-                s.available_bytes = usable > reserved ? usable - reserved : 0;
-                s.weight_bytes = weights;
-                s.device_bytes = run.device.device_memory_bytes;
-                m.available_source = std::to_string(usable) + " - " + (run.reserve_auto ? "weights " : "reserve ") +
-                                     std::to_string(weights) + " - activation reserve " + std::to_string(activation) +
-                                     (usable > reserved ? std::string() : " <= 0");
-              }
-              if (given("--max-model-len")) {
-                s.max_model_len = a.max_model_len;
-              } else if (spec.max_position_embeddings > 0) {
-                s.max_model_len = spec.max_position_embeddings;
-              } else {
-                throw InputError("--max-model-len", "", "a value: " + name + " states no max_position_embeddings");
-              }
-              s.max_num_seqs = given("--max-num-seqs")
-                                   ? a.max_num_seqs
-                                   : vllm::default_max_num_seqs(run.device.device_memory_bytes, run.device.gpu);
-              s.block_size = a.block_size;
-              s.kernel_block_alignment = a.kernel_block_alignment;
-              s.num_speculative_tokens = num_spec;
-              s.full_cudagraphs = !a.enforce_eager;
-              s.mamba_cache_mode = mode_given ? mode
-                                   : a.enable_prefix_caching ? prefix_caching_mode(m.pool, report.era)
-                                                             : vllm::MambaCacheMode::none;
-              m.plan = vllm::plan_pool(m.pool, s);
-              for (const std::int64_t context : run.contexts) {
-                vllm::PoolSettings at = s;
-                at.max_model_len = context;
-                const bool beyond = spec.max_position_embeddings > 0 && context > spec.max_position_embeddings;
-                m.curve.push_back({context, vllm::plan_pool(m.pool, at).max_concurrency, beyond});
+              const vllm::DTypeFlags flags{dt, kv, conv, ssm};
+              VllmModelReport m = make_row(tp, flags);
+              m.starts_from_tp = m.plan.starts ? tp : 0;
+              // Counted weights shrink with the degree: the smallest doubling of it that starts
+              // (a --kv-memory or --reserve SIZE is one rank's whatever the degree: no search).
+              for (std::int64_t more = tp * 2; !m.plan.starts && run.reserve_auto && more <= kMaxSearchedTp;
+                   more *= 2) {
+                try {
+                  if (make_row(more, flags).plan.starts) {
+                    m.starts_from_tp = more;
+                    break;
+                  }
+                } catch (const InputError&) {  // a degree the model's heads do not divide
+                }
               }
               report.models.push_back(std::move(m));
             }

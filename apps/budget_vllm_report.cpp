@@ -86,7 +86,8 @@ json row(const VllmBudgetReport& r, const VllmModelReport& m) {
               {"starts", p.starts},
               {"error", p.error},
               {"largest_max_num_seqs", p.largest_max_num_seqs},
-              {"largest_max_model_len", p.largest_max_model_len}};
+              {"largest_max_model_len", p.largest_max_model_len},
+              {"starts_from_tensor_parallel", m.starts_from_tp}};
 }
 
 // The weights by kind, largest first, all layers together: "moe experts 77.31B (sharded)".
@@ -187,6 +188,12 @@ void print_vllm_budget_table(std::ostream& os, const VllmBudgetReport& r) {
        << (p.largest_max_num_seqs < 0 ? std::string("no limit from the pool (no max_num_seqs check here)")
                                       : std::to_string(p.largest_max_num_seqs))
        << "; max_model_len that fits: " << with_commas(p.largest_max_model_len) << '\n';
+    if (!p.starts && m.weights.counted) {
+      os << "   hint          "
+         << (m.starts_from_tp > 0 ? "starts from --tp " + std::to_string(m.starts_from_tp) + " with the same flags"
+                                  : std::string("does not start at any doubling of this degree up to --tp 64"))
+         << '\n';
+    }
   }
 }
 

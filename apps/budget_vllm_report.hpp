@@ -44,6 +44,9 @@ struct VllmModelReport {
   vllm::PoolSettings settings;
   vllm::PoolPlan plan;
   std::vector<VllmCurvePoint> curve;
+  // The smallest of this degree and its doublings (up to 64) at which vLLM starts with the
+  // same flags; 0: none, or not searched (--kv-memory, --reserve SIZE).
+  std::int64_t starts_from_tp = 0;
 };
 
 struct VllmBudgetReport {

@@ -689,8 +689,10 @@ TEST(BudgetVllmCli, Qwen3NextOnOneH100DoesNotHoldItsWeights) {
   EXPECT_NE(one.find("79.674B parameters"), std::string::npos) << one;
   EXPECT_NE(one.find("max_num_seqs 1024: fails: torch.OutOfMemoryError"), std::string::npos) << one;
   EXPECT_NE(one.find("max_num_seqs that starts: 0"), std::string::npos) << one;
+  EXPECT_NE(one.find("hint          starts from --tp 4 with the same flags"), std::string::npos) << one;
   EXPECT_NE(two.find("No available memory for the cache blocks"), std::string::npos) << two;
   EXPECT_NE(four.find("max_num_seqs 1024: starts"), std::string::npos) << four;
+  EXPECT_EQ(four.find("hint"), std::string::npos) << four;
 }
 
 // ---- --speculative-method mtp ---------------------------------------------------------------
