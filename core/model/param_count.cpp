@@ -205,27 +205,35 @@ std::vector<LayerKind> mixers_of(const ModelSpec& m, std::int64_t d) {
   return out;
 }
 
+// Every decoder layer: `norms` norms of the hidden size, each of its mixers (mixer(kind)), then
+// after(layer) (the feed-forward block where the family has one); then the final norm.
+template <class Mixer, class After>
+void each_layer(Parts& p, const ModelSpec& m, std::int64_t h, std::int64_t norms, Mixer mixer, After after) {
+  for (std::int64_t d = 0; d < m.decoder_layers(); ++d) {
+    p.norm(h, norms);
+    for (const LayerKind k : mixers_of(m, d)) mixer(k);
+    after(d);
+  }
+  p.norm(h);
+}
+
+void no_feed_forward(std::int64_t) {}
+
 void count_mamba(Parts& p, const ConfigReader& r, const ModelSpec& m) {
   const std::int64_t h = r.positive("hidden_size");
   const MambaLayerSpec& s = *m.mamba;
   const bool bias = r.boolean_or("use_bias", false), conv_bias = r.boolean_or("use_conv_bias", true);
-  for (std::int64_t d = 0; d < m.decoder_layers(); ++d) {
-    p.norm(h);
-    mamba1(p, h, s.intermediate_size, s.d_state, s.conv_kernel, dt_rank(r, "time_step_rank", h), bias, conv_bias,
-           false);
-  }
-  p.norm(h);
+  const std::int64_t rank = dt_rank(r, "time_step_rank", h);
+  each_layer(p, m, h, 1,
+             [&](LayerKind) { mamba1(p, h, s.intermediate_size, s.d_state, s.conv_kernel, rank, bias, conv_bias, false); },
+             no_feed_forward);
   embeddings(p, r, h, r.positive("vocab_size"), true);  // MambaConfig keeps PretrainedConfig's tying
 }
 
 void count_mamba2(Parts& p, const ConfigReader& r, const ModelSpec& m) {
   const std::int64_t h = r.positive("hidden_size");
   const bool bias = r.boolean_or("use_bias", false), conv_bias = r.boolean_or("use_conv_bias", true);
-  for (std::int64_t d = 0; d < m.decoder_layers(); ++d) {
-    p.norm(h);
-    mamba2(p, h, *m.mamba2, bias, conv_bias);
-  }
-  p.norm(h);
+  each_layer(p, m, h, 1, [&](LayerKind) { mamba2(p, h, *m.mamba2, bias, conv_bias); }, no_feed_forward);
   embeddings(p, r, h, r.positive("vocab_size"), false);  // Mamba2Config: tie_word_embeddings False
 }
 
@@ -238,26 +246,23 @@ void count_mamba_ssm(Parts& p, const ConfigReader& r, const ModelSpec& m) {
   const json empty = json::object();
   const ConfigReader ssm = r.has("ssm_cfg") ? r.object("ssm_cfg") : ConfigReader(empty, r.where());
   const bool bias = ssm.boolean_or("bias", false), conv_bias = ssm.boolean_or("conv_bias", true);
-  for (std::int64_t d = 0; d < m.decoder_layers(); ++d) {
-    p.norm(h);
-    for (const LayerKind k : mixers_of(m, d)) {
-      if (k == LayerKind::mamba) {
-        const MambaLayerSpec& s = *m.mamba;
-        mamba1(p, h, s.intermediate_size, s.d_state, s.conv_kernel, dt_rank(ssm, "dt_rank", h), bias, conv_bias,
-               false);
-      } else if (k == LayerKind::mamba2) {
-        mamba2(p, h, *m.mamba2, bias, conv_bias);
-      } else {
-        attention(p, h, *m.attention, true, true, false, false);
-      }
+  const auto mixer = [&](LayerKind k) {
+    if (k == LayerKind::mamba) {
+      const MambaLayerSpec& s = *m.mamba;
+      mamba1(p, h, s.intermediate_size, s.d_state, s.conv_kernel, dt_rank(ssm, "dt_rank", h), bias, conv_bias, false);
+    } else if (k == LayerKind::mamba2) {
+      mamba2(p, h, *m.mamba2, bias, conv_bias);
+    } else {
+      attention(p, h, *m.attention, true, true, false, false);
     }
+  };
+  each_layer(p, m, h, 1, mixer, [&](std::int64_t) {
     if (mlp > 0) {
       p.norm(h);
       p.linear("mlp", h, 2 * mlp);
       p.linear("mlp", mlp, h);
     }
-  }
-  p.norm(h);
+  });
   const std::int64_t multiple = r.positive_or("pad_vocab_size_multiple", 8);
   embeddings(p, r, h, cdiv(r.positive("vocab_size"), multiple) * multiple, true, "tie_embeddings");
 }
@@ -266,20 +271,16 @@ void count_jamba(Parts& p, const ConfigReader& r, const ModelSpec& m) {
   const std::int64_t h = r.positive("hidden_size");
   const FeedForward ff = feed_forward(r);
   const bool proj_bias = r.boolean_or("mamba_proj_bias", false), conv_bias = r.boolean_or("mamba_conv_bias", true);
-  for (std::int64_t d = 0; d < m.decoder_layers(); ++d) {
-    p.norm(h, 2);
-    for (const LayerKind k : mixers_of(m, d)) {
-      if (k == LayerKind::attention) {
-        attention(p, h, *m.attention, false, false, false, false);
-      } else {
-        const MambaLayerSpec& s = *m.mamba;
-        mamba1(p, h, s.intermediate_size, s.d_state, s.conv_kernel, dt_rank(r, "mamba_dt_rank", h), proj_bias,
-               conv_bias, true);
-      }
+  const auto mixer = [&](LayerKind k) {
+    if (k == LayerKind::attention) {
+      attention(p, h, *m.attention, false, false, false, false);
+    } else {
+      const MambaLayerSpec& s = *m.mamba;
+      mamba1(p, h, s.intermediate_size, s.d_state, s.conv_kernel, dt_rank(r, "mamba_dt_rank", h), proj_bias,
+             conv_bias, true);
     }
-    ff.add(p, r, h, d);
-  }
-  p.norm(h);
+  };
+  each_layer(p, m, h, 2, mixer, [&](std::int64_t d) { ff.add(p, r, h, d); });
   embeddings(p, r, h, r.positive("vocab_size"), false);  // JambaConfig: tie_word_embeddings False
 }
 
@@ -325,19 +326,17 @@ void count_granite_hybrid(Parts& p, const ConfigReader& r, const ModelSpec& m) {
   }
   const bool proj_bias = r.boolean_or("mamba_proj_bias", false), conv_bias = r.boolean_or("mamba_conv_bias", true);
   const bool attn_bias = r.boolean_or("attention_bias", false);
-  for (std::int64_t d = 0; d < m.decoder_layers(); ++d) {
-    p.norm(h, 2);
-    for (const LayerKind k : mixers_of(m, d)) {
-      if (k == LayerKind::attention) attention(p, h, *m.attention, attn_bias, attn_bias, false, false);
-      else mamba2(p, h, *m.mamba2, proj_bias, conv_bias);
-    }
+  const auto mixer = [&](LayerKind k) {
+    if (k == LayerKind::attention) attention(p, h, *m.attention, attn_bias, attn_bias, false, false);
+    else mamba2(p, h, *m.mamba2, proj_bias, conv_bias);
+  };
+  each_layer(p, m, h, 2, mixer, [&](std::int64_t) {
     if (experts > 0) {
       p.add("moe experts", experts * 3 * h * r.positive("intermediate_size"), true, true);
       p.add("moe router", experts * h, false, false);
     }
     if (shared > 0) p.linear(experts > 0 ? "moe shared experts" : "mlp", h, 3 * shared);
-  }
-  p.norm(h);
+  });
   embeddings(p, r, h, r.positive("vocab_size"), false);
 }
 
@@ -347,22 +346,18 @@ void count_granite_hybrid(Parts& p, const ConfigReader& r, const ModelSpec& m) {
 void count_minimax(Parts& p, const ConfigReader& r, const ModelSpec& m) {
   const std::int64_t h = r.positive("hidden_size");
   const FeedForward ff = feed_forward(r);
-  for (std::int64_t d = 0; d < m.decoder_layers(); ++d) {
-    p.norm(h, 2);
-    for (const LayerKind k : mixers_of(m, d)) {
-      if (k == LayerKind::attention) {
-        attention(p, h, *m.attention, false, false, false, false);
-      } else {
-        const std::int64_t inner = m.linear_attention->num_heads * m.linear_attention->key_dim;
-        p.linear("lightning attention", h, 3 * inner);
-        p.linear("lightning attention", h, inner);
-        p.add("lightning attention", inner);  // its norm, sharded with the heads
-        p.linear("lightning attention", inner, h);
-      }
+  const auto mixer = [&](LayerKind k) {
+    if (k == LayerKind::attention) {
+      attention(p, h, *m.attention, false, false, false, false);
+      return;
     }
-    ff.add(p, r, h, d);
-  }
-  p.norm(h);
+    const std::int64_t inner = m.linear_attention->num_heads * m.linear_attention->key_dim;
+    p.linear("lightning attention", h, 3 * inner);
+    p.linear("lightning attention", h, inner);
+    p.add("lightning attention", inner);  // its norm, sharded with the heads
+    p.linear("lightning attention", inner, h);
+  };
+  each_layer(p, m, h, 2, mixer, [&](std::int64_t d) { ff.add(p, r, h, d); });
   embeddings(p, r, h, r.positive("vocab_size"), false);
 }
 
@@ -376,20 +371,16 @@ void count_transformer(Parts& p, const ConfigReader& r, const ModelSpec& m, cons
   const bool qk_norm = qwen_next || type.rfind("qwen3", 0) == 0;
   const bool qkv_bias = type == "qwen2" || type == "qwen2_moe" || r.boolean_or("attention_bias", false);
   const bool o_bias = r.boolean_or("attention_bias", false);
-  for (std::int64_t d = 0; d < m.decoder_layers(); ++d) {
-    p.norm(h, 2);
-    for (const LayerKind k : mixers_of(m, d)) {
-      switch (k) {
-        case LayerKind::attention: attention(p, h, *m.attention, qkv_bias, o_bias, qwen_next, qk_norm); break;
-        case LayerKind::gated_delta_net: gated_delta_net(p, h, *m.gated_delta_net); break;
-        case LayerKind::kda: kda(p, h, *m.kda); break;
-        case LayerKind::mla: mla(p, r, h, *m.mla); break;
-        default: r.fail("model_type", "a layer kind the parameter count knows for \"" + type + "\"");
-      }
+  const auto mixer = [&](LayerKind k) {
+    switch (k) {
+      case LayerKind::attention: attention(p, h, *m.attention, qkv_bias, o_bias, qwen_next, qk_norm); break;
+      case LayerKind::gated_delta_net: gated_delta_net(p, h, *m.gated_delta_net); break;
+      case LayerKind::kda: kda(p, h, *m.kda); break;
+      case LayerKind::mla: mla(p, r, h, *m.mla); break;
+      default: r.fail("model_type", "a layer kind the parameter count knows for \"" + type + "\"");
     }
-    ff.add(p, r, h, d);
-  }
-  p.norm(h);
+  };
+  each_layer(p, m, h, 2, mixer, [&](std::int64_t d) { ff.add(p, r, h, d); });
   embeddings(p, r, h, r.positive("vocab_size"), false);
 }
 
