@@ -241,7 +241,7 @@ void add_budget_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--json", args->json_path, "write every number and setting as JSON to FILE");
   cmd->add_option("--csv", args->csv_path, "write one row per model and context to FILE");
   cmd->add_option("--svg", args->svg_path,
-                  "write a chart to FILE: memory per sequence (ssmkit), maximum concurrency (vllm) by context");
+                  "write a chart to FILE: sequences that fit (ssmkit) or vLLM's maximum concurrency against context");
   cmd->add_option("--engine", args->engine,
                   "whose cache layout and arithmetic: ssmkit, or vllm (vLLM v1's pool, its own flag names; "
                   "docs/budget-vllm.md)")

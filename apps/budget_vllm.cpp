@@ -52,7 +52,7 @@ void add_vllm_budget_options(CLI::App* cmd, VllmBudgetArgs& a) {
       ->capture_default_str();
   cmd->add_option("--kv-memory", a.kv_memory,
                   "vLLM's \"Available KV cache memory\" per rank, in whole bytes (2469519359) or a size "
-                  "(2GiB); default: utilization x GPU memory - reserve" + only);
+                  "(2GiB); default: utilization x GPU memory - the weights (--reserve auto) - --activation-reserve" + only);
   cmd->add_option("--max-model-len", a.max_model_len, "default: the config's max_position_embeddings" + only);
   cmd->add_option("--max-num-seqs", a.max_num_seqs,
                   "default: vLLM's for the GPU (1024 from 70 GiB except A100s, else 256)" + only);
