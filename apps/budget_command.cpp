@@ -1,6 +1,7 @@
 #include "budget_command.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <iostream>
 #include <memory>
@@ -23,8 +24,8 @@ struct BudgetArgs {
   std::vector<std::string> models;
   std::string gpu_mem, gpu;
   double utilization = 0.9;
-  std::string reserve = "0";
-  std::int64_t tp = 1;
+  std::string reserve;  // empty: auto for --engine vllm without --kv-memory, else 0
+  std::string tp = "1";
   std::string state_dtype = "float32", conv_dtype = "bfloat16", kv_dtype = "bfloat16";
   std::int64_t page_size = 16;
   std::string contexts = "1k,8k,32k,128k,1M";
@@ -43,18 +44,50 @@ DType cache_dtype(const std::string& flag, const std::string& name) {
   return *d;
 }
 
+// A comma list of cache dtypes, in order, without repeats.
+std::vector<DType> dtype_list(const std::string& flag, const std::string& list) {
+  std::vector<DType> out;
+  for (const std::string& item : comma_values(list, flag)) {
+    const DType d = cache_dtype(flag, item);
+    if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
+  }
+  return out;
+}
+
 // Ascending and without repeats, so that the chart's lines run left to right.
 std::vector<std::int64_t> parse_contexts(const std::string& list) {
   std::vector<std::int64_t> out;
-  std::size_t start = 0;
-  while (start <= list.size()) {
-    const std::size_t comma = std::min(list.find(',', start), list.size());
-    out.push_back(parse_token_count(std::string_view(list).substr(start, comma - start), kWhere, "--context"));
-    start = comma + 1;
+  for (const std::string& item : comma_values(list, "--context")) {
+    out.push_back(parse_token_count(item, kWhere, "--context"));
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+// --tp: one degree, or a comma list (a row each). CLI11 would saturate longer numbers, so
+// each value is read here and bounded.
+std::vector<std::int64_t> parse_tp(const std::string& list) {
+  std::vector<std::int64_t> out;
+  for (const std::string& item : comma_values(list, "--tp")) {
+    std::int64_t v = 0;
+    const bool digits = item.size() <= 6 &&
+                        std::all_of(item.begin(), item.end(), [](unsigned char c) { return std::isdigit(c); });
+    if (digits) v = std::stoll(item);
+    if (!digits || v < 1 || v > kMaxTensorParallel) {
+      throw InputError(kWhere, "--tp", "1 to " + std::to_string(kMaxTensorParallel) +
+                                           " ranks (or a comma list of them), got \"" + item + "\"");
+    }
+    if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  }
+  return out;
+}
+
+// Whether the weights are counted from the config: --reserve auto, and the default of
+// --engine vllm when neither --kv-memory nor a reserve is given.
+bool reserve_auto(const BudgetArgs& args) {
+  if (args.reserve == "auto") return true;
+  return args.reserve.empty() && args.engine == "vllm" && args.vllm.kv_memory.empty();
 }
 
 BudgetSource derive_budget(const BudgetArgs& args) {
@@ -76,7 +109,12 @@ BudgetSource derive_budget(const BudgetArgs& args) {
     b.device_memory_source = std::string(g.source);
   }
   b.utilization = args.utilization;
-  b.reserve_bytes = parse_byte_size(args.reserve, kWhere, "--reserve");
+  if (args.reserve == "auto" && args.engine != "vllm") {
+    throw InputError(kWhere, "--reserve", "a size for --engine ssmkit (auto counts weights at vLLM's served dtype: "
+                                          "give --engine vllm), got auto");
+  }
+  b.reserve_bytes = reserve_auto(args) ? 0 : parse_byte_size(args.reserve.empty() ? "0" : args.reserve, kWhere,
+                                                             "--reserve");
   const std::size_t usable = MemoryBudget::fraction_of(b.device_memory_bytes, b.utilization).resolve();
   if (usable == 0) {  // the reserve is not what left nothing
     throw InputError(kWhere, args.gpu_mem.empty() ? "--utilization" : "--gpu-mem/--utilization",
@@ -110,34 +148,54 @@ int run_budget(const BudgetArgs& args) {
   try {
     check_engine_flags(args);
     CacheSettings settings;
-    // CLI11 saturates longer numbers to 2^63 - 1: the bound names them.
-    if (args.tp < 1 || args.tp > kMaxTensorParallel) {
-      throw InputError(kWhere, "--tp", "1 to " + std::to_string(kMaxTensorParallel) + " ranks, got " +
-                                           std::to_string(args.tp));
-    }
+    const std::vector<std::int64_t> tps = parse_tp(args.tp);
     if (args.page_size < 1 || args.page_size > kMaxPageSize) {
       throw InputError(kWhere, "--page-size", "1 to " + std::to_string(kMaxPageSize) + " tokens, got " +
                                                   std::to_string(args.page_size));
     }
     if (args.engine == "vllm") {
-      VllmBudgetRun run{args.models, args.vllm, derive_budget(args), args.tp, args.json_path, args.csv_path,
-                        args.given};
+      VllmBudgetRun run;
+      run.models = args.models;
+      run.args = args.vllm;
+      run.device = derive_budget(args);
+      run.reserve_auto = reserve_auto(args);
+      run.tensor_parallel = tps;
+      run.contexts = parse_contexts(args.contexts);
+      run.json_path = args.json_path;
+      run.csv_path = args.csv_path;
+      run.svg_path = args.svg_path;
+      run.given = args.given;
       run_vllm_budget(run);
       return 0;
     }
-    settings.tensor_parallel = args.tp;
     settings.page_size = args.page_size;
-    settings.ssm_dtype = cache_dtype("--state-dtype", args.state_dtype);
-    settings.linear_attention_dtype = settings.ssm_dtype;
-    settings.conv_dtype = cache_dtype("--conv-dtype", args.conv_dtype);
-    settings.kv_dtype = cache_dtype("--kv-dtype", args.kv_dtype);
     settings.max_requests = 1;
+    // Every combination of the listed degrees and dtypes is a row.
+    std::vector<CacheSettings> rows;
+    const auto states = dtype_list("--state-dtype", args.state_dtype);
+    const auto convs = dtype_list("--conv-dtype", args.conv_dtype);
+    const auto kvs = dtype_list("--kv-dtype", args.kv_dtype);
+    for (const std::int64_t tp : tps) {
+      for (const DType state : states) {
+        for (const DType conv : convs) {
+          for (const DType kv : kvs) {
+            CacheSettings row = settings;
+            row.tensor_parallel = tp;
+            row.ssm_dtype = state;
+            row.linear_attention_dtype = state;
+            row.conv_dtype = conv;
+            row.kv_dtype = kv;
+            rows.push_back(row);
+          }
+        }
+      }
+    }
     const std::vector<std::int64_t> contexts = parse_contexts(args.contexts);
     const BudgetSource budget = derive_budget(args);
     std::vector<ModelSpec> models;
     for (const auto& m : args.models) models.push_back(resolve_model(m));
 
-    const BudgetReport report = compute_budget(models, budget, settings, contexts);
+    const BudgetReport report = compute_budget(models, budget, rows, contexts);
     print_budget_table(std::cout, report);
     if (!args.json_path.empty()) write_budget_json(args.json_path, report);
     if (!args.csv_path.empty()) write_budget_csv(args.csv_path, report);
@@ -168,11 +226,11 @@ void add_budget_command(CLI::App& app, int* exit_code) {
                   "fraction of the GPU memory the engine may use (vLLM's gpu_memory_utilization)")
       ->capture_default_str();
   cmd->add_option("--reserve", args->reserve,
-                  "memory within that fraction not for caches (weights, activations), e.g. 20GiB")
+                  "memory within that fraction not for caches (weights, activations), e.g. 20GiB; auto: the "
+                  "weights counted from the config (--engine vllm; its default without --kv-memory), else 0");
+  cmd->add_option("--tp", args->tp, "tensor-parallel degree, or a comma list (a row each); numbers are one rank's share")
       ->capture_default_str();
-  cmd->add_option("--tp", args->tp, "tensor-parallel degree; numbers are one rank's share")
-      ->capture_default_str();
-  cmd->add_option("--state-dtype", args->state_dtype, "SSM and lightning state dtype")
+  cmd->add_option("--state-dtype", args->state_dtype, "SSM and lightning state dtype; a comma list gives a row each")
       ->capture_default_str();
   cmd->add_option("--conv-dtype", args->conv_dtype, "conv window dtype")->capture_default_str();
   cmd->add_option("--kv-dtype", args->kv_dtype, "KV cache dtype")->capture_default_str();
@@ -182,7 +240,8 @@ void add_budget_command(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--json", args->json_path, "write every number and setting as JSON to FILE");
   cmd->add_option("--csv", args->csv_path, "write one row per model and context to FILE");
-  cmd->add_option("--svg", args->svg_path, "write a chart of memory per sequence to FILE");
+  cmd->add_option("--svg", args->svg_path,
+                  "write a chart to FILE: sequences that fit (ssmkit) or vLLM's maximum concurrency against context");
   cmd->add_option("--engine", args->engine,
                   "whose cache layout and arithmetic: ssmkit, or vllm (vLLM v1's pool, its own flag names; "
                   "docs/budget-vllm.md)")

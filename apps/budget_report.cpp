@@ -1,5 +1,6 @@
 #include "budget_report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -58,6 +59,58 @@ std::string derivation(const BudgetSource& b) {
   return o.str();
 }
 
+bool several_settings(const BudgetReport& r) {
+  for (const ModelBudget& mb : r.models) {
+    const CacheSettings& a = mb.settings;
+    const CacheSettings& b = r.settings;
+    if (a.tensor_parallel != b.tensor_parallel || a.ssm_dtype != b.ssm_dtype || a.conv_dtype != b.conv_dtype ||
+        a.kv_dtype != b.kv_dtype) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// "tp 2, state bfloat16, conv bfloat16, kv bfloat16": what tells a row's settings apart.
+std::string settings_label(const CacheSettings& s) {
+  return "tp " + std::to_string(s.tensor_parallel) + ", state " + std::string(dtype_name(s.ssm_dtype)) + ", conv " +
+         std::string(dtype_name(s.conv_dtype)) + ", kv " + std::string(dtype_name(s.kv_dtype));
+}
+
+// One CSV line per row and context; the JSON's "rows" carry the same keys in the same order.
+nlohmann::ordered_json row_values(const BudgetReport& r, const ModelBudget& mb, const ContextCapacity& c) {
+  std::size_t conv = 0, ssm = 0, linear = 0;
+  for (const LayerKindMemory& k : mb.memory.kinds) {
+    conv += k.conv_bytes_per_sequence;
+    (k.kind == LayerKind::linear_attention ? linear : ssm) += k.state_bytes_per_sequence;
+  }
+  return nlohmann::ordered_json{{"model", mb.model.name},
+                                {"context", c.context},
+                                {"pages_per_sequence", c.pages_per_sequence},
+                                {"bytes_per_sequence", c.bytes_per_sequence},
+                                {"max_sequences", c.max_sequences},
+                                {"state_bytes_per_sequence", mb.memory.state_bytes_per_sequence},
+                                {"conv_bytes_per_sequence", conv},
+                                {"ssm_state_bytes_per_sequence", ssm},
+                                {"linear_attention_state_bytes_per_sequence", linear},
+                                {"kv_bytes_per_token", mb.memory.kv_bytes_per_token},
+                                {"kv_bytes_per_page", mb.memory.kv_bytes_per_page},
+                                {"budget_bytes", r.budget.budget_bytes},
+                                {"tensor_parallel", mb.settings.tensor_parallel},
+                                {"beyond_max_position_embeddings", beyond_limit(mb.model, c.context)},
+                                {"state_dtype", std::string(dtype_name(mb.settings.ssm_dtype))},
+                                {"conv_dtype", std::string(dtype_name(mb.settings.conv_dtype))},
+                                {"kv_dtype", std::string(dtype_name(mb.settings.kv_dtype))}};
+}
+
+std::vector<std::string> row_columns() {
+  std::vector<std::string> names;
+  const ModelBudget empty;
+  const nlohmann::ordered_json row = row_values(BudgetReport{}, empty, ContextCapacity{});
+  for (const auto& [key, value] : row.items()) names.push_back(key);
+  return names;
+}
+
 }  // namespace
 
 std::string csv_field(const std::string& s) {
@@ -68,12 +121,14 @@ std::string csv_field(const std::string& s) {
 }
 
 BudgetReport compute_budget(const std::vector<ModelSpec>& models, const BudgetSource& budget,
-                            const CacheSettings& settings, const std::vector<std::int64_t>& contexts) {
-  BudgetReport r{budget, settings, contexts, {}};
+                            const std::vector<CacheSettings>& settings, const std::vector<std::int64_t>& contexts) {
+  BudgetReport r{budget, settings.front(), contexts, {}};
   for (const ModelSpec& m : models) {
-    ModelBudget mb{m, model_memory(m, settings), {}};
-    for (const std::int64_t c : contexts) mb.capacities.push_back(capacity_at(mb.memory, budget.budget_bytes, c));
-    r.models.push_back(std::move(mb));
+    for (const CacheSettings& s : settings) {
+      ModelBudget mb{m, s, model_memory(m, s), {}};
+      for (const std::int64_t c : contexts) mb.capacities.push_back(capacity_at(mb.memory, budget.budget_bytes, c));
+      r.models.push_back(std::move(mb));
+    }
   }
   return r;
 }
@@ -86,21 +141,26 @@ void print_budget_table(std::ostream& os, const BudgetReport& r) {
      << format_bytes(b.device_memory_bytes) << ") - reserve " << format_bytes(b.reserve_bytes) << '\n'
      << "device        " << b.device_description;
   if (!b.device_memory_source.empty()) os << "; " << b.device_memory_source;
+  const bool several = several_settings(r);
   os << '\n'
-     << "parallel      tensor parallel " << s.tensor_parallel
+     << "parallel      tensor parallel " << (several ? std::string("per row") : std::to_string(s.tensor_parallel))
      << ": every number is one rank's share (heads, KV heads, Mamba heads and groups, GDN and "
         "KDA heads sharded as vLLM does; MLA's latent rows are whole on every rank)\n"
-     << "dtypes        conv " << dtype_name(s.conv_dtype) << ", SSM / GDN / KDA state "
-     << dtype_name(s.ssm_dtype) << ", lightning state " << dtype_name(s.linear_attention_dtype)
-     << ", KV / MLA latent " << dtype_name(s.kv_dtype) << "; KV page " << s.page_size
-     << " tokens\n"
+     << "dtypes        "
+     << (several ? std::string("per row: state (SSM, GDN, KDA and lightning states), conv, KV / MLA latent")
+                 : "conv " + std::string(dtype_name(s.conv_dtype)) + ", SSM / GDN / KDA state " +
+                       std::string(dtype_name(s.ssm_dtype)) + ", lightning state " +
+                       std::string(dtype_name(s.linear_attention_dtype)) + ", KV / MLA latent " +
+                       std::string(dtype_name(s.kv_dtype)))
+     << "; KV page " << s.page_size << " tokens\n"
      << "conv window   " << kConvWindowNote << '\n'
      << "split         " << kBudgetSplitNote << '\n';
 
   for (const ModelBudget& mb : r.models) {
     const ModelSpec& m = mb.model;
     const ModelMemory& mem = mb.memory;
-    os << "\n== " << m.name << ": " << layer_summary(m) << '\n'
+    os << "\n== " << m.name << (several ? " (" + settings_label(mb.settings) + ")" : std::string()) << ": "
+       << layer_summary(m) << '\n'
        << "   source: " << m.source << '\n'
        << "   " << std::left << std::setw(18) << "kind" << std::right << std::setw(7) << "layers"
        << "  " << std::left << std::setw(24) << "conv/seq (per layer)" << std::setw(26)
@@ -146,7 +206,7 @@ void print_budget_table(std::ostream& os, const BudgetReport& r) {
 }
 
 void write_budget_json(const std::filesystem::path& path, const BudgetReport& r) {
-  using nlohmann::json;
+  using json = nlohmann::ordered_json;  // the rows keep the CSV's column order
   const BudgetSource& b = r.budget;
   const CacheSettings& s = r.settings;
   json budget = {{"bytes", b.budget_bytes},
@@ -206,6 +266,11 @@ void write_budget_json(const std::filesystem::path& path, const BudgetReport& r)
     }
     out["models"].push_back({{"name", m.name},
                              {"source", m.source},
+                             {"tensor_parallel", mb.settings.tensor_parallel},
+                             {"dtypes",
+                              {{"conv", dtype_name(mb.settings.conv_dtype)},
+                               {"ssm_state", dtype_name(mb.settings.ssm_dtype)},
+                               {"kv", dtype_name(mb.settings.kv_dtype)}}},
                              {"num_hidden_layers", m.decoder_layers()},
                              {"layers", layers},
                              {"max_position_embeddings", m.max_position_embeddings},
@@ -217,49 +282,64 @@ void write_budget_json(const std::filesystem::path& path, const BudgetReport& r)
                              {"kinds", kinds},
                              {"contexts", contexts}});
   }
+  out["columns"] = row_columns();
+  out["rows"] = json::array();
+  for (const ModelBudget& mb : r.models) {
+    for (const ContextCapacity& c : mb.capacities) out["rows"].push_back(row_values(r, mb, c));
+  }
   write_output_file(path, "--json", json_text(out));
 }
 
 void write_budget_csv(const std::filesystem::path& path, const BudgetReport& r) {
   std::ostringstream out;
-  out << "model,context,pages_per_sequence,bytes_per_sequence,max_sequences,"
-         "state_bytes_per_sequence,conv_bytes_per_sequence,ssm_state_bytes_per_sequence,"
-         "linear_attention_state_bytes_per_sequence,kv_bytes_per_token,kv_bytes_per_page,"
-         "budget_bytes,tensor_parallel,beyond_max_position_embeddings\n";
+  const std::vector<std::string> columns = row_columns();
+  for (std::size_t i = 0; i < columns.size(); ++i) out << (i ? "," : "") << columns[i];
+  out << '\n';
   for (const ModelBudget& mb : r.models) {
-    std::size_t conv = 0, ssm = 0, linear = 0;
-    for (const LayerKindMemory& k : mb.memory.kinds) {
-      conv += k.conv_bytes_per_sequence;
-      (k.kind == LayerKind::linear_attention ? linear : ssm) += k.state_bytes_per_sequence;
-    }
     for (const ContextCapacity& c : mb.capacities) {
-      out << csv_field(mb.model.name) << ',' << c.context << ',' << c.pages_per_sequence << ','
-          << c.bytes_per_sequence << ',' << c.max_sequences << ','
-          << mb.memory.state_bytes_per_sequence << ',' << conv << ',' << ssm << ',' << linear
-          << ',' << mb.memory.kv_bytes_per_token << ',' << mb.memory.kv_bytes_per_page << ','
-          << r.budget.budget_bytes << ',' << r.settings.tensor_parallel << ','
-          << (beyond_limit(mb.model, c.context) ? "true" : "false") << '\n';
+      const auto values = row_values(r, mb, c);
+      for (std::size_t i = 0; i < columns.size(); ++i) {
+        const auto& v = values.at(columns[i]);
+        out << (i ? "," : "") << csv_field(v.is_string() ? v.get<std::string>() : v.dump());
+      }
+      out << '\n';
     }
   }
   write_output_file(path, "--csv", out.str());
 }
 
 void write_budget_svg(const std::filesystem::path& path, const BudgetReport& r) {
+  const bool several = several_settings(r);
+  // Each setting's distinct values, in row order: "tp 1,2; state float32,bfloat16; ...".
+  std::vector<std::string> tp, state, conv, kv;
+  const auto note = [](std::vector<std::string>& seen, const std::string& v) {
+    if (std::find(seen.begin(), seen.end(), v) == seen.end()) seen.push_back(v);
+  };
+  for (const ModelBudget& mb : r.models) {
+    note(tp, std::to_string(mb.settings.tensor_parallel));
+    note(state, std::string(dtype_name(mb.settings.ssm_dtype)));
+    note(conv, std::string(dtype_name(mb.settings.conv_dtype)));
+    note(kv, std::string(dtype_name(mb.settings.kv_dtype)));
+  }
+  const auto joined = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& x : v) out += (out.empty() ? "" : ",") + x;
+    return out;
+  };
+  const std::string settings = "tp " + joined(tp) + "; state " + joined(state) + ", conv " + joined(conv) +
+                               ", kv " + joined(kv);
   LineChart chart;
-  chart.title = "Cache memory per sequence (state + KV pages), one rank at tensor parallel " +
-                std::to_string(r.settings.tensor_parallel);
+  chart.title = "Max concurrent sequences, " + (r.budget.gpu.empty() ? r.budget.device_description : r.budget.gpu) +
+                ", budget " + format_bytes(r.budget.budget_bytes) + " per rank; " + settings;
   chart.x = {"context length, tokens (log scale)",
              [](double v) { return format_tokens(static_cast<std::int64_t>(v)); }};
-  chart.y = {"memory per sequence (log scale)", [](double v) {
-               std::string label = format_bytes(static_cast<std::size_t>(v));
-               const auto zeros = label.find(".00 ");
-               return zeros == std::string::npos ? label : label.erase(zeros, 3);
-             }};
+  chart.y = {"sequences that fit (log scale)", [](double v) { return format_number("%g", v); }};
+  chart.hollow_note = "open circle: past max_position_embeddings";
   for (const ModelBudget& mb : r.models) {
-    ChartSeries series{mb.model.name, {}};
+    ChartSeries series{mb.model.name + (several ? " (" + settings_label(mb.settings) + ")" : std::string()), {}};
     for (const ContextCapacity& c : mb.capacities) {
-      series.points.emplace_back(static_cast<double>(c.context),
-                                 static_cast<double>(c.bytes_per_sequence));
+      series.points.emplace_back(static_cast<double>(c.context), static_cast<double>(c.max_sequences));
+      series.hollow.push_back(beyond_limit(mb.model, c.context));
     }
     chart.series.push_back(std::move(series));
   }

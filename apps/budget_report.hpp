@@ -21,15 +21,17 @@ struct BudgetSource {
   std::size_t budget_bytes = 0;        // floor(utilization * device) - reserve
 };
 
+// One row: a model under one choice of degree and dtypes.
 struct ModelBudget {
   ModelSpec model;
+  CacheSettings settings;
   ModelMemory memory;
   std::vector<ContextCapacity> capacities;  // one per context, in order
 };
 
 struct BudgetReport {
   BudgetSource budget;
-  CacheSettings settings;  // dtypes, page size, tensor parallel
+  CacheSettings settings;  // the first row's dtypes, page size, tensor parallel
   std::vector<std::int64_t> contexts;
   std::vector<ModelBudget> models;
 };
@@ -38,8 +40,9 @@ struct BudgetReport {
 extern const char* const kConvWindowNote;
 extern const char* const kBudgetSplitNote;
 
+// One row per model and settings (models outermost), in order.
 BudgetReport compute_budget(const std::vector<ModelSpec>& models, const BudgetSource& budget,
-                            const CacheSettings& settings, const std::vector<std::int64_t>& contexts);
+                            const std::vector<CacheSettings>& settings, const std::vector<std::int64_t>& contexts);
 
 // A CSV cell: quoted, with quotes doubled, when it holds a comma, a quote or a newline.
 std::string csv_field(const std::string& s);

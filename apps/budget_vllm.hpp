@@ -23,7 +23,13 @@ struct VllmBudgetArgs {
   std::int64_t num_speculative_tokens = 0;
   bool enforce_eager = false;
   std::int64_t kernel_block_alignment = 0;    // 0: 16, 64 for MLA
+  std::string activation_reserve = "0";       // --activation-reserve: the profile's share, not weights
+  std::string speculative_method;             // --speculative-method; empty: none
 };
+
+// A flag's comma-separated values, in order (budget's lists of degrees, dtypes and contexts);
+// an empty value is an InputError naming the flag.
+std::vector<std::string> comma_values(const std::string& list, const std::string& flag);
 
 // The flags only one engine reads; giving one to the other engine is an error naming it.
 const std::vector<std::string>& vllm_only_flags();
@@ -34,9 +40,12 @@ void add_vllm_budget_options(CLI::App* cmd, VllmBudgetArgs& args);
 struct VllmBudgetRun {
   std::vector<std::string> models;
   VllmBudgetArgs args;
-  BudgetSource device;        // the GPU, and the derived budget when --kv-memory is absent
-  std::int64_t tensor_parallel = 1;
-  std::string json_path, csv_path;
+  // The GPU and utilization x its memory; reserve_bytes is --reserve SIZE unless reserve_auto.
+  BudgetSource device;
+  bool reserve_auto = false;  // --reserve auto: each row's weights from the model's config
+  std::vector<std::int64_t> tensor_parallel{1};  // one row per degree
+  std::vector<std::int64_t> contexts;            // the SVG's context lengths
+  std::string json_path, csv_path, svg_path;
   std::set<std::string> given;  // the flags on the command line
 };
 

@@ -1,11 +1,14 @@
 #include "budget_vllm_report.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "budget_report.hpp"
 #include "report_output.hpp"
 #include "ssmkit/model/units.hpp"
+#include "svg_chart.hpp"
 
 namespace ssmkit::app {
 namespace {
@@ -32,6 +35,12 @@ std::int64_t group_blocks(const PoolPlan& p, bool attention) {
   return n;
 }
 
+// "kv bfloat16, conv bfloat16, ssm float32": the cache dtypes that tell rows apart.
+std::string row_dtypes(const VllmModelReport& m) {
+  return "kv " + std::string(vllm::dtype_name(m.dtypes.kv)) + ", conv " + std::string(vllm::dtype_name(m.dtypes.conv)) +
+         ", ssm " + std::string(vllm::dtype_name(m.dtypes.ssm));
+}
+
 std::string verdict(const VllmModelReport& m) {
   return m.plan.starts ? "starts" : "fails: " + m.plan.error;
 }
@@ -43,7 +52,13 @@ json row(const VllmBudgetReport& r, const VllmModelReport& m) {
   return json{{"model", m.model},
               {"engine", "vllm"},
               {"vllm_version", std::string(vllm::era_name(r.era))},
-              {"tensor_parallel", r.tensor_parallel},
+              {"tensor_parallel", m.tensor_parallel},
+              {"speculative_method", m.speculative_method},
+              {"mtp_layers", m.mtp_layers},
+              {"parameters", m.weights.parameters},
+              {"weight_format", m.weights.format},
+              {"weight_bytes_per_rank", m.weights.bytes_per_rank},
+              {"activation_reserve_bytes", m.activation_reserve},
               {"available_kv_cache_bytes", s.available_bytes},
               {"dtype", std::string(vllm::dtype_name(m.dtypes.model))},
               {"kv_cache_dtype", std::string(vllm::dtype_name(m.dtypes.kv))},
@@ -71,7 +86,22 @@ json row(const VllmBudgetReport& r, const VllmModelReport& m) {
               {"starts", p.starts},
               {"error", p.error},
               {"largest_max_num_seqs", p.largest_max_num_seqs},
-              {"largest_max_model_len", p.largest_max_model_len}};
+              {"largest_max_model_len", p.largest_max_model_len},
+              {"starts_from_tensor_parallel", m.starts_from_tp}};
+}
+
+// The weights by kind, largest first, all layers together: "moe experts 77.31B (sharded)".
+std::vector<std::string> part_summary(const std::vector<ParameterPart>& parts) {
+  std::vector<std::pair<std::string, std::int64_t>> by_name;
+  for (const auto& p : parts) {
+    auto it = std::find_if(by_name.begin(), by_name.end(), [&](const auto& e) { return e.first == p.name; });
+    if (it == by_name.end()) by_name.emplace_back(p.name, p.count);
+    else it->second += p.count;
+  }
+  std::stable_sort(by_name.begin(), by_name.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+  std::vector<std::string> out;
+  for (const auto& [name, count] : by_name) out.push_back(name + " " + std::to_string(count));
+  return out;
 }
 
 std::string csv_cell(const json& v) { return csv_field(v.is_string() ? v.get<std::string>() : v.dump()); }
@@ -90,15 +120,37 @@ const std::vector<std::string>& vllm_budget_columns() {
 
 void print_vllm_budget_table(std::ostream& os, const VllmBudgetReport& r) {
   os << "engine        " << vllm::era_description(r.era) << '\n'
-     << "available     " << format_bytes(r.available_bytes) << " (" << r.available_bytes
-     << " B) of KV cache memory per rank: " << r.available_source << '\n'
-     << "parallel      tensor parallel " << r.tensor_parallel << ": one rank's caches\n"
+     << "memory        " << r.memory_source << '\n'
+     << "parallel      every number is one tensor-parallel rank's\n"
      << "conv window   W-1 columns per channel (vLLM's conv state), plus one per speculative token where "
         "the model class passes them on\n";
   for (const VllmModelReport& m : r.models) {
     const PoolPlan& p = m.plan;
     const vllm::PoolSettings& s = m.settings;
-    os << "\n== " << m.model << '\n' << "   source        " << m.source << '\n';
+    os << "\n== " << m.model << ", tensor parallel " << m.tensor_parallel
+       << (m.speculative_method.empty() ? std::string() : ", speculative " + m.speculative_method) << '\n'
+       << "   source        " << m.source << '\n';
+    if (m.weights.counted) {
+      os << "   weights       " << format_number("%.3f", static_cast<double>(m.weights.parameters) / 1e9)
+         << "B parameters (" << m.weights.parameters << ")"
+         << (m.weights.mtp_parameters > 0
+                 ? ", of which " + std::to_string(m.weights.mtp_parameters) + " in the MTP layers"
+                 : std::string())
+         << ", " << m.weights.format << ": " << format_bytes(m.weights.bytes_per_rank) << " ("
+         << m.weights.bytes_per_rank << " B) per rank\n";
+      for (const std::string& part : part_summary(m.weights.parts)) os << "                 " << part << '\n';
+    }
+    os << "   available     " << format_bytes(s.available_bytes) << " (" << s.available_bytes
+       << " B) of KV cache memory per rank = " << m.available_source << '\n';
+    if (m.weights.counted && m.activation_reserve == 0) {
+      os << "   note          the activation peak, CUDA graphs and non-torch memory of vLLM's profile are not "
+            "subtracted (--activation-reserve SIZE, or --kv-memory from a startup log)\n";
+    }
+    if (m.mtp_layers > 0) {
+      os << "   mtp           " << m.mtp_layers << " MTP layer" << (m.mtp_layers == 1 ? "" : "s")
+         << " of full attention in the pool, " << s.num_speculative_tokens << " speculative token"
+         << (s.num_speculative_tokens == 1 ? "" : "s") << '\n';
+    }
     os << "   layers        " << m.pool.attention_layers << " attention" << (m.pool.mla ? " (MLA)" : "") << ", "
        << m.pool.state_layers << " state" << (m.pool.state_layers > 0 ? " (" + m.pool.state.family + ")" : "")
        << '\n'
@@ -136,6 +188,12 @@ void print_vllm_budget_table(std::ostream& os, const VllmBudgetReport& r) {
        << (p.largest_max_num_seqs < 0 ? std::string("no limit from the pool (no max_num_seqs check here)")
                                       : std::to_string(p.largest_max_num_seqs))
        << "; max_model_len that fits: " << with_commas(p.largest_max_model_len) << '\n';
+    if (!p.starts && m.weights.counted) {
+      os << "   hint          "
+         << (m.starts_from_tp > 0 ? "starts from --tp " + std::to_string(m.starts_from_tp) + " with the same flags"
+                                  : std::string("does not start at any doubling of this degree up to --tp 64"))
+         << '\n';
+    }
   }
 }
 
@@ -143,9 +201,7 @@ void write_vllm_budget_json(const std::filesystem::path& path, const VllmBudgetR
   json out{{"engine", "vllm"},
            {"vllm_version", std::string(vllm::era_name(r.era))},
            {"rules", std::string(vllm::era_description(r.era))},
-           {"available_kv_cache_bytes", r.available_bytes},
-           {"available_source", r.available_source},
-           {"tensor_parallel", r.tensor_parallel},
+           {"memory_source", r.memory_source},
            {"columns", vllm_budget_columns()},
            {"rows", json::array()},
            {"details", json::array()}};
@@ -164,12 +220,28 @@ void write_vllm_budget_json(const std::filesystem::path& path, const VllmBudgetR
                         {"block_size", g.block_size},
                         {"blocks_per_request", g.blocks_per_request}});
     }
+    json weights = json::array();
+    for (const auto& part : m.weights.parts) {
+      weights.push_back({{"name", part.name},
+                         {"parameters", part.count},
+                         {"sharded", part.sharded},
+                         {"quantizable", part.quantizable}});
+    }
+    json curve = json::array();
+    for (const auto& c : m.curve) {
+      curve.push_back({{"max_model_len", c.context},
+                       {"max_concurrency", c.max_concurrency},
+                       {"beyond_max_position_embeddings", c.beyond_limit}});
+    }
     json notes = m.dtypes.notes;
     if (!m.plan.mode_note.empty()) notes.push_back(m.plan.mode_note);
     out["details"].push_back({{"model", m.model},
                               {"source", m.source},
                               {"state_tensors", tensors},
                               {"kv_cache_groups", groups},
+                              {"available_source", m.available_source},
+                              {"weights", weights},
+                              {"max_concurrency_by_context", curve},
                               {"notes", notes}});
   }
   write_output_file(path, "--json", out.dump(2) + "\n");
@@ -186,6 +258,46 @@ void write_vllm_budget_csv(const std::filesystem::path& path, const VllmBudgetRe
     out << '\n';
   }
   write_output_file(path, "--csv", out.str());
+}
+
+void write_vllm_budget_svg(const std::filesystem::path& path, const VllmBudgetReport& r) {
+  LineChart chart;
+  // Each dtype's distinct values, in row order: "kv bfloat16, conv bfloat16, ssm float32,bfloat16".
+  std::vector<std::string> kv, conv, ssm;
+  std::set<std::string> dtypes;
+  const auto note = [](std::vector<std::string>& seen, vllm::CacheDType d) {
+    const std::string name(vllm::dtype_name(d));
+    if (std::find(seen.begin(), seen.end(), name) == seen.end()) seen.push_back(name);
+  };
+  for (const VllmModelReport& m : r.models) {
+    dtypes.insert(row_dtypes(m));
+    note(kv, m.dtypes.kv);
+    note(conv, m.dtypes.conv);
+    note(ssm, m.dtypes.ssm);
+  }
+  const auto joined = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& x : v) out += (out.empty() ? "" : ",") + x;
+    return out;
+  };
+  const std::string dtype_list = "kv " + joined(kv) + ", conv " + joined(conv) + ", ssm " + joined(ssm);
+  chart.title = "vLLM " + std::string(vllm::era_name(r.era)) + " max concurrency, " +
+                (r.device.empty() ? r.budget : r.device + ", " + r.budget) + "; " + dtype_list;
+  chart.x = {"max_model_len, tokens (log scale)", [](double v) { return format_tokens(static_cast<std::int64_t>(v)); }};
+  chart.y = {"maximum concurrency (requests of max_model_len, log scale)",
+             [](double v) { return format_number("%g", v); }};
+  chart.hollow_note = "open circle: past max_position_embeddings";
+  for (const VllmModelReport& m : r.models) {
+    ChartSeries series{m.model + " tp" + std::to_string(m.tensor_parallel) +
+                           (r.models.size() > 1 && dtypes.size() > 1 ? " " + row_dtypes(m) : std::string()),
+                       {}, {}};
+    for (const VllmCurvePoint& c : m.curve) {
+      series.points.emplace_back(static_cast<double>(c.context), c.max_concurrency);
+      series.hollow.push_back(c.beyond_limit);
+    }
+    chart.series.push_back(std::move(series));
+  }
+  write_output_file(path, "--svg", render_svg(chart));
 }
 
 }  // namespace ssmkit::app

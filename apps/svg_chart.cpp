@@ -123,6 +123,7 @@ std::string render_svg(const LineChart& chart) {
   o << "<text transform=\"translate(22 " << num(kTop + ph / 2)
     << ") rotate(-90)\" text-anchor=\"middle\">" << escape(chart.y.label) << "</text>\n";
 
+  bool any_hollow = false;
   for (std::size_t i = 0; i < chart.series.size(); ++i) {
     const ChartSeries& s = chart.series[i];
     const char* color = kColors[i % std::size(kColors)];
@@ -134,10 +135,13 @@ std::string render_svg(const LineChart& chart) {
     o << "<g>\n<title>" << escape(s.name) << "</title>\n"
       << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"2\" points=\""
       << points << "\"/>\n";
-    for (const auto& [x, y] : s.points) {
+    for (std::size_t k = 0; k < s.points.size(); ++k) {
+      const auto [x, y] = s.points[k];
       if (x <= 0 || y <= 0) continue;
-      o << "<circle cx=\"" << num(px(x)) << "\" cy=\"" << num(py(y)) << "\" r=\"3\" fill=\""
-        << color << "\"/>\n";
+      const bool open = k < s.hollow.size() && s.hollow[k];
+      any_hollow = any_hollow || open;
+      o << "<circle cx=\"" << num(px(x)) << "\" cy=\"" << num(py(y)) << "\" r=\"" << (open ? "4" : "3")
+        << "\" fill=\"" << (open ? "white" : color) << "\" stroke=\"" << color << "\"/>\n";
     }
     o << "</g>\n";
     const double ly = kTop + 10 + 20.0 * static_cast<double>(i);
@@ -146,6 +150,10 @@ std::string render_svg(const LineChart& chart) {
       << "\" y2=\"" << num(ly) << "\" stroke=\"" << color << "\" stroke-width=\"2\"/>\n"
       << "<text x=\"" << num(lx + 30) << "\" y=\"" << num(ly + 4) << "\">" << escape(legend_name(s.name))
       << "</text>\n";
+  }
+  if (any_hollow && !chart.hollow_note.empty()) {
+    o << "<text x=\"" << num(kLeft + pw + 16) << "\" y=\"" << num(kHeight - 20) << "\" font-size=\"11\">"
+      << escape(chart.hollow_note) << "</text>\n";
   }
   o << "</svg>\n";
   return o.str();

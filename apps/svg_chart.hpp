@@ -11,6 +11,7 @@ namespace ssmkit::app {
 struct ChartSeries {
   std::string name;
   std::vector<std::pair<double, double>> points;  // (x, y), both > 0
+  std::vector<bool> hollow{};  // per point, when given: drawn as an open circle (a marked point)
 };
 
 struct ChartAxis {
@@ -22,6 +23,7 @@ struct LineChart {
   std::string title;
   ChartAxis x, y;
   std::vector<ChartSeries> series;
+  std::string hollow_note;  // what open circles mean, printed under the chart when any is drawn
 };
 
 std::string render_svg(const LineChart& chart);

@@ -196,6 +196,45 @@ TEST(BudgetCli, TensorParallelAndDtypes) {
   EXPECT_EQ(report.at("settings").at("tensor_parallel"), 8);
 }
 
+TEST(BudgetCli, ListsOfDegreesAndDtypesGiveARowEach) {
+  // 2 degrees x 2 state dtypes = 4 rows per model, each at 2 contexts. Nemotron-H-8B at TP 2
+  // with a bfloat16 state: per layer W = 4 conv columns of (8192 + 2 * 8 * 128) / 2 = 5120
+  // channels in bfloat16 and a (64, 64, 128) bfloat16 state, 24 Mamba2 layers.
+  const test::TempDir dir;
+  const RunResult r = run_ssmkit("budget --model Nemotron-H-8B --state-dtype float32,bfloat16 --tp 1,2 "
+                                 "--context 1k,16k --json " + quoted(dir / "l.json") + " --csv " +
+                                 quoted(dir / "l.csv") + " --svg " + quoted(dir / "l.svg"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Nemotron-H-8B (tp 2, state bfloat16, conv bfloat16, kv bfloat16)"), std::string::npos)
+      << r.output;
+  const auto report = nlohmann::ordered_json::parse(read_file(dir / "l.json"));
+  ASSERT_EQ(report.at("models").size(), 4u);
+  const auto& last = report.at("models").at(3);
+  EXPECT_EQ(last.at("tensor_parallel"), 2);
+  EXPECT_EQ(last.at("dtypes").at("ssm_state"), "bfloat16");
+  EXPECT_EQ(last.at("state_bytes_per_sequence").get<std::size_t>(), 24u * (5120 * 4 * 2 + 64 * 64 * 128 * 2));
+  // The JSON rows and the CSV lines: the same columns, one per row and context.
+  const auto& rows = report.at("rows");
+  ASSERT_EQ(rows.size(), 8u);
+  std::string header;
+  for (const auto& c : report.at("columns")) header += (header.empty() ? "" : ",") + c.get<std::string>();
+  std::string keys;
+  for (const auto& [k, v] : rows.at(0).items()) keys += (keys.empty() ? "" : ",") + k;
+  EXPECT_EQ(keys, header);
+  const std::string csv = read_file(dir / "l.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), header);
+  EXPECT_EQ(count(csv, "\n"), 9u);
+  EXPECT_EQ(rows.at(7).at("state_dtype"), "bfloat16");
+  EXPECT_EQ(rows.at(7).at("tensor_parallel"), 2);
+  EXPECT_EQ(rows.at(7).at("beyond_max_position_embeddings"), true);  // 16k > 8192
+  // The SVG: a line per row, 16k drawn as an open circle, the GPU and both dtypes in the title.
+  const std::string svg = read_file(dir / "l.svg");
+  EXPECT_EQ(count(svg, "<polyline "), 4u);
+  EXPECT_NE(svg.find("Max concurrent sequences, h100"), std::string::npos);
+  EXPECT_NE(svg.find("tp 1,2; state float32,bfloat16, conv bfloat16, kv bfloat16"), std::string::npos);
+  EXPECT_NE(svg.find("fill=\"white\""), std::string::npos);
+}
+
 struct BadInput {
   std::string args;
   std::string mentions;  // the flag, file or key the message must name

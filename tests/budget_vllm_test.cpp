@@ -4,6 +4,7 @@
 // taken from ssmkit's output.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -546,7 +547,8 @@ TEST(BudgetVllmCli, NemotronHPresetReportsVllmsNumbersAndRefusal) {
   std::string first_cols;
   for (const auto& [k, v] : row.items()) first_cols += (first_cols.empty() ? "" : ",") + k;
   EXPECT_EQ(first_cols, header);
-  EXPECT_NE(csv.find("Nemotron-H-8B,vllm,latest,1,10737418240,"), std::string::npos) << csv;
+  // --kv-memory: no weights counted (parameters 0, weight bytes 0).
+  EXPECT_NE(csv.find("Nemotron-H-8B,vllm,latest,1,,0,0,,0,0,10737418240,"), std::string::npos) << csv;
 }
 
 TEST(BudgetVllmCli, ConfigFileWithPrefixCachingUsesTheChunkAlignedBlock) {
@@ -613,7 +615,22 @@ INSTANTIATE_TEST_SUITE_P(
         BadVllmFlag{"--engine vllm --kernel-block-alignment 0", "--kernel-block-alignment"},
         BadVllmFlag{"--engine vllm --tp 3", "--tp"},
         BadVllmFlag{"--engine vllm --state-dtype float32", "--state-dtype"},
-        BadVllmFlag{"--engine vllm --context 1k", "--context"},
+        BadVllmFlag{"--engine vllm --context 0", "--context"},
+        BadVllmFlag{"--engine vllm --reserve lots", "--reserve"},
+        BadVllmFlag{"--reserve auto", "--reserve"},  // auto counts weights for --engine vllm only
+        BadVllmFlag{"--engine vllm --activation-reserve lots", "--activation-reserve"},
+        BadVllmFlag{"--engine vllm --kv-memory 1GiB --activation-reserve 1GiB", "--kv-memory"},
+        BadVllmFlag{"--engine vllm --speculative-method eagle", "--speculative-method"},
+        BadVllmFlag{"--engine vllm --speculative-method mtp", "--speculative-method"},  // no MTP layers
+        BadVllmFlag{"--engine vllm --tp 1,0", "--tp"},
+        BadVllmFlag{"--engine vllm --tp 1,,2", "--tp"},
+        BadVllmFlag{"--engine vllm --tp 99999999999999999999", "--tp"},
+        BadVllmFlag{"--state-dtype float32,fp8", "--state-dtype"},
+        BadVllmFlag{"--kv-dtype bfloat16,", "--kv-dtype"},
+        BadVllmFlag{"--engine vllm --mamba-ssm-cache-dtype float32,half", "--mamba-ssm-cache-dtype"},
+        BadVllmFlag{"--engine vllm --kv-cache-dtype fp8,", "--kv-cache-dtype"},
+        BadVllmFlag{"--engine vllm --dtype bfloat16,fp8", "--dtype"},
+        BadVllmFlag{"--engine vllm --kv-memory 1GiB --max-model-len 4096 --svg /nonexistent-dir/x.svg", "--svg"},
         BadVllmFlag{"--max-model-len 1000", "--max-model-len"},
         BadVllmFlag{"--enable-prefix-caching", "--enable-prefix-caching"}));
 
@@ -621,6 +638,144 @@ TEST(BudgetVllmCli, AModelWithoutALengthNeedsMaxModelLen) {
   const auto r = run_ssmkit("budget --engine vllm --model mamba2-2.7b --kv-memory 1GiB");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("--max-model-len"), std::string::npos) << r.output;
+}
+
+// ---- weights from the config (--reserve auto) ------------------------------------------
+
+TEST(BudgetVllmCli, ReserveAutoSubtractsTheConfigsWeightsPerRank) {
+  // Hidden 64, 2 layers, 4 heads / 2 KV heads of 16, MLP 128, vocab 1000 untied: 202,048
+  // parameters (param_count_test.cpp sums them), 320 of them in norms. float16 from the
+  // config: 404,096 B at TP 1; at TP 2 (202,048 - 320) / 2 + 320 = 101,184 parameters,
+  // 202,368 B. The budget is floor(0.5 x 1 GiB) = 536,870,912 B minus the weights.
+  const test::TempDir dir;
+  const auto config = dir / "config.json";
+  std::ofstream(config) << R"({"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
+      "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 1000,
+      "tie_word_embeddings": false, "max_position_embeddings": 4096, "torch_dtype": "float16"})";
+  const auto r = run_ssmkit("budget --engine vllm --model " + quoted(config) +
+                            " --gpu-mem 1GiB --utilization 0.5 --tp 1,2 --json " + quoted(dir / "w.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("(536466816 B) of KV cache memory per rank"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("(536668544 B) of KV cache memory per rank"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("202048"), std::string::npos) << r.output;
+  const auto report = nlohmann::json::parse(slurp(dir / "w.json"));
+  ASSERT_EQ(report.at("rows").size(), 2u);
+  EXPECT_EQ(report.at("rows").at(0).at("tensor_parallel"), 1);
+  EXPECT_EQ(report.at("rows").at(0).at("parameters"), 202048);
+  EXPECT_EQ(report.at("rows").at(0).at("weight_bytes_per_rank"), 404096);
+  EXPECT_EQ(report.at("rows").at(1).at("tensor_parallel"), 2);
+  EXPECT_EQ(report.at("rows").at(1).at("weight_bytes_per_rank"), 202368);
+  EXPECT_EQ(report.at("rows").at(1).at("available_kv_cache_bytes"), 536870912 - 202368);
+  // An explicit reserve replaces the count: 1 MiB.
+  const auto fixed = run_ssmkit("budget --engine vllm --model " + quoted(config) +
+                                " --gpu-mem 1GiB --utilization 0.5 --reserve 1MiB");
+  ASSERT_EQ(fixed.exit_code, 0) << fixed.output;
+  EXPECT_NE(fixed.output.find("(535822336 B) of KV cache memory per rank"), std::string::npos) << fixed.output;
+  EXPECT_EQ(fixed.output.find("parameters"), std::string::npos) << fixed.output;
+}
+
+TEST(BudgetVllmCli, Qwen3NextOnOneH100DoesNotHoldItsWeights) {
+  // The acceptance command. 79.67B parameters in bfloat16 (param_count_test.cpp) are 148.4 GiB:
+  // more than an H100's 79.6 GiB at TP 1 (CUDA runs out of memory loading them); at TP 2 each
+  // rank's 74.2 GiB fits the GPU but not 0.9 of it (no memory left for the cache blocks); at
+  // TP 4 (37.1 GiB per rank) vLLM starts with max_num_seqs 1024.
+  const auto r = run_ssmkit("budget --engine vllm --model Qwen3-Next-80B-A3B --gpu h100 --max-model-len 132000 "
+                            "--max-num-seqs 1024 --tp 1,2,4");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto tp2 = r.output.find("tensor parallel 2"), tp4 = r.output.find("tensor parallel 4");
+  ASSERT_NE(tp2, std::string::npos);
+  ASSERT_NE(tp4, std::string::npos);
+  const std::string one = r.output.substr(0, tp2), two = r.output.substr(tp2, tp4 - tp2), four = r.output.substr(tp4);
+  EXPECT_NE(one.find("79.674B parameters"), std::string::npos) << one;
+  EXPECT_NE(one.find("max_num_seqs 1024: fails: torch.OutOfMemoryError"), std::string::npos) << one;
+  EXPECT_NE(one.find("max_num_seqs that starts: 0"), std::string::npos) << one;
+  EXPECT_NE(one.find("hint          starts from --tp 4 with the same flags"), std::string::npos) << one;
+  EXPECT_NE(two.find("No available memory for the cache blocks"), std::string::npos) << two;
+  EXPECT_NE(four.find("max_num_seqs 1024: starts"), std::string::npos) << four;
+  EXPECT_EQ(four.find("hint"), std::string::npos) << four;
+}
+
+// ---- --speculative-method mtp ---------------------------------------------------------------
+
+TEST(BudgetVllmCli, MtpLayersJoinTheAttentionLayersOfThePool) {
+  // Qwen3-Next at TP 2, latest rules, --kv-memory 20 GiB, max_model_len 32768, one MTP layer
+  // (vLLM's default when the config names none) and so one speculative token:
+  //   GDN state: conv (3 + 1, (2*16*128 + 32*128) / 2 = 4096) bfloat16 = 32,768 B + recurrent
+  //   (16, 128, 128) bfloat16 = 524,288 B = 557,056 B; attention 2 * (2 KV heads / 2) * 256 * 2
+  //   = 1,024 B per token; block 16 * ceil(557,056 / (16 * 1,024)) = 544, page 557,056 B.
+  //   Layers: 12 + 1 MTP = 13 attention, 36 GDN; 2 * 36 >= 3 * 13, so groups of 13: 3 GDN
+  //   groups (3 padding layers) and 1 attention group.
+  //   num_blocks = 21,474,836,480 // 557,056 // 13 = 38,550 // 13 = 2,965.
+  //   Per request: ceil(32,768 / 544) = 61 attention pages + (1 + 1) state pages in each of 3
+  //   GDN groups = 67; 2,965 / 67 = 44.25x; int(2,965 / 67 * 32,768) = 1,450,106 tokens.
+  const test::TempDir dir;
+  const auto r = run_ssmkit("budget --engine vllm --model Qwen3-Next-80B-A3B --kv-memory 20GiB --tp 2 "
+                            "--max-model-len 32768 --speculative-method mtp --json " + quoted(dir / "m.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 MTP layer of full attention in the pool, 1 speculative token"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("attention block size 544"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("3 padding layers"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("GPU KV cache size: 1,450,106 tokens"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tokens per request: 44.25x"), std::string::npos) << r.output;
+  const auto row = nlohmann::json::parse(slurp(dir / "m.json")).at("rows").at(0);
+  EXPECT_EQ(row.at("attention_layers"), 13);
+  EXPECT_EQ(row.at("mtp_layers"), 1);
+  EXPECT_EQ(row.at("num_blocks"), 2965);
+  EXPECT_EQ(row.at("blocks_per_request"), 67);
+}
+
+// ---- lists of dtypes and degrees, CSV / JSON columns, the SVG ------------------------------
+
+TEST(BudgetVllmCli, ListsGiveOneRowPerCombinationAndTheSvgALineEach) {
+  // Nemotron-H-8B, --kv-memory 10 GiB, max_model_len 8192: the float32 row at TP 1 is the one of
+  // NemotronHPresetReportsVllmsNumbersAndRefusal (630 blocks). bfloat16 at TP 1: state 61,440 +
+  // 128 * 64 * 128 * 2 = 2,158,592 B; block 16 * ceil(2,158,592 / 65,536) = 528; page
+  // 528 * 4,096 = 2,162,688 B; 10,737,418,240 // 2,162,688 // 4 = 4,964 // 4 = 1,241 blocks.
+  const test::TempDir dir;
+  const auto r = run_ssmkit("budget --engine vllm --model Nemotron-H-8B --kv-memory 10GiB --max-model-len 8192 "
+                            "--mamba-ssm-cache-dtype float32,bfloat16 --tp 1,2 --context 1k,8k,16k --json " +
+                            quoted(dir / "l.json") + " --csv " + quoted(dir / "l.csv") + " --svg " +
+                            quoted(dir / "l.svg"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto report = nlohmann::ordered_json::parse(slurp(dir / "l.json"));
+  const auto& rows = report.at("rows");
+  ASSERT_EQ(rows.size(), 4u);
+  const std::pair<int, const char*> order[] = {{1, "float32"}, {1, "bfloat16"}, {2, "float32"}, {2, "bfloat16"}};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(rows.at(i).at("tensor_parallel"), order[i].first) << i;
+    EXPECT_EQ(rows.at(i).at("mamba_ssm_cache_dtype"), order[i].second) << i;
+  }
+  EXPECT_EQ(rows.at(0).at("num_blocks"), 630);
+  EXPECT_EQ(rows.at(1).at("num_blocks"), 1241);
+  // CSV: the JSON's column names as its header, one line per row.
+  const std::string csv = slurp(dir / "l.csv");
+  std::string header;
+  for (const auto& c : report.at("columns")) header += (header.empty() ? "" : ",") + c.get<std::string>();
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), header);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
+  // SVG: a line per row; 16k is past Nemotron-H-8B's 8192 positions, drawn as an open circle;
+  // the title names the budget and the dtypes.
+  const std::string svg = slurp(dir / "l.svg");
+  std::size_t lines = 0;
+  for (std::size_t at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at + 1)) ++lines;
+  EXPECT_EQ(lines, 4u);
+  EXPECT_NE(svg.find("KV cache memory 10GiB per rank"), std::string::npos) << svg.substr(0, 600);
+  EXPECT_NE(svg.find("kv bfloat16, conv bfloat16, ssm float32,bfloat16"), std::string::npos);
+  EXPECT_NE(svg.find("fill=\"white\" stroke="), std::string::npos);
+  EXPECT_NE(svg.find("past max_position_embeddings"), std::string::npos);
+  const auto& curve = report.at("details").at(0).at("max_concurrency_by_context");
+  ASSERT_EQ(curve.size(), 3u);
+  EXPECT_EQ(curve.at(2).at("beyond_max_position_embeddings"), true);
+  EXPECT_EQ(curve.at(1).at("beyond_max_position_embeddings"), false);
+  // At 8k the curve is the row's own concurrency: 630 blocks over 14 per request.
+  EXPECT_DOUBLE_EQ(curve.at(1).at("max_concurrency").get<double>(), 630.0 / 14.0);
+}
+
+TEST(BudgetVllmCli, ReserveAutoNamesTheFlagForAModelItCannotCount) {
+  const auto r = run_ssmkit("budget --engine vllm --model Zamba2-2.7B --max-model-len 4096");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--reserve"), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -201,4 +201,13 @@ PoolModel pool_model(const ModelSpec& m, const ConfigFacts& facts, const Resolve
   return p;
 }
 
+void add_mtp_layers(PoolModel& pool, std::int64_t mtp_layers) {
+  if (mtp_layers < 1 || pool.attention_layers == 0 || pool.mla) {
+    throw InputError("--speculative-method", "",
+                     "mtp only for a model whose config declares MTP layers of full attention (Qwen3-Next, "
+                     "Qwen3.5), got " + std::to_string(mtp_layers) + " MTP layers on " + pool.name);
+  }
+  pool.attention_layers += mtp_layers;
+}
+
 }  // namespace ssmkit::vllm

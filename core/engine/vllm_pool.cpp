@@ -272,7 +272,19 @@ PoolPlan plan_pool(const PoolModel& m, const PoolSettings& s) {
   // (from PR 38270, 2026-03-30, first in gpu_model_runner.py): with FULL decode cudagraphs
   // every decode sequence needs one state block.
   p.checks_max_num_seqs = s.era == Era::latest && m.state_layers > 0 && s.full_cudagraphs;
-  if (!p.fits_max_model_len) {
+  if (s.device_bytes > 0 && s.weight_bytes > s.device_bytes) {
+    // The weights are loaded before anything is profiled: a rank that cannot hold them
+    // fails there with CUDA's out-of-memory error.
+    p.error = "torch.OutOfMemoryError: CUDA out of memory loading the weights (" + gib(s.weight_bytes) +
+              " GiB per rank on a " + gib(s.device_bytes) + " GiB GPU)";
+    p.largest_max_num_seqs = 0;
+    p.largest_max_model_len = 0;
+  } else if (s.available_bytes == 0) {
+    // kv_cache_utils.py check_enough_kv_cache_memory: nothing left after weights and profile.
+    p.error = "ValueError: No available memory for the cache blocks. Try increasing `gpu_memory_utilization` "
+              "when initializing the engine.";
+    p.largest_max_num_seqs = 0;
+  } else if (!p.fits_max_model_len) {
     p.error = "ValueError: To serve at least one request with the model's max seq len (" +
               std::to_string(s.max_model_len) + "), (" + gib(p.needed_bytes) +
               " GiB KV cache is needed, which is larger than the available KV cache memory (" +

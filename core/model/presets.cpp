@@ -1,6 +1,7 @@
-// Model presets: the cache-relevant keys of each model's published config.json, read by the
-// same parser as a config.json file (parse_hf_config), so a preset and its file give the
-// same ModelSpec. `source` says where each number was confirmed and what was not.
+// Model presets: the cache-relevant keys of each model's published config.json, and the
+// vocabulary / MLP / MoE keys the parameter count needs (the weights of --reserve auto), read
+// by the same parser as a config.json file (parse_hf_config), so a preset and its file give
+// the same ModelSpec. `source` says where each number was confirmed and what was not.
 #include <algorithm>
 #include <array>
 
@@ -24,20 +25,23 @@ constexpr std::array kPresets{
            "intermediate_size 1536, state_size 16, conv_kernel 4; the same values in three "
            "independent copies of the file)",
            R"({"model_type": "mamba", "hidden_size": 768, "num_hidden_layers": 24,
-               "intermediate_size": 1536, "state_size": 16, "conv_kernel": 4, "expand": 2})"},
+               "intermediate_size": 1536, "state_size": 16, "conv_kernel": 4, "expand": 2,
+               "vocab_size": 50280})"},
     // HF repo state-spaces/mamba-2.8b-hf
     Preset{"mamba-2.8b",
            "state-spaces/mamba-2.8b-hf config.json (hidden_size 2560, num_hidden_layers 64, "
            "intermediate_size 5120, state_size 16, conv_kernel 4)",
            R"({"model_type": "mamba", "hidden_size": 2560, "num_hidden_layers": 64,
-               "intermediate_size": 5120, "state_size": 16, "conv_kernel": 4, "expand": 2})"},
+               "intermediate_size": 5120, "state_size": 16, "conv_kernel": 4, "expand": 2,
+               "vocab_size": 50280})"},
     // HF repo state-spaces/mamba2-2.7b (mamba_ssm's own config format)
     Preset{"mamba2-2.7b",
            "state-spaces/mamba2-2.7b config.json (d_model 2560, n_layer 64, ssm_cfg "
            "{layer: Mamba2}); the mixer sizes are mamba_ssm's Mamba2 defaults (d_state 128, "
            "d_conv 4, expand 2, headdim 64, ngroups 1, mamba_ssm/modules/mamba2.py)",
-           R"({"d_model": 2560, "d_intermediate": 0, "n_layer": 64,
-               "ssm_cfg": {"layer": "Mamba2"}, "attn_layer_idx": [], "attn_cfg": {}})"},
+           R"({"d_model": 2560, "d_intermediate": 0, "n_layer": 64, "vocab_size": 50277,
+               "ssm_cfg": {"layer": "Mamba2"}, "attn_layer_idx": [], "attn_cfg": {},
+               "pad_vocab_size_multiple": 16, "tie_embeddings": true})"},
     // HF repo ai21labs/Jamba-v0.1
     Preset{"Jamba-v0.1",
            "ai21labs/Jamba-v0.1 config.json (the values also are transformers' JambaConfig "
@@ -47,7 +51,10 @@ constexpr std::array kPresets{
                "num_attention_heads": 32, "num_key_value_heads": 8,
                "attn_layer_period": 8, "attn_layer_offset": 4,
                "mamba_d_state": 16, "mamba_d_conv": 4, "mamba_expand": 2,
-               "max_position_embeddings": 262144})"},
+               "max_position_embeddings": 262144, "vocab_size": 65536,
+               "intermediate_size": 14336, "num_experts": 16, "num_experts_per_tok": 2,
+               "expert_layer_period": 2, "expert_layer_offset": 1,
+               "tie_word_embeddings": false})"},
     // HF repo Zyphra/Zamba2-2.7B
     Preset{"Zamba2-2.7B",
            "Zyphra/Zamba2-2.7B: hidden 2560, 54 layers, d_state 64, conv 4, expand 2, 32 "
@@ -89,7 +96,8 @@ constexpr std::array kPresets{
                "num_attention_heads": 32, "num_key_value_heads": 8, "attention_head_dim": 128,
                "mamba_num_heads": 128, "mamba_head_dim": 64, "n_groups": 8,
                "ssm_state_size": 128, "conv_kernel": 4, "expand": 2,
-               "max_position_embeddings": 8192})"},
+               "max_position_embeddings": 8192, "vocab_size": 131072,
+               "intermediate_size": 21504, "tie_word_embeddings": false})"},
     // HF repo ibm-granite/granite-4.0-h-tiny
     Preset{"Granite-4.0-H-Tiny",
            "ibm-granite/granite-4.0-h-tiny config.json as quoted by third-party test fixtures "
@@ -111,12 +119,15 @@ constexpr std::array kPresets{
            "MiniMaxAI/MiniMax-Text-01: 80 layers, a softmax attention layer after every 7 "
            "lightning layers (layers 7, 15, ..., 79), 64 heads of 128, hidden 6144 "
            "(transformers' minimax.md); num_key_value_heads 8 and max_position_embeddings "
-           "10240000 from copies of the -hf and MiniMax-M1 config.json (same architecture), "
+           "10240000 from copies of the -hf and MiniMax-M1 config.json (same architecture), as are "
+           "vocab_size 200064, intermediate_size 9216 and 32 local experts (the parameter count's keys), "
            "not the Text-01 file itself. Lightning state per layer (heads, 128, 128) as vLLM's "
            "linear_attention_state_shape",
            R"({"model_type": "minimax_text_01", "hidden_size": 6144, "num_hidden_layers": 80,
                "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 128,
-               "max_position_embeddings": 10240000,
+               "max_position_embeddings": 10240000, "vocab_size": 200064,
+               "intermediate_size": 9216, "num_local_experts": 32, "num_experts_per_tok": 2,
+               "tie_word_embeddings": false,
                "attn_type_list": [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
                                   0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
                                   0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
@@ -138,7 +149,11 @@ constexpr std::array kPresets{
                "num_key_value_heads": 2, "head_dim": 256,
                "linear_num_key_heads": 16, "linear_num_value_heads": 32,
                "linear_key_head_dim": 128, "linear_value_head_dim": 128,
-               "linear_conv_kernel_dim": 4, "max_position_embeddings": 262144})"},
+               "linear_conv_kernel_dim": 4, "max_position_embeddings": 262144,
+               "vocab_size": 151936, "intermediate_size": 5120, "num_experts": 512,
+               "num_experts_per_tok": 10, "moe_intermediate_size": 512,
+               "shared_expert_intermediate_size": 512, "decoder_sparse_step": 1,
+               "mlp_only_layers": [], "tie_word_embeddings": false})"},
     // HF repo moonshotai/Kimi-Linear-48B-A3B-Instruct
     Preset{"Kimi-Linear-48B-A3B",
            "moonshotai/Kimi-Linear-48B-A3B-Instruct config.json as pinned in two independent "
@@ -152,6 +167,9 @@ constexpr std::array kPresets{
                "num_attention_heads": 32, "num_key_value_heads": 32,
                "kv_lora_rank": 512, "q_lora_rank": null, "qk_nope_head_dim": 128,
                "qk_rope_head_dim": 64, "v_head_dim": 128, "model_max_length": 1048576,
+               "vocab_size": 163840, "intermediate_size": 9216, "moe_intermediate_size": 1024,
+               "num_experts": 256, "num_experts_per_token": 8, "num_shared_experts": 1,
+               "first_k_dense_replace": 1, "tie_word_embeddings": false,
                "linear_attn_config": {"num_heads": 32, "head_dim": 128,
                  "short_conv_kernel_size": 4, "full_attn_layers": [4, 8, 12, 16, 20, 24, 27],
                  "kda_layers": [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19, 21, 22,
@@ -162,7 +180,8 @@ constexpr std::array kPresets{
            "(32 layers, 32 heads, 8 KV heads, hidden 4096, max_position_embeddings 131072)",
            R"({"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,
                "num_attention_heads": 32, "num_key_value_heads": 8,
-               "max_position_embeddings": 131072})"},
+               "max_position_embeddings": 131072, "vocab_size": 128256,
+               "intermediate_size": 14336, "tie_word_embeddings": false})"},
 };
 
 }  // namespace

@@ -49,4 +49,11 @@ ResolvedDTypes resolve_dtypes(const DTypeFlags& flags, const ConfigFacts& facts,
 PoolModel pool_model(const ModelSpec& model, const ConfigFacts& facts, const ResolvedDTypes& dtypes,
                      std::int64_t tensor_parallel, std::int64_t num_speculative_tokens, Era era);
 
+// --speculative-method mtp: the drafter's layers are registered in the same forward context
+// as the target's, and vLLM's get_kv_cache_spec gives every attention layer there a spec, so
+// the MTP layers (full attention, the target's head sizes: Qwen3NextMultiTokenPredictor
+// builds them as Qwen3NextDecoderLayer "full_attention") join the attention layers of the
+// pool. InputError naming --speculative-method for a model without attention layers.
+void add_mtp_layers(PoolModel& pool, std::int64_t mtp_layers);
+
 }  // namespace ssmkit::vllm

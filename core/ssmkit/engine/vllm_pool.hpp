@@ -52,6 +52,10 @@ struct PoolSettings {
   std::int64_t num_speculative_tokens = 0;
   std::int64_t kernel_block_alignment = 0;  // the backend's smallest kernel block; 0: 16 (MLA 64)
   bool full_cudagraphs = true;         // false with --enforce-eager
+  // The weights of one rank and the GPU's memory, when the budget was derived from them; a
+  // rank whose weights exceed the GPU fails before the pool is sized. 0: not known.
+  std::size_t weight_bytes = 0;
+  std::size_t device_bytes = 0;
 };
 
 struct KvCacheGroup {
