@@ -205,7 +205,8 @@ def adapt(adapter, g, t, fn):
         varlen = {"cu_seqlens": cu.long()} if cu is not None else {}
 
         def call():
-            o, final = fn(t["q"], t["k"], t["v"], t["g"], t["beta"], initial_state=t.get("initial_state"),
+            # by keyword: fla's fused_recurrent_* take gk and gv between g and beta
+            o, final = fn(t["q"], t["k"], t["v"], g=t["g"], beta=t["beta"], initial_state=t.get("initial_state"),
                           output_final_state=True, **flags, **varlen)
             return {"o": o, "final_state": final}
         return call
@@ -220,7 +221,7 @@ def adapt(adapter, g, t, fn):
         def call():
             o = torch.zeros_like(t["v"])
             slots = idx[live]
-            part, final = fn(*(t[name][live] for name in ("q", "k", "v", "g", "beta")),
+            part, final = fn(t["q"][live], t["k"][live], t["v"][live], g=t["g"][live], beta=t["beta"][live],
                              initial_state=pool[slots].float(), output_final_state=True, **flags)
             o[live] = part.to(o.dtype)
             pool[slots] = final.to(pool.dtype)

@@ -36,6 +36,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -99,6 +100,12 @@ def stub_packages(src, names):
     for name in names:
         pkg = types.ModuleType(name)
         pkg.__path__ = [os.path.join(src, *name.split("."))]
+        # Submodules may read the package's version (fla's do): kept from its __init__.
+        init = os.path.join(pkg.__path__[0], "__init__.py")
+        found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", open(init).read(), re.M) \
+            if os.path.isfile(init) else None
+        if found:
+            pkg.__version__ = found.group(1)
         sys.modules[name] = pkg
 
 
