@@ -13,6 +13,7 @@
 #include "cli_util.hpp"
 #include "ssmkit/drift/drift.hpp"
 #include "ssmkit/hdf5_file.hpp"
+#include "ssmkit/model/model_spec.hpp"
 #include "test_util.hpp"
 
 namespace ssmkit {
@@ -386,6 +387,63 @@ TEST(DriftDeltaRule, Float16StateIsKeptInFloat32AndRoundedByTheHost) {
   EXPECT_NE(r.lanes[0].storage_path("cpu").find("the host stores it in float16"), std::string::npos);
 }
 
+// The synthetic delta-rule layers: shapes from the presets, and a stated slowest decay that
+// is the geometric mean decay of the inputs. E[softplus(a)] for a ~ N(0, 1) is 0.8060592
+// and E[softplus(a + 1)] is 1.4068563 (quadrature done outside this code).
+double mean_log_decay_of_head0(const DriftLayer& l, std::int64_t steps) {
+  const bool kda = l.kind == LayerKind::kda;
+  double sum = 0;
+  std::int64_t n = 0;
+  DriftStepInputs in;
+  for (std::int64_t t = 0; t < steps; ++t) {
+    l.inputs(t, in);
+    const auto g = in.g.span<double>();
+    const std::int64_t per_row = kda ? l.v_heads * l.key_dim : l.v_heads;
+    for (std::int64_t b = 0; b < l.batch; ++b) {
+      for (std::int64_t i = 0; i < (kda ? l.key_dim : 1); ++i) {
+        EXPECT_LE(g[b * per_row + i], 0.0);
+        sum += g[b * per_row + i], ++n;
+      }
+    }
+    for (const double beta : in.beta.span<double>()) {
+      EXPECT_GT(beta, 0.0);
+      EXPECT_LT(beta, 1.0);
+    }
+  }
+  return sum / static_cast<double>(n);
+}
+
+TEST(DriftDeltaRule, SyntheticLayersFollowTheInits) {
+  SyntheticInputOptions o;
+  o.heads = 0;
+  const DriftLayer kimi = synthetic_drift_layer(model_preset("Kimi-Linear-48B-A3B"), LayerKind::kda, o);
+  EXPECT_EQ(kimi.nheads, 32);
+  EXPECT_EQ(kimi.v_heads, 32);
+  EXPECT_EQ(kimi.key_dim, 128);
+  EXPECT_DOUBLE_EQ(kimi.scale, 1.0 / std::sqrt(128.0));
+  EXPECT_EQ(kimi.state_shape(), (Shape{4, 32, 128, 128}));
+  // A = exp(A_log) in [1, 16]: every head's decay exp(-A * 0.8060592) lies in between.
+  EXPECT_LE(kimi.slowest_decay, std::exp(-0.8060592) * (1 + 1e-6));
+  EXPECT_GE(kimi.slowest_decay, std::exp(-16 * 0.8060592));
+  // 200 steps x 4 rows x 128 channels of softplus(N(0, 1)) (sd 0.52): the sample mean of g
+  // is within 1% of E[g] = log(slowest_decay) at several standard errors.
+  EXPECT_NEAR(mean_log_decay_of_head0(kimi, 200) / std::log(kimi.slowest_decay), 1.0, 0.01);
+
+  const ModelSpec qwen = model_preset("Qwen3-Next-80B-A3B");
+  const DriftLayer all = synthetic_drift_layer(qwen, LayerKind::gated_delta_net, o);
+  EXPECT_EQ(all.nheads, 16) << "all heads keep the model's 32 value heads on 16 q/k heads";
+  EXPECT_EQ(all.v_heads, 32);
+  EXPECT_GE(all.slowest_decay, std::exp(-16 * 1.4068563));
+  EXPECT_LT(all.slowest_decay, 1.0);
+  o.heads = 2;
+  const DriftLayer two = synthetic_drift_layer(qwen, LayerKind::gated_delta_net, o);
+  EXPECT_EQ(two.nheads, 2) << "a subset gives every value head its own q/k head";
+  EXPECT_EQ(two.v_heads, 2);
+  EXPECT_EQ(two.slowest_decay, all.slowest_decay) << "the subset keeps the slowest heads";
+  // 3000 steps x 4 rows of softplus(N(1, 1)) (sd 0.71): within 3%, six standard errors.
+  EXPECT_NEAR(mean_log_decay_of_head0(two, 3000) / std::log(two.slowest_decay), 1.0, 0.03);
+}
+
 // The reference's batch rows run as separate calls on the workers: every thread count must
 // give the one-call result, bit for bit, because no op sums across rows.
 TEST(DriftThreads, ResultsDoNotDependOnTheThreadCount) {
@@ -496,9 +554,18 @@ TEST(DriftCli, BadFlagsAreExit2NamingTheFlag) {
   expect_input_error("--model Qwen3-Next-80B-A3B --steps 10 --heads 33", "--heads");
 }
 
+using TraceEdit = std::function<void(std::map<std::string, Tensor>&)>;
+
+// Writes the datasets, first edited to break the file in the way a test wants.
+void write_datasets(const std::filesystem::path& path, std::map<std::string, Tensor> d, const TraceEdit& edit) {
+  if (edit) edit(d);
+  Hdf5Writer w(path);
+  for (const auto& [name, t] : d) w.write_tensor(name, t);
+}
+
 // A Mamba2 trace for mamba2-2.7b (64 of head_dim, d_state 128): one head, batch 1.
 void write_trace(const std::filesystem::path& path, std::int64_t steps,
-                 const std::function<void(std::map<std::string, Tensor>&)>& edit = {}) {
+                 const TraceEdit& edit = {}) {
   std::mt19937 rng(5);
   std::map<std::string, Tensor> d = {
       {"mamba2/x", test::random_tensor({steps, 1, 1, 64}, rng)},
@@ -509,9 +576,7 @@ void write_trace(const std::filesystem::path& path, std::int64_t steps,
       {"mamba2/dt_bias", test::full({1}, -4.0)},
       {"mamba2/D", test::full({1}, 1.0)},
   };
-  if (edit) edit(d);
-  Hdf5Writer w(path);
-  for (const auto& [name, t] : d) w.write_tensor(name, t);
+  write_datasets(path, std::move(d), edit);
 }
 
 TEST(DriftCli, RecordedTraceRuns) {
@@ -550,7 +615,7 @@ TEST(DriftCli, MalformedTraceIsExit2NamingTheDataset) {
 // A Gated DeltaNet trace for Qwen3-Next-80B-A3B (K = V = 128): two value heads sharing one
 // q/k head, batch 1.
 void write_delta_trace(const std::filesystem::path& path, std::int64_t steps,
-                       const std::function<void(std::map<std::string, Tensor>&)>& edit = {}) {
+                       const TraceEdit& edit = {}) {
   std::mt19937 rng(6);
   std::map<std::string, Tensor> d = {
       {"gated_delta_net/q", test::random_tensor({steps, 1, 1, 128}, rng)},
@@ -559,9 +624,7 @@ void write_delta_trace(const std::filesystem::path& path, std::int64_t steps,
       {"gated_delta_net/g", test::random_tensor({steps, 1, 2}, rng, -0.5, -0.01)},
       {"gated_delta_net/beta", test::random_tensor({steps, 1, 2}, rng, 0.1, 0.9)},
   };
-  if (edit) edit(d);
-  Hdf5Writer w(path);
-  for (const auto& [name, t] : d) w.write_tensor(name, t);
+  write_datasets(path, std::move(d), edit);
 }
 
 TEST(DriftCli, RecordedDeltaRuleTraceRuns) {
