@@ -579,12 +579,19 @@ void write_trace(const std::filesystem::path& path, std::int64_t steps,
   write_datasets(path, std::move(d), edit);
 }
 
+// Runs drift on a trace, expecting exit 0 and `wanted` in the report; returns the report.
+std::string expect_trace_runs(const std::string& args, const std::filesystem::path& trace,
+                              const std::string& wanted) {
+  const auto r = run_ssmkit("drift " + args + " --inputs " + quoted(trace));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(wanted), std::string::npos) << r.output;
+  return r.output;
+}
+
 TEST(DriftCli, RecordedTraceRuns) {
   const test::TempDir dir;
   write_trace(dir / "t.h5", 40);
-  const auto r = run_ssmkit("drift --model mamba2-2.7b --steps 10,40 --inputs " + quoted(dir / "t.h5"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("40 recorded steps of batch 1"), std::string::npos) << r.output;
+  expect_trace_runs("--model mamba2-2.7b --steps 10,40", dir / "t.h5", "40 recorded steps of batch 1");
 }
 
 TEST(DriftCli, MalformedTraceIsExit2NamingTheDataset) {
@@ -630,13 +637,12 @@ void write_delta_trace(const std::filesystem::path& path, std::int64_t steps,
 TEST(DriftCli, RecordedDeltaRuleTraceRuns) {
   const test::TempDir dir;
   write_delta_trace(dir / "t.h5", 30);
-  const auto r = run_ssmkit("drift --model Qwen3-Next-80B-A3B --steps 10,30 --inputs " + quoted(dir / "t.h5"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("Gated DeltaNet, 2 value heads (1 q/k heads)"), std::string::npos) << r.output;
+  const std::string out = expect_trace_runs("--model Qwen3-Next-80B-A3B --steps 10,30", dir / "t.h5",
+                                            "Gated DeltaNet, 2 value heads (1 q/k heads)");
   // The slowest decay is exp of the largest recorded g, which lies in [-0.5, -0.01).
-  const std::size_t at = r.output.find("slowest per-step decay ");
-  ASSERT_NE(at, std::string::npos) << r.output;
-  const double decay = std::stod(r.output.substr(at + 23));
+  const std::size_t at = out.find("slowest per-step decay ");
+  ASSERT_NE(at, std::string::npos) << out;
+  const double decay = std::stod(out.substr(at + 23));
   EXPECT_GT(decay, std::exp(-0.5));
   EXPECT_LT(decay, std::exp(-0.01));
 }
