@@ -1,5 +1,9 @@
 #include "drift_command.hpp"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <iostream>
 #include <memory>
@@ -24,6 +28,7 @@ struct DriftArgs {
   std::string steps = "1000,10000,100000";
   std::string state_dtypes = "float32,bfloat16,float16";
   std::string rounding = "nearest";
+  std::int64_t threads = 0;
   SyntheticInputOptions synthetic;
   std::string inputs_path;
   std::string json_path, csv_path, svg_path;
@@ -63,7 +68,18 @@ std::vector<DType> parse_state_dtypes(const std::string& list) {
   return out;
 }
 
+// Every decode step allocates and frees state-sized buffers (op params and results are
+// values). By default glibc returns each freed one to the kernel and faults it in again on
+// the next step, which costs more than the steps' arithmetic: keep them in the heap.
+void keep_freed_memory() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest on 64-bit systems
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
+
 int run_drift_command(const DriftArgs& args) {
+  keep_freed_memory();
   try {
     DriftOptions options;
     options.checkpoints = parse_checkpoints(args.steps);
@@ -74,6 +90,9 @@ int run_drift_command(const DriftArgs& args) {
     }
     options.rounding = *rounding;
     options.seed = args.synthetic.seed;
+    options.threads = args.threads;
+    // The CPU backend keeps no state between calls: its lanes may step on the workers.
+    options.reentrant_backend = args.backend == "cpu";
     for (const auto& [path, flag] : {std::pair{args.json_path, "--json"}, std::pair{args.csv_path, "--csv"},
                                      std::pair{args.svg_path, "--svg"}}) {
       if (!path.empty()) check_output_file(path, flag);
@@ -150,7 +169,8 @@ void add_drift_command(CLI::App& app, int* exit_code) {
   auto& s = args->synthetic;
   for (CLI::Option* o :
        {cmd->add_option("--batch", s.batch, "sequences decoded side by side")->capture_default_str(),
-        cmd->add_option("--heads", s.heads, "Mamba2 and lightning heads to run (0: all)")
+        cmd->add_option("--heads", s.heads,
+                        "Mamba2, lightning, Gated DeltaNet and KDA (value) heads to run (0: all)")
             ->capture_default_str(),
         cmd->add_option("--channels", s.channels, "Mamba1 channels to run (0: all)")->capture_default_str(),
         cmd->add_option("--prefill", s.prefill, "tokens of exact float64 prefill before the decode")
@@ -159,6 +179,9 @@ void add_drift_command(CLI::App& app, int* exit_code) {
         cmd->add_option("--dt-max", s.dt_max, "largest dt the dt_bias draw gives")->capture_default_str()}) {
     o->excludes(inputs);
   }
+  cmd->add_option("--threads", args->threads,
+                  "host threads for the float64 reference and the host rounding (0: one per core)")
+      ->capture_default_str();
   cmd->add_option("--seed", s.seed, "seed of the synthetic inputs and the stochastic rounding draws")
       ->capture_default_str();
   cmd->add_option("--json", args->json_path, "write every number as JSON to FILE");

@@ -36,6 +36,12 @@ const std::map<LayerKind, std::vector<DatasetSpec>>& dataset_specs() {
       {LayerKind::linear_attention,
        {{"q", true, true}, {"k", true, true}, {"v", true, true}, {"slope", false, true},
         {"initial_state", false, false}}},
+      {LayerKind::gated_delta_net,
+       {{"q", true, true}, {"k", true, true}, {"v", true, true}, {"g", true, true},
+        {"beta", true, true}, {"initial_state", false, false}}},
+      {LayerKind::kda,
+       {{"q", true, true}, {"k", true, true}, {"v", true, true}, {"g", true, true},
+        {"beta", true, true}, {"initial_state", false, false}}},
   };
   return specs;
 }
@@ -218,6 +224,56 @@ DriftLayer lightning_layer(const TraceGroup& g, const ModelSpec& model) {
   return l;
 }
 
+// Gated DeltaNet and KDA: q and k before the kernel's L2 normalisation, g the log decay
+// after the gate (-exp(A_log) * softplus(a + dt_bias)), beta after its sigmoid.
+DriftLayer delta_rule_layer(const TraceGroup& g, LayerKind kind, const ModelSpec& model) {
+  const bool kda = kind == LayerKind::kda;
+  const DeltaNetLayerSpec& s = kda ? *model.kda : *model.gated_delta_net;
+  DriftLayer l;
+  l.kind = kind;
+  g.expect_shape("q", {-1, -1, -1, -1});
+  const std::int64_t T = dim_of(g, "q", 0), batch = dim_of(g, "q", 1);
+  const std::int64_t H = dim_of(g, "q", 2), K = dim_of(g, "q", 3);
+  g.expect_shape("k", {T, batch, H, K});
+  g.expect_shape("v", {T, batch, -1, -1});
+  const std::int64_t HV = dim_of(g, "v", 2), V = dim_of(g, "v", 3);
+  if (K != s.head_k_dim) g.fail("q", "head_k_dim " + std::to_string(s.head_k_dim) + " (the model's) in axis 3, got " + std::to_string(K));
+  if (V != s.head_v_dim) g.fail("v", "head_v_dim " + std::to_string(s.head_v_dim) + " (the model's) in axis 3, got " + std::to_string(V));
+  if (HV > s.num_v_heads) g.fail("v", "at most the model's " + std::to_string(s.num_v_heads) + " value heads in axis 2, got " + std::to_string(HV));
+  if (HV % H != 0) g.fail("q", "a q/k head count dividing the " + std::to_string(HV) + " value heads in axis 2, got " + std::to_string(H));
+  g.expect_shape("g", kda ? Shape{T, batch, HV, K} : Shape{T, batch, HV});
+  g.expect_shape("beta", {T, batch, HV});
+  const auto gs = g.get("g").span<double>();
+  for (const double v : gs) {
+    if (!(v <= 0)) g.fail("g", "log decays <= 0 (g = -exp(A_log) * softplus(...)), got " + std::to_string(v));
+  }
+  l.batch = batch, l.nheads = H, l.v_heads = HV, l.key_dim = K, l.value_dim = V;
+  l.scale = 1.0 / std::sqrt(static_cast<double>(K));
+  l.available_steps = T;
+  l.slowest_decay = std::exp(*std::max_element(gs.begin(), gs.end()));
+  if (g.has("initial_state")) {
+    g.expect_shape("initial_state", {batch, HV, K, V});
+    l.initial_state = g.get("initial_state");
+  }
+  auto q = std::make_shared<Tensor>(g.get("q")), k = std::make_shared<Tensor>(g.get("k"));
+  auto v = std::make_shared<Tensor>(g.get("v")), gate = std::make_shared<Tensor>(g.get("g"));
+  auto beta = std::make_shared<Tensor>(g.get("beta"));
+  const Shape qs{batch, 1, H, K}, vs{batch, 1, HV, V}, bs{batch, 1, HV};
+  const Shape gs_shape = kda ? Shape{batch, 1, HV, K} : bs;
+  l.inputs = [q, k, v, gate, beta, qs, vs, bs, gs_shape](std::int64_t t, DriftStepInputs& in) {
+    in.q = step_slice(*q, t, qs);
+    in.k = step_slice(*k, t, qs);
+    in.v = step_slice(*v, t, vs);
+    in.g = step_slice(*gate, t, gs_shape);
+    in.beta = step_slice(*beta, t, bs);
+  };
+  l.description = std::string(kda ? "KDA, " : "Gated DeltaNet, ") + std::to_string(HV) + " value heads (" +
+                  std::to_string(H) + " q/k heads), key/value dim " + std::to_string(K) + "/" +
+                  std::to_string(V) + ", q and k L2-normalised in the kernel, scale K^-0.5; " +
+                  std::to_string(T) + " recorded steps of batch " + std::to_string(batch);
+  return l;
+}
+
 }  // namespace
 
 std::vector<DriftLayer> drift_layers_from_file(const std::filesystem::path& path,
@@ -236,11 +292,16 @@ std::vector<DriftLayer> drift_layers_from_file(const std::filesystem::path& path
                        "layer kinds: " + names);
     }
     const TraceGroup g(file, *kind);
-    layers.push_back(*kind == LayerKind::linear_attention ? lightning_layer(g, model)
-                                                          : ssm_layer(g, *kind, model));
+    if (*kind == LayerKind::linear_attention) {
+      layers.push_back(lightning_layer(g, model));
+    } else if (*kind == LayerKind::gated_delta_net || *kind == LayerKind::kda) {
+      layers.push_back(delta_rule_layer(g, *kind, model));
+    } else {
+      layers.push_back(ssm_layer(g, *kind, model));
+    }
   }
   if (layers.empty()) {
-    throw InputError(path.string(), "/", "a group per layer kind to run (mamba, mamba2 or linear_attention)");
+    throw InputError(path.string(), "/", "a group per layer kind to run (mamba, mamba2, linear_attention, gated_delta_net or kda)");
   }
   return layers;
 }

@@ -88,7 +88,7 @@ void check_options(const SyntheticInputOptions& o) {
 }
 
 // Roles keep the streams of different tensors apart.
-enum Role : std::uint64_t { kParams = 1, kX, kB, kC, kQ, kK, kV };
+enum Role : std::uint64_t { kParams = 1, kX, kB, kC, kQ, kK, kV, kGate, kBeta };
 
 DriftLayer mamba1_layer(const MambaLayerSpec& spec, const SyntheticInputOptions& o) {
   DriftLayer l;
@@ -227,34 +227,124 @@ DriftLayer lightning_layer(const ModelSpec& model, const LinearAttentionLayerSpe
   return l;
 }
 
+// E[softplus(a + bias)] for a ~ N(0, 1): the trapezoid rule on [-12, 12] (the density
+// beyond is below 1e-31), fine enough that the rule's error is far below float32's.
+double mean_softplus_of_normal(double bias) {
+  constexpr int kPoints = 4800;
+  constexpr double kLo = -12.0, kStep = 24.0 / kPoints;
+  double sum = 0;
+  for (int i = 0; i <= kPoints; ++i) {
+    const double a = kLo + kStep * i;
+    const double weight = (i == 0 || i == kPoints) ? 0.5 : 1.0;
+    sum += weight * drift::softplus(a + bias) * std::exp(-0.5 * a * a);
+  }
+  return sum * kStep / std::sqrt(2.0 * M_PI);
+}
+
+double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+
+// Gated DeltaNet (Qwen3-Next) and KDA (Kimi-Linear) at initialisation. The state decays by
+// exp(g) per step, g = -exp(A_log) * softplus(a + dt_bias) with `a` the layer's projection
+// of the token, here N(0, 1):
+//  - GDN: transformers' Qwen3NextGatedDeltaNet.__init__ and Qwen3NextPreTrainedModel.
+//    _init_weights (modeling_qwen3_next.py): "A = torch.empty(self.num_v_heads).uniform_(0,
+//    16)", "self.A_log = nn.Parameter(torch.log(A))", "init.ones_(module.dt_bias)"; one g per
+//    value head.
+//  - KDA: flash-linear-attention's KimiDeltaAttention.__init__ (fla/layers/kda.py):
+//    "torch.log(torch.empty(self.num_heads, dtype=torch.float32).uniform_(1, 16))" and
+//    "torch.zeros(self.key_dim, dtype=torch.float32)" for dt_bias; one g per key channel,
+//    the gate of fla's kda_gate_ref (fla/ops/kda/gate.py).
+// Both call the kernel with use_qk_l2norm_in_kernel=True; beta = sigmoid(b).
+DriftLayer delta_rule_layer(LayerKind kind, const DeltaNetLayerSpec& spec, const SyntheticInputOptions& o) {
+  const bool kda = kind == LayerKind::kda;
+  DriftLayer l;
+  l.kind = kind;
+  const char* name = kda ? "KDA" : "Gated DeltaNet";
+  const std::int64_t HV = subset(o.heads, spec.num_v_heads, "--heads", std::string(name) + " value heads");
+  // A subset gives every value head its own q/k head: grouping only decides which value
+  // heads share q and k.
+  const std::int64_t H = HV == spec.num_v_heads ? spec.num_k_heads : HV;
+  const std::int64_t K = spec.head_k_dim, V = spec.head_v_dim;
+  l.batch = o.batch, l.nheads = H, l.v_heads = HV, l.key_dim = K, l.value_dim = V;
+  l.scale = 1.0 / std::sqrt(static_cast<double>(K));  // fla's default scale, K^-0.5
+  const double dt_bias = kda ? 0.0 : 1.0;
+  const double mean_softplus = mean_softplus_of_normal(dt_bias);
+  NormalStream params(o.seed, 0, kParams);
+  std::vector<double> all_a, all_decay;  // exp(A_log) per value head, its mean decay
+  for (std::int64_t h = 0; h < spec.num_v_heads; ++h) {
+    // uniform() is [0, 1): 1 - uniform() keeps GDN's U(0, 16) draw off log(0).
+    const double A = kda ? 1.0 + 15.0 * params.uniform() : 16.0 * (1.0 - params.uniform());
+    all_a.push_back(std::exp(drift::to_float32(std::log(A))));  // A_log is a float32 parameter
+    all_decay.push_back(std::exp(-all_a.back() * mean_softplus));
+  }
+  const std::vector<std::int64_t> kept = slowest(all_decay, HV);
+  std::vector<double> a_kept;
+  for (const std::int64_t h : kept) a_kept.push_back(all_a[h]);
+  l.slowest_decay = all_decay[kept[0]];
+  const std::int64_t batch = o.batch;
+  const std::uint64_t seed = o.seed;
+  l.inputs = [batch, H, HV, K, V, kda, dt_bias, a_kept, seed](std::int64_t step, DriftStepInputs& in) {
+    const auto s = static_cast<std::uint64_t>(step);
+    NormalStream q(seed, s, kQ), k(seed, s, kK), v(seed, s, kV), gate(seed, s, kGate), b(seed, s, kBeta);
+    in.q = normal_tensor({batch, 1, H, K}, q);
+    in.k = normal_tensor({batch, 1, H, K}, k);
+    in.v = normal_tensor({batch, 1, HV, V}, v);
+    in.g = kda ? Tensor(DType::float64, {batch, 1, HV, K}) : Tensor(DType::float64, {batch, 1, HV});
+    const std::int64_t per_head = kda ? K : 1;
+    auto g = in.g.span<double>();
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      const double A = a_kept[(i / static_cast<std::size_t>(per_head)) % static_cast<std::size_t>(HV)];
+      g[i] = drift::to_float32(-A * drift::softplus(drift::to_float32(gate.next()) + dt_bias));
+    }
+    in.beta = Tensor(DType::float64, {batch, 1, HV});
+    for (auto& x : in.beta.span<double>()) x = drift::to_float32(sigmoid(drift::to_float32(b.next())));
+  };
+  std::ostringstream d;
+  d << name << ", the " << HV << " slowest-decaying of " << spec.num_v_heads << " value heads drawn";
+  if (H != HV) d << " (" << H << " q/k heads)";
+  d << ", key/value dim " << K << "/" << V << "; A = exp(A_log) ~ "
+    << (kda ? "U(1, 16) per head (fla's KimiDeltaAttention)" : "U(0, 16) per value head (transformers' Qwen3NextGatedDeltaNet)")
+    << ", dt_bias " << (kda ? "0 per key channel" : "1 per head") << ", g = -A softplus(a + dt_bias) per "
+    << (kda ? "key channel" : "head") << " with a ~ N(0, 1); beta = sigmoid(N(0, 1)); q, k, v ~ N(0, 1), "
+    << "q and k L2-normalised in the kernel; scale K^-0.5; decay = exp(E[g])";
+  l.description = d.str();
+  return l;
+}
+
 }  // namespace
 
 Shape DriftLayer::state_shape() const {
   if (kind == LayerKind::linear_attention) return {batch, nheads, key_dim, value_dim};
+  if (kind == LayerKind::gated_delta_net || kind == LayerKind::kda) return {batch, v_heads, key_dim, value_dim};
   return {batch, nheads, headdim, dstate};
 }
 
 std::vector<LayerKind> drift_layer_kinds(const ModelSpec& model) {
   std::vector<LayerKind> kinds;
   for (const LayerKind k : model.layers) {
-    if (k == LayerKind::attention) continue;  // a KV cache: nothing recurrent to drift
+    // KV caches (attention, MLA's latent rows): nothing recurrent to drift.
+    if (k == LayerKind::attention || k == LayerKind::mla) continue;
     if (std::find(kinds.begin(), kinds.end(), k) != kinds.end()) continue;
     switch (k) {
       case LayerKind::mamba:
       case LayerKind::mamba2:
       case LayerKind::linear_attention:
+      case LayerKind::gated_delta_net:
+      case LayerKind::kda:
         kinds.push_back(k);
         break;
       default:
         throw InputError(model.name, "",
                          "not supported yet: layer kind " + std::string(layer_kind_name(k)) +
-                             " (drift runs mamba, mamba2 and linear_attention layers)");
+                             " (drift runs mamba, mamba2, linear_attention, gated_delta_net and kda "
+                             "layers)");
     }
   }
   if (kinds.empty()) {
     throw InputError(model.name, "",
-                     "a model with a recurrent layer (mamba, mamba2, linear_attention); it has "
-                     "attention layers only, whose KV cache does not drift");
+                     "a model with a recurrent layer (mamba, mamba2, linear_attention, "
+                     "gated_delta_net, kda); it has attention layers only, whose KV cache does "
+                     "not drift");
   }
   return kinds;
 }
@@ -267,6 +357,8 @@ DriftLayer synthetic_drift_layer(const ModelSpec& model, LayerKind kind,
     case LayerKind::mamba: l = mamba1_layer(*model.mamba, options); break;
     case LayerKind::mamba2: l = mamba2_layer(*model.mamba2, options); break;
     case LayerKind::linear_attention: l = lightning_layer(model, *model.linear_attention, options); break;
+    case LayerKind::gated_delta_net: l = delta_rule_layer(kind, *model.gated_delta_net, options); break;
+    case LayerKind::kda: l = delta_rule_layer(kind, *model.kda, options); break;
     default:
       throw InputError(model.name, "",
                        "not supported yet: layer kind " + std::string(layer_kind_name(kind)));

@@ -21,7 +21,10 @@ struct ModelSpec;
 // reading float32 activations and the float64 reference see the very same numbers.
 struct DriftStepInputs {
   Tensor x, dt, B, C;  // Mamba1 / Mamba2, in SelectiveStateUpdateParams' shapes
-  Tensor q, k, v;      // lightning, in LightningAttentionParams' shapes with seqlen 1
+  // Lightning: q, k, v in LightningAttentionParams' shapes with seqlen 1. Gated DeltaNet and
+  // KDA: q, k, v, g, beta in DeltaRuleInputs' shapes with seqlen 1.
+  Tensor q, k, v;
+  Tensor g, beta;
 };
 
 // The layer whose state drifts: its sizes, fixed parameters and a source of per-step inputs.
@@ -30,7 +33,10 @@ struct DriftLayer {
   std::string description;  // shape, subset, where its parameters come from
   // SelectiveStateUpdateParams' sizes; Mamba1 is nheads 1, headdim = its channels.
   std::int64_t batch = 0, nheads = 0, headdim = 0, dstate = 0, ngroups = 1;
-  std::int64_t key_dim = 0, value_dim = 0;  // lightning
+  // Lightning and the delta rule (Gated DeltaNet, KDA): nheads heads of q and k, v_heads
+  // heads of v and of the state (lightning: v_heads == nheads).
+  std::int64_t key_dim = 0, value_dim = 0, v_heads = 0;
+  double scale = 0;  // the delta rule's output scale (DeltaRuleInputs::scale)
   Tensor A, D, dt_bias;  // Mamba1 / Mamba2, in SelectiveStateUpdateParams' shapes
   Tensor slope;          // lightning: (nheads)
   Tensor initial_state;  // undefined: zeros
@@ -39,8 +45,9 @@ struct DriftLayer {
   std::int64_t prefill_steps = 0;
   // Steps the source can supply (prefill included); 0: unlimited.
   std::int64_t available_steps = 0;
-  // The slowest per-step decay of any state element, exp(dt * A) or exp(-slope): the error
-  // of a stored state forgets its past over about 1 / (1 - slowest_decay) steps.
+  // The slowest per-step decay of any state element, exp(dt * A), exp(-slope) or exp(g)
+  // (for a g drawn afresh every step, the geometric mean exp(E[g])): the error of a stored
+  // state forgets its past over about 1 / (1 - slowest_decay) steps.
   double slowest_decay = 0;
   std::function<void(std::int64_t step, DriftStepInputs& out)> inputs;
 
@@ -50,16 +57,15 @@ struct DriftLayer {
 // Synthetic inputs with the statistics of an initialised layer (see docs/drift.md).
 struct SyntheticInputOptions {
   std::int64_t batch = 4;
-  std::int64_t heads = 2;      // Mamba2 and lightning heads run; 0: all of them
+  std::int64_t heads = 2;      // Mamba2, lightning and delta-rule (value) heads run; 0: all
   std::int64_t channels = 64;  // Mamba1 channels run; 0: all of them
   std::int64_t prefill = 256;  // tokens of exact prefill before the decode
   double dt_min = 0.001, dt_max = 0.1, dt_init_floor = 1e-4;  // mamba_ssm's defaults
   std::uint64_t seed = 0;
 };
 
-// The recurrent layer kinds of `model` this command can run, in order of first
-// appearance; InputError ("not supported yet: layer kind X") for a recurrent kind it cannot
-// run, and when the model has no recurrent layer at all.
+// The recurrent layer kinds of `model`, in order of first appearance; InputError when the
+// model has no recurrent layer at all.
 std::vector<LayerKind> drift_layer_kinds(const ModelSpec& model);
 
 // One layer of `kind` of `model` with synthetic inputs.
@@ -67,7 +73,8 @@ DriftLayer synthetic_drift_layer(const ModelSpec& model, LayerKind kind,
                                  const SyntheticInputOptions& options);
 
 // The layers recorded in an HDF5 activation trace (datasets in docs/drift.md), checked
-// against `model`'s sizes; InputError naming the file and dataset on anything unexpected.
+// against `model`'s sizes; InputError naming the file and dataset on anything unexpected,
+// and naming the kind for a gated_delta_net or kda group (synthetic inputs only).
 std::vector<DriftLayer> drift_layers_from_file(const std::filesystem::path& path,
                                                const ModelSpec& model);
 
@@ -76,7 +83,15 @@ struct DriftOptions {
   std::vector<DType> state_dtypes;        // float32, bfloat16, float16
   StateRounding rounding = StateRounding::nearest;
   std::uint64_t seed = 0;  // of the stochastic rounding draws
+  // Host threads for the reference's batch rows and the lanes' rounding (the caller's
+  // included); 0: one per core. The numbers do not depend on it.
+  std::int64_t threads = 0;
+  // The backend's calls may run on several threads at once (the CPU backend): each lane's
+  // step then runs on a worker too.
+  bool reentrant_backend = false;
 };
+
+constexpr std::int64_t kMaxDriftThreads = 1024;
 
 // Relative L2 and largest absolute difference of a run against float64.
 struct DriftError {
@@ -94,8 +109,9 @@ struct DriftPoint {
 struct DriftLane {
   DType dtype = DType::float32;
   StateRounding rounding = StateRounding::nearest;
-  // The dtype the kernel was asked to keep the state in (SelectiveStateUpdateParams'
-  // state_dtype), or empty where the op has no such choice (lightning attention).
+  // The dtype the kernel was asked to keep the state in (the state_dtype of
+  // SelectiveStateUpdateParams or DeltaRuleUpdateParams), or empty where the op has no such
+  // choice (lightning attention).
   std::optional<DType> kernel_state_dtype;
   // Values the host changed when it stored the kernel's state in `dtype` after each step:
   // zero means the kernel itself had stored the state in `dtype`.
@@ -130,7 +146,7 @@ std::vector<std::int64_t> drift_sample_steps(const std::vector<std::int64_t>& ch
 
 // Runs `layer` for the last checkpoint's number of decode steps on `backend` with the
 // state stored in each dtype, and on `reference` (the CPU backend, float64) on the same
-// inputs. The reference's steps run on a second thread beside the backend's, so the two
+// inputs. The reference's steps run on worker threads beside the backend's, so the two
 // may not share mutable state (CpuBackend has none). `progress(done, total)` is called as
 // decode steps complete.
 DriftLayerResult run_drift(Backend& backend, Backend& reference, const DriftLayer& layer,
