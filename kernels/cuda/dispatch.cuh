@@ -41,6 +41,21 @@ void dispatch_tensor_core_activation(DType dtype, F&& f) {
   }
 }
 
+// A recurrent state kept in float32 or bfloat16 (the decode ops' state pools): f(activation
+// tag, state tag).
+template <class F>
+void dispatch_activation_and_state(DType act, DType state, const char* op, F&& f) {
+  dispatch_activation(act, [&](auto a) {
+    switch (state) {
+      case DType::float32: f(a, TypeTag<float>{}); return;
+      case DType::bfloat16: f(a, TypeTag<__nv_bfloat16>{}); return;
+      default:
+        throw std::invalid_argument(std::string("cuda: ") + op + " has no kernel for state dtype " +
+                                    std::string(dtype_name(state)));
+    }
+  });
+}
+
 constexpr int kMaxStatePerLane = 8;  // dstate / key_dim up to 256 held by one warp
 inline void require_warp_state(long long size, const char* what) {
   if (size > 32 * kMaxStatePerLane) {

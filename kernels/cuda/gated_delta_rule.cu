@@ -189,16 +189,11 @@ void launch_for_state(const Args& a, cudaStream_t stream) {
 
 void launch_delta_rule(const Args& a, cudaStream_t stream) {
   if (a.sequences == 0 || a.v_heads == 0 || a.value_dim == 0) return;
-  dispatch_activation(a.act_dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    switch (a.state_dtype) {
-      case DType::float32: launch_for_state<T, float>(a, stream); break;
-      case DType::bfloat16: launch_for_state<T, __nv_bfloat16>(a, stream); break;
-      default:
-        throw std::invalid_argument("cuda: the delta rule has no kernel for state dtype " +
-                                    std::string(dtype_name(a.state_dtype)));
-    }
-  });
+  dispatch_activation_and_state(a.act_dtype, a.state_dtype, "gated_delta_rule",
+                                [&](auto act, auto state) {
+                                  using T = typename decltype(act)::type;
+                                  launch_for_state<T, typename decltype(state)::type>(a, stream);
+                                });
   SSMKIT_CHECK_LAUNCH("gated_delta_rule");
 }
 

@@ -295,16 +295,11 @@ void force_state_update_rows_per_thread(int rows) {
 
 void launch_selective_state_update(const Args& a, cudaStream_t stream) {
   if (a.batch == 0 || a.nheads == 0 || a.headdim == 0) return;
-  dispatch_activation(a.act_dtype, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    switch (a.state_dtype) {
-      case DType::float32: launch_for_state<T, float>(a, stream); break;
-      case DType::bfloat16: launch_for_state<T, __nv_bfloat16>(a, stream); break;
-      default:
-        throw std::invalid_argument("cuda: selective_state_update has no kernel for state dtype " +
-                                    std::string(dtype_name(a.state_dtype)));
-    }
-  });
+  dispatch_activation_and_state(a.act_dtype, a.state_dtype, "selective_state_update",
+                                [&](auto act, auto state) {
+                                  using T = typename decltype(act)::type;
+                                  launch_for_state<T, typename decltype(state)::type>(a, stream);
+                                });
   SSMKIT_CHECK_LAUNCH("selective_state_update");
 }
 
