@@ -205,7 +205,7 @@ TEST(Reliability, ScenarioErrorsNameFileFieldAndLine) {
   write(dir / "two.yaml", "model: Jamba-v0.1\n" + tail + "---\nmodel: mamba2-2.7b\n");
   CliRun r = run_capped("replay " + quoted(dir / "two.yaml"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_TRUE(contains(r.output, "two.yaml:6:1: one YAML document; a second one starts here")) << r.output;
+  EXPECT_TRUE(contains(r.output, "two.yaml:5:1: one YAML document; a second one starts here")) << r.output;
 
   write(dir / "preset.yaml", "name: x\nmodel: no-such-model\n" + tail);
   r = run_capped("replay " + quoted(dir / "preset.yaml"));
@@ -234,6 +234,42 @@ TEST(Reliability, ScenarioErrorsNameFileFieldAndLine) {
   r = run_capped("replay " + quoted(dir / "indented.yaml"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "indented.yaml:2: YAML nested at most")) << r.output;
+}
+
+// Found by fuzz_scenario (tests/fuzz/regressions/scenario/): yaml-cpp 0.7 answers a ','
+// where a value should start with an empty document and no progress, so LoadAll looped
+// forever, allocating until the fuzzer's 2 GB memory limit. Run here under 1 GiB of address
+// space as well as the time cap, so that a regression cannot take the machine's memory.
+TEST(Reliability, StrayCommaInYamlIsASyntaxErrorNotAnEndlessLoop) {
+  test::TempDir dir;
+  auto run = [](const std::string& args) {
+#ifdef SSMKIT_TEST_ASAN  // AddressSanitizer reserves terabytes of address space
+    return run_capped(args);
+#else
+    return test::run_command("ulimit -v 1048576 && timeout -s KILL 20 " + test::ssmkit_binary() + " " + args);
+#endif
+  };
+  const auto start = std::chrono::steady_clock::now();
+  write(dir / "found.yaml", ",ame\xee");  // the fuzzer's input, byte for byte
+  CliRun r = run("replay " + quoted(dir / "found.yaml"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "found.yaml:1:1: YAML syntax error: no value can start with ',' here"))
+      << r.output;
+
+  // After a first document, the stuck ',' starts the second one.
+  write(dir / "later.yaml", "---\n,\n");
+  r = run("replay " + quoted(dir / "later.yaml"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "later.yaml:2:1: YAML syntax error: no value can start with ','"))
+      << r.output;
+
+  // A real second document is still named as one, and a sweep file takes the same path.
+  write(dir / "sweep.yaml", "name: s\n---\n,\n");
+  r = run("sweep " + quoted(dir / "sweep.yaml"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "sweep.yaml:2:1: one YAML document; a second one starts here"))
+      << r.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
 // --- Flag values ---------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 #include "yaml_schema.hpp"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -68,23 +70,63 @@ void check_nesting(const Doc& doc, const std::string& text) {
   }
 }
 
+// Records where each document starts and builds nothing.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  YAML::Mark start;
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+std::string at_mark(const Doc& doc, const YAML::Mark& mark) {
+  return doc.file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+// Refuses a second document, which would otherwise be ignored without a word. Counted here
+// rather than with YAML::LoadAll: where no node can start (a ',' outside brackets),
+// yaml-cpp 0.7 reports an empty document without consuming the token, and LoadAll asks
+// again forever, allocating a node each time until memory runs out (jbeder/yaml-cpp#1040;
+// fixed upstream by PR #1319, after the 0.7 that Debian 12 ships). A document that starts
+// where the previous one started is that stuck token; three documents tell it apart.
+void check_one_document(const Doc& doc, const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  std::vector<YAML::Mark> starts;
+  while (starts.size() < 3 && parser.HandleNextDocument(handler)) {
+    if (!starts.empty() && handler.start.pos == starts.back().pos) {
+      const YAML::Mark& stuck = handler.start;
+      const std::size_t pos = static_cast<std::size_t>(stuck.pos);
+      const std::string token = pos < text.size() ? quote_for_message(text.substr(pos, 1)) : "";
+      throw InputError(at_mark(doc, stuck), "",
+                       "YAML syntax error: no value can start with '" + token + "' here");
+    }
+    starts.push_back(handler.start);
+  }
+  if (starts.size() > 1) {
+    throw InputError(at_mark(doc, starts[1]), "", "one YAML document; a second one starts here ('---')");
+  }
+}
+
 }  // namespace
 
 YAML::Node parse(const Doc& doc, const std::string& text) {
   check_nesting(doc, text);
-  std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(text);
+    check_one_document(doc, text);
+    return YAML::Load(text);  // the first document only
   } catch (const YAML::ParserException& e) {
-    throw InputError(doc.file + ":" + std::to_string(e.mark.line + 1) + ":" +
-                         std::to_string(e.mark.column + 1),
-                     "", "YAML syntax error: " + e.msg);
+    throw InputError(at_mark(doc, e.mark), "", "YAML syntax error: " + e.msg);
   }
-  if (documents.size() > 1) {
-    // A second document would otherwise be ignored without a word.
-    throw InputError(doc.at(documents[1]), "", "one YAML document; a second one starts here ('---')");
-  }
-  return documents.empty() ? YAML::Node() : documents.front();
 }
 
 std::string read_text(const std::string& path) { return read_text_file(path, "a YAML file"); }
