@@ -9,7 +9,8 @@ torch_chunk_gated_delta_rule in models/qwen3_next/modeling_qwen3_next.py and fla
 naive_chunk_kda in fla/ops/kda/naive.py follow the same algebra): within a chunk the
 delta-rule corrections u are found at once by solving a unit lower-triangular system, and
 the state crosses chunks once per chunk. Both references are float64, so they must agree
-to rounding (~1e-12). Needs only numpy and h5py; not part of ctest.
+to rounding (~1e-12). Needs only numpy and h5py; ctest runs it
+(Goldens.DeltaRuleAgreesWithTheChunkedForm).
 
     python3 tests/golden_gdn_crosscheck.py [--golden DIR] [--chunk 64] [--tol 1e-10]
 
