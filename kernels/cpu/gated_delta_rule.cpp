@@ -32,9 +32,9 @@ void run_head(const DeltaRuleInputs& p, std::int64_t b, std::int64_t hv, std::in
       const double rq = 1.0 / std::sqrt(qn + 1e-6), rk = 1.0 / std::sqrt(kn + 1e-6);
       for (std::int64_t i = 0; i < K; ++i) qt[i] *= rq, kt[i] *= rk;
     }
+    const double head_decay = Decay == DeltaDecay::per_head ? std::exp(g[row * HV + hv]) : 0.0;
     for (std::int64_t i = 0; i < K; ++i) {
-      const double gi = Decay == DeltaDecay::per_key ? g[(row * HV + hv) * K + i] : g[row * HV + hv];
-      const double decay = std::exp(gi);
+      const double decay = Decay == DeltaDecay::per_key ? std::exp(g[(row * HV + hv) * K + i]) : head_decay;
       for (std::int64_t c = 0; c < V; ++c) S[i * V + c] *= decay;
     }
     const double bt = beta[row * HV + hv];
