@@ -82,6 +82,9 @@ def check_inputs(args):
     for p in args.python_path:
         if not os.path.isdir(p):
             fail(f"--python-path: {p} is not a directory")
+    for package in args.skip_init:
+        if package_root(package, args.python_path) is None:
+            fail(f"--skip-init: {package} is in none of the --python-path directories")
     if args.passes < 1:
         fail(f"--passes: {args.passes} (expected at least 1)")
     if args.copies < 1:
@@ -97,14 +100,16 @@ def check_inputs(args):
         fail(f"--candidates: {args.candidates} exists and is not a directory")
 
 
+def package_root(package, paths):
+    """The first of `paths` holding the package's directory, or None."""
+    return next((p for p in paths if os.path.isdir(os.path.join(p, *package.split(".")))), None)
+
+
 def load_callable(spec, extra_paths, skip_init):
     sys.path[:0] = extra_paths
     for package in skip_init:
-        root = next((p for p in extra_paths if os.path.isdir(os.path.join(p, *package.split(".")))), None)
-        if root is None:
-            fail(f"--skip-init: {package} is in none of the --python-path directories")
         import bench_vs_mamba_ssm
-        bench_vs_mamba_ssm.stub_packages(root, [package])
+        bench_vs_mamba_ssm.stub_packages(package_root(package, extra_paths), [package])
     module, _, name = spec.partition(":")
     try:
         obj = importlib.import_module(module)
@@ -119,6 +124,31 @@ def load_callable(spec, extra_paths, skip_init):
 
 def _flag(g, name, default):
     return g.flags.get(name, default)
+
+
+def _delta_rule_flags(g, t):
+    return dict(scale=float(_flag(g, "scale", t["k"].shape[-1] ** -0.5)),
+                use_qk_l2norm_in_kernel=bool(_flag(g, "use_qk_l2norm_in_kernel", 0)))
+
+
+def _pool_decode(g, t, q, k, step):
+    """A delta-rule pool-decode golden through a kernel on a dense state: each live row's slot
+    (ssm_state_indices, or row n's slot n) gathered, step(q, k, rows, states) -> (o, final
+    states) run on the live rows, its outputs and states scattered back; pad rows keep a zero
+    output and their slots."""
+    import torch
+    pool = t["initial_state"]
+    idx = t["ssm_state_indices"].long() if "ssm_state_indices" in t else torch.arange(q.shape[0], device=pool.device)
+    live = (idx != int(_flag(g, "pad_slot_id", -1))).nonzero().flatten()
+
+    def call():
+        o = torch.zeros_like(t["v"])
+        slots = idx[live]
+        part, final = step(q[live], k[live], live, pool[slots])
+        o[live] = part.to(o.dtype)
+        pool[slots] = final.to(pool.dtype)
+        return {"o": o, "final_state": pool}
+    return call
 
 
 def adapt(adapter, g, t, fn):
@@ -199,8 +229,7 @@ def adapt(adapter, g, t, fn):
             return {"out": o.transpose(1, 2), "final_state": final}
         return call
     if adapter == "fla" and op in ("gated_delta_rule", "kda"):
-        flags = dict(scale=float(_flag(g, "scale", t["k"].shape[-1] ** -0.5)),
-                     use_qk_l2norm_in_kernel=bool(_flag(g, "use_qk_l2norm_in_kernel", 0)))
+        flags = _delta_rule_flags(g, t)
         cu = t.get("cu_seqlens")
         varlen = {"cu_seqlens": cu.long()} if cu is not None else {}
 
@@ -211,22 +240,10 @@ def adapt(adapter, g, t, fn):
             return {"o": o, "final_state": final}
         return call
     if adapter == "fla" and op in ("gated_delta_rule_update", "kda_update"):
-        flags = dict(scale=float(_flag(g, "scale", t["k"].shape[-1] ** -0.5)),
-                     use_qk_l2norm_in_kernel=bool(_flag(g, "use_qk_l2norm_in_kernel", 0)))
-        pool = t["initial_state"]
-        n = t["q"].shape[0]
-        idx = t["ssm_state_indices"].long() if "ssm_state_indices" in t else torch.arange(n, device=pool.device)
-        live = (idx != int(_flag(g, "pad_slot_id", -1))).nonzero().flatten()
-
-        def call():
-            o = torch.zeros_like(t["v"])
-            slots = idx[live]
-            part, final = fn(t["q"][live], t["k"][live], t["v"][live], g=t["g"][live], beta=t["beta"][live],
-                             initial_state=pool[slots].float(), output_final_state=True, **flags)
-            o[live] = part.to(o.dtype)
-            pool[slots] = final.to(pool.dtype)
-            return {"o": o, "final_state": pool}
-        return call
+        flags = _delta_rule_flags(g, t)
+        return _pool_decode(g, t, t["q"], t["k"], lambda q, k, rows, state: fn(
+            q, k, t["v"][rows], g=t["g"][rows], beta=t["beta"][rows], initial_state=state,
+            output_final_state=True, **flags))
     if adapter == "hf" and op in ("gated_delta_rule", "gated_delta_rule_update"):
         K = t["k"].shape[-1]
         if "scale" in g.flags and abs(float(g.flags["scale"]) - K ** -0.5) > 1e-12:
@@ -240,19 +257,9 @@ def adapt(adapter, g, t, fn):
             return lambda: dict(zip(("o", "final_state"), fn(
                 q, k, t["v"], t["g"], t["beta"], initial_state=t.get("initial_state"), output_final_state=True,
                 use_qk_l2norm_in_kernel=l2)))
-        pool = t["initial_state"]
-        idx = t["ssm_state_indices"].long() if "ssm_state_indices" in t else torch.arange(q.shape[0], device=pool.device)
-        live = (idx != int(_flag(g, "pad_slot_id", -1))).nonzero().flatten()
-
-        def call():
-            o = torch.zeros_like(t["v"])
-            slots = idx[live]
-            part, final = fn(q[live], k[live], t["v"][live], t["g"][live], t["beta"][live],
-                             initial_state=pool[slots], output_final_state=True, use_qk_l2norm_in_kernel=l2)
-            o[live] = part.to(o.dtype)
-            pool[slots] = final.to(pool.dtype)
-            return {"o": o, "final_state": pool}
-        return call
+        return _pool_decode(g, t, q, k, lambda q, k, rows, state: fn(
+            q, k, t["v"][rows], t["g"][rows], t["beta"][rows], initial_state=state, output_final_state=True,
+            use_qk_l2norm_in_kernel=l2))
     if adapter == "hf" and op == "gated_rmsnorm":
         # transformers' Mamba2 MambaRMSNormGated(hidden_size, eps) gates first and norms over all
         # of D; NemotronH's takes group_size as well.

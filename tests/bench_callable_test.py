@@ -34,6 +34,9 @@ class BenchCallable(unittest.TestCase):
         self.check(["--callable", "m:f", "--python-path", "/no/such/dir", GOLDEN],
                    "--python-path: /no/such/dir is not a directory")
         self.check(["--callable", "m:f", "/no/such/golden.h5"], "golden /no/such/golden.h5: no such file")
+        with tempfile.TemporaryDirectory() as empty:
+            self.check(["--callable", "m:f", "--python-path", empty, "--skip-init", "fla", GOLDEN],
+                       "--skip-init: fla is in none of the --python-path directories")
         self.check(["--callable", "m:f"], "give golden files, or --make")
         self.check(["--callable", "m:f", "--make", "--op causal_conv1d", "--ssmkit", "/no/ssmkit"],
                    "--ssmkit: /no/ssmkit is not an executable file")

@@ -33,6 +33,12 @@ class BenchVsMambaSsm(unittest.TestCase):
         self.assertEqual(rc, 2, err)
         self.assertIn(f"--mamba-ssm-src: {empty} holds no mamba_ssm/ package directory", err)
 
+    def test_fla_source_without_the_package_names_the_option(self):
+        with tempfile.TemporaryDirectory() as empty:
+            rc, err = run("bench_vs_mamba_ssm.py", "--ssmkit", sys.executable, "--fla-src", empty)
+        self.assertEqual(rc, 2, err)
+        self.assertIn(f"--fla-src: {empty} holds no fla/ops/ directory", err)
+
     def test_missing_python_path_and_bad_counts(self):
         rc, err = run("bench_vs_mamba_ssm.py", "--ssmkit", sys.executable, "--python-path", "/no/such/dir")
         self.assertEqual(rc, 2, err)
