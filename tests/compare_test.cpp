@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "ssmkit/compare.hpp"
+#include "ssmkit/ops/op_list.hpp"
 #include "ssmkit/tolerance.hpp"
 #include "test_util.hpp"
 
@@ -74,4 +75,33 @@ TEST(Tolerance, LowPrecisionInputsGetLooserDefaults) {
   EXPECT_GT(bf16.rtol, std::ldexp(1.0, -8));
 }
 
+}  // namespace ssmkit
+
+namespace ssmkit {
+namespace {
+
+// bench's check allows for the rounding of the dtype a call is kept in: its inputs', or
+// bfloat16 where a decode op keeps its state in bfloat16, whatever the inputs.
+TEST(Tolerance, AStateKeptInBfloat16IsCheckedAsBfloat16) {
+  SelectiveStateUpdateParams ssu;
+  ssu.input_dtype = DType::float32;
+  EXPECT_EQ(OpDescriptor<SelectiveStateUpdateParams>::tolerance_dtype(ssu), DType::float32);
+  ssu.state_dtype = DType::bfloat16;
+  EXPECT_EQ(OpDescriptor<SelectiveStateUpdateParams>::tolerance_dtype(ssu), DType::bfloat16);
+  KdaUpdateParams kda;
+  kda.input_dtype = DType::float16;
+  EXPECT_EQ(OpDescriptor<KdaUpdateParams>::tolerance_dtype(kda), DType::float16);
+  kda.state_dtype = DType::bfloat16;
+  EXPECT_EQ(OpDescriptor<KdaUpdateParams>::tolerance_dtype(kda), DType::bfloat16);
+  GatedDeltaRuleUpdateParams gdn;
+  gdn.input_dtype = DType::float32, gdn.state_dtype = DType::bfloat16;
+  EXPECT_EQ(OpDescriptor<GatedDeltaRuleUpdateParams>::tolerance_dtype(gdn), DType::bfloat16);
+  GatedDeltaRuleParams prefill;  // no state dtype: its inputs'
+  prefill.input_dtype = DType::bfloat16;
+  EXPECT_EQ(OpDescriptor<GatedDeltaRuleParams>::tolerance_dtype(prefill), DType::bfloat16);
+  prefill.input_dtype = DType::float32;
+  EXPECT_EQ(OpDescriptor<GatedDeltaRuleParams>::tolerance_dtype(prefill), DType::float32);
+}
+
+}  // namespace
 }  // namespace ssmkit

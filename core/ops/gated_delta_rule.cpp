@@ -363,14 +363,4 @@ SSMKIT_DELTA_RULE_DESCRIPTOR(GatedDeltaRuleUpdateParams, Update<DeltaDecay::per_
 SSMKIT_DELTA_RULE_DESCRIPTOR(KdaUpdateParams, Update<DeltaDecay::per_key>,
                              DeltaRuleUpdateCase<DeltaDecay::per_key>, pointwise, SSMKIT_UPDATE_NAMES)
 
-// A pool kept in bfloat16 is rounded like a bfloat16 activation.
-template <>
-DType OpDescriptor<GatedDeltaRuleUpdateParams>::tolerance_dtype(const GatedDeltaRuleUpdateParams& p) {
-  return p.state_dtype == DType::bfloat16 ? DType::bfloat16 : p.input_dtype;
-}
-template <>
-DType OpDescriptor<KdaUpdateParams>::tolerance_dtype(const KdaUpdateParams& p) {
-  return p.state_dtype == DType::bfloat16 ? DType::bfloat16 : p.input_dtype;
-}
-
 }  // namespace ssmkit

@@ -242,11 +242,6 @@ ToleranceClass OpDescriptor<SelectiveStateUpdateParams>::tolerance_class() {
   return ToleranceClass::pointwise;
 }
 template <>
-DType OpDescriptor<SelectiveStateUpdateParams>::tolerance_dtype(const SelectiveStateUpdateParams& p) {
-  // A state kept in bfloat16 is rounded like a bfloat16 activation.
-  return p.state_dtype == DType::bfloat16 ? DType::bfloat16 : p.input_dtype;
-}
-template <>
 NamedTensors OpDescriptor<SelectiveStateUpdateParams>::outputs(const SelectiveStateUpdateResult& r) {
   return {{"out", r.out}, {"state", r.state}};
 }

@@ -116,9 +116,15 @@ template <class P>
 struct OpDescriptor {
   static constexpr std::string_view name = OpTraits<P>::name;
   static ToleranceClass tolerance_class();
-  // The dtype whose rounding the tolerance allows for: the inputs', unless an op says
-  // otherwise (a state kept in bfloat16).
-  static DType tolerance_dtype(const P& p) { return p.input_dtype; }
+  // The dtype whose rounding the tolerance allows for: the inputs', or bfloat16 where the
+  // call keeps a state in bfloat16 (the decode ops' `state_dtype`), which rounds like a
+  // bfloat16 activation.
+  static DType tolerance_dtype(const P& p) {
+    if constexpr (requires { p.state_dtype; }) {
+      if (p.state_dtype == DType::bfloat16) return DType::bfloat16;
+    }
+    return p.input_dtype;
+  }
   // Outputs under their golden names and shapes.
   static NamedTensors outputs(const ResultOf<P>& r);
   // The call a golden file describes; InputError naming the dataset or attribute.
@@ -157,14 +163,6 @@ struct OpDescriptor {
                                                           const bench::Slice&);
 SSMKIT_FOR_EACH_OP(SSMKIT_DECLARE_OP_DESCRIPTOR)
 #undef SSMKIT_DECLARE_OP_DESCRIPTOR
-// Ops whose state a backend may keep in bfloat16 say so in their tolerance.
-template <>
-DType OpDescriptor<SelectiveStateUpdateParams>::tolerance_dtype(const SelectiveStateUpdateParams& p);
-template <>
-DType OpDescriptor<GatedDeltaRuleUpdateParams>::tolerance_dtype(const GatedDeltaRuleUpdateParams& p);
-template <>
-DType OpDescriptor<KdaUpdateParams>::tolerance_dtype(const KdaUpdateParams& p);
-
 // Calls f.template operator()<P>() for every op of the list, in list order.
 template <class F>
 void for_each_op(F&& f) {
